@@ -1,0 +1,289 @@
+"""One way in for audio: any file, bytes or array → mono float32 at the model's rate.
+
+Audio is decoded here with soundfile (libsndfile: WAV, FLAC, OGG/Vorbis, Opus, MP3) and
+resampled with soxr, never through ``datasets``' own Audio feature: from datasets 4 on that
+decodes through torchcodec, which does not load beside a CPU-only torch build.
+
+Every failure raises :class:`AudioDecodeError`, which names the file and says what is wrong
+with it, so that dataset loading can report and skip bad clips instead of crashing mid-epoch.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SAMPLING_RATE = 16_000
+# Longer than any emotion corpus clip by far; a file past this is almost certainly a mistake
+# (a whole session recorded into one file) and would exhaust memory when batched.
+DEFAULT_MAX_DURATION = 600.0
+# Peak amplitude under which a signal counts as digital silence (-100 dBFS).
+SILENCE_PEAK = 1e-5
+
+AudioInput = str | os.PathLike | bytes | np.ndarray | Any
+
+
+class AudioDecodeError(ValueError):
+    """Audio that cannot be used, with the file and the reason.
+
+    Attributes:
+        path: the file (or ``"<bytes>"`` / ``"<array>"``) that failed.
+        reason: a short machine-friendly code, e.g. ``"missing"``, ``"empty"``, ``"corrupt"``,
+            ``"non_finite"``, ``"silent"``, ``"too_long"``, ``"too_short"``.
+        detail: the human explanation.
+    """
+
+    def __init__(self, path: str, reason: str, detail: str):
+        self.path = str(path)
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{self.path}: {detail}")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, read from its header without decoding the samples."""
+
+    path: str
+    sampling_rate: int
+    channels: int
+    frames: int
+    format: str
+    subtype: str
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sampling_rate if self.sampling_rate else 0.0
+
+
+def _source_name(source: AudioInput) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, (bytes, bytearray)):
+        return "<bytes>"
+    return "<array>"
+
+
+def audio_info(path: str | os.PathLike) -> AudioInfo:
+    """Read the header of an audio file.
+
+    Raises:
+        AudioDecodeError: the file is missing, empty or not a readable audio file.
+    """
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise AudioDecodeError(name, "missing", "file not found")
+    if os.path.isdir(name):
+        raise AudioDecodeError(name, "missing", "is a directory, not an audio file")
+    if os.path.getsize(name) == 0:
+        raise AudioDecodeError(name, "empty", "empty file (0 bytes)")
+    try:
+        info = sf.info(name)
+    except Exception as error:  # libsndfile raises LibsndfileError / RuntimeError
+        raise AudioDecodeError(
+            name, "corrupt", f"not a readable audio file (truncated or corrupt header?): {error}"
+        ) from error
+    return AudioInfo(
+        name, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype
+    )
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Average channels: (frames,) or (frames, channels) → (frames,)."""
+    if samples.ndim == 1:
+        return samples
+    return samples.mean(axis=1)
+
+
+def resample(samples: np.ndarray, orig_sampling_rate: int, sampling_rate: int) -> np.ndarray:
+    """Resample a mono float signal with soxr (high quality)."""
+    if orig_sampling_rate == sampling_rate:
+        return samples
+    return soxr.resample(samples, orig_sampling_rate, sampling_rate, quality="HQ").astype(
+        np.float32, copy=False
+    )
+
+
+def _array_to_float(samples: Any, name: str) -> np.ndarray:
+    if hasattr(samples, "detach"):  # torch.Tensor, without importing torch here
+        samples = samples.detach().cpu().numpy()
+    array = np.asarray(samples)
+    if array.dtype.kind in "iu":
+        info = np.iinfo(array.dtype)
+        offset = 0 if array.dtype.kind == "i" else (int(info.max) + 1) // 2
+        array = (array.astype(np.float64) - offset) / (int(info.max) - offset + 1)
+    elif array.dtype.kind != "f":
+        raise AudioDecodeError(name, "corrupt", f"unsupported sample type {array.dtype}")
+    if array.ndim == 2 and array.shape[0] < array.shape[1] and array.shape[0] <= 16:
+        array = array.T  # (channels, frames) → (frames, channels)
+    if array.ndim not in (1, 2):
+        raise AudioDecodeError(
+            name, "corrupt", f"expected a 1-D or 2-D array of samples, got shape {array.shape}"
+        )
+    return array.astype(np.float32, copy=False)
+
+
+def _check_samples(
+    samples: np.ndarray,
+    name: str,
+    sampling_rate: int,
+    *,
+    allow_silence: bool,
+    min_duration: float,
+) -> np.ndarray:
+    if samples.size == 0:
+        raise AudioDecodeError(name, "empty", "contains no audio samples")
+    if not np.isfinite(samples).all():
+        bad = int((~np.isfinite(samples)).sum())
+        raise AudioDecodeError(name, "non_finite", f"contains {bad} NaN or infinite samples")
+    duration = samples.shape[0] / sampling_rate
+    if duration < min_duration:
+        raise AudioDecodeError(name, "too_short", f"is {duration:.3f} s long, shorter than {min_duration} s")
+    if not allow_silence and float(np.abs(samples).max()) < SILENCE_PEAK:
+        raise AudioDecodeError(name, "silent", "is pure digital silence (peak below -100 dBFS)")
+    return samples
+
+
+def decode_audio(
+    source: AudioInput,
+    sampling_rate: int = DEFAULT_SAMPLING_RATE,
+    *,
+    orig_sampling_rate: int | None = None,
+    max_duration: float | None = DEFAULT_MAX_DURATION,
+    min_duration: float = 0.0,
+    allow_silence: bool = False,
+) -> np.ndarray:
+    """Decode audio to a mono float32 signal at ``sampling_rate``.
+
+    Args:
+        source: a path (WAV, FLAC, OGG, MP3, ...: any rate, channel count and sample
+            format), the bytes of such a file, or an array of samples (int or float;
+            ``(frames,)``, ``(frames, channels)`` or ``(channels, frames)``) together with
+            ``orig_sampling_rate``.
+        sampling_rate: the rate to return.
+        orig_sampling_rate: the rate of an array ``source``; ignored for files.
+        max_duration: refuse longer input (seconds); ``None`` for no limit. Long recordings
+            are better read with :func:`stream_audio_blocks`.
+        min_duration: refuse shorter input (seconds).
+        allow_silence: return pure digital silence instead of raising.
+
+    Returns:
+        A 1-D ``float32`` array.
+
+    Raises:
+        AudioDecodeError: naming the input and what is wrong with it.
+
+    Example:
+        >>> import numpy as np
+        >>> tone = np.sin(np.arange(8000) / 8000 * 2 * np.pi * 440).astype(np.float32)
+        >>> decode_audio(tone, 16000, orig_sampling_rate=8000).shape
+        (16000,)
+    """
+    name = _source_name(source)
+    if isinstance(source, (str, os.PathLike)):
+        info = audio_info(source)
+        if max_duration is not None and info.duration > max_duration:
+            raise AudioDecodeError(
+                name, "too_long", f"is {info.duration:.1f} s long, over the limit of {max_duration:.0f} s"
+            )
+        try:
+            samples, orig_sampling_rate = sf.read(name, dtype="float32", always_2d=False)
+        except Exception as error:
+            raise AudioDecodeError(name, "corrupt", f"could not decode the audio data: {error}") from error
+    elif isinstance(source, (bytes, bytearray)):
+        if len(source) == 0:
+            raise AudioDecodeError(name, "empty", "empty input (0 bytes)")
+        try:
+            samples, orig_sampling_rate = sf.read(io.BytesIO(source), dtype="float32", always_2d=False)
+        except Exception as error:
+            raise AudioDecodeError(name, "corrupt", f"not a readable audio file: {error}") from error
+    else:
+        if orig_sampling_rate is None:
+            raise AudioDecodeError(name, "corrupt", "an array needs its orig_sampling_rate")
+        samples = _array_to_float(source, name)
+    if orig_sampling_rate is None or orig_sampling_rate <= 0:
+        raise AudioDecodeError(name, "corrupt", f"invalid sampling rate {orig_sampling_rate}")
+    duration = samples.shape[0] / orig_sampling_rate
+    if max_duration is not None and duration > max_duration:
+        raise AudioDecodeError(
+            name, "too_long", f"is {duration:.1f} s long, over the limit of {max_duration:.0f} s"
+        )
+    samples = to_mono(samples)
+    _check_samples(samples, name, orig_sampling_rate, allow_silence=allow_silence, min_duration=min_duration)
+    return np.ascontiguousarray(resample(samples, int(orig_sampling_rate), sampling_rate), dtype=np.float32)
+
+
+def stream_audio_blocks(
+    path: str | os.PathLike,
+    sampling_rate: int = DEFAULT_SAMPLING_RATE,
+    *,
+    block_seconds: float = 30.0,
+) -> Iterator[np.ndarray]:
+    """Read a long file in consecutive mono blocks at ``sampling_rate``.
+
+    Memory stays bounded by one block whatever the file's length: the file is read block
+    by block and resampled with a streaming soxr resampler, so the concatenation of the
+    blocks equals the whole resampled signal (up to the resampler's edge handling).
+
+    Raises:
+        AudioDecodeError: the file is missing, empty, unreadable or holds NaN/inf samples.
+    """
+    info = audio_info(path)
+    name = info.path
+    block_frames = max(1, int(round(block_seconds * info.sampling_rate)))
+    stream = None
+    if info.sampling_rate != sampling_rate:
+        stream = soxr.ResampleStream(info.sampling_rate, sampling_rate, 1, dtype="float32", quality="HQ")
+    pending = np.zeros(0, dtype=np.float32)
+    target = max(1, int(round(block_seconds * sampling_rate)))
+    try:
+        with sf.SoundFile(name) as handle:
+            while True:
+                chunk = handle.read(block_frames, dtype="float32", always_2d=True)
+                last = chunk.shape[0] < block_frames
+                mono = chunk.mean(axis=1)
+                if not np.isfinite(mono).all():
+                    raise AudioDecodeError(name, "non_finite", "contains NaN or infinite samples")
+                if stream is not None:
+                    mono = stream.resample_chunk(mono, last=last)
+                pending = np.concatenate([pending, mono.astype(np.float32, copy=False)])
+                while pending.shape[0] >= target:
+                    yield pending[:target]
+                    pending = pending[target:]
+                if last:
+                    break
+    except AudioDecodeError:
+        raise
+    except Exception as error:
+        raise AudioDecodeError(name, "corrupt", f"could not decode the audio data: {error}") from error
+    if pending.shape[0]:
+        yield pending
+
+
+def duration_seconds(path: str | os.PathLike) -> float:
+    """Duration of a file from its header."""
+    return audio_info(path).duration
+
+
+__all__ = [
+    "AudioDecodeError",
+    "AudioInfo",
+    "DEFAULT_MAX_DURATION",
+    "DEFAULT_SAMPLING_RATE",
+    "audio_info",
+    "decode_audio",
+    "duration_seconds",
+    "resample",
+    "stream_audio_blocks",
+    "to_mono",
+]

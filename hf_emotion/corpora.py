@@ -1,0 +1,557 @@
+"""Emotion corpora as ``datasets.Dataset`` objects with one set of standard columns.
+
+Columns (see docs/ARCHITECTURE.md): ``audio`` (path), ``emotion`` (ClassLabel), ``speaker``,
+``gender``, ``corpus``, ``channel``, ``intensity``, ``valence``, ``arousal``.
+
+The loaders only read file names and tables; audio is decoded once by
+:func:`decode_dataset`, which caches the decoded, resampled arrays through datasets' cache
+and reports every file it could not use (by name and reason) instead of crashing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from .audio import DEFAULT_MAX_DURATION, AudioDecodeError, decode_audio
+from .labels import (
+    CREMA_D_EMOTIONS,
+    CREMA_D_VOTE_LETTERS,
+    RAVDESS_EMOTION_CODES,
+    normalize_label,
+    ordered_labels,
+)
+from .targets import CIRCUMPLEX, NORMAL_INTENSITY, valence_arousal_targets
+
+logger = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus")
+STANDARD_COLUMNS = (
+    "audio",
+    "emotion",
+    "speaker",
+    "gender",
+    "corpus",
+    "channel",
+    "intensity",
+    "valence",
+    "arousal",
+)
+LICENCES = {
+    "ravdess": "CC BY-NC-SA 4.0 (Livingstone & Russo 2018, doi:10.1371/journal.pone.0196391)",
+    "crema_d": "ODbL 1.0 / DbCL 1.0 (Cao et al. 2014, doi:10.1109/TAFFC.2014.2336244)",
+}
+RAVDESS_INTENSITY = {"01": 0.5, "02": 1.0}
+CREMA_D_INTENSITY = {"LO": 0.25, "MD": 0.5, "HI": 0.75, "XX": 0.5}
+
+
+def _features(label_names: Sequence[str]) -> datasets.Features:
+    return datasets.Features(
+        {
+            "audio": datasets.Value("string"),
+            "emotion": datasets.ClassLabel(names=list(label_names)),
+            "speaker": datasets.Value("string"),
+            "gender": datasets.Value("string"),
+            "corpus": datasets.Value("string"),
+            "channel": datasets.Value("string"),
+            "intensity": datasets.Value("float32"),
+            "valence": datasets.Value("float32"),
+            "arousal": datasets.Value("float32"),
+        }
+    )
+
+
+def _to_dataset(rows: list[dict], what: str) -> datasets.Dataset:
+    if not rows:
+        raise ValueError(f"{what}: no usable audio clips found")
+    labels = ordered_labels({row["emotion"] for row in rows})
+    columns = {name: [row[name] for row in rows] for name in STANDARD_COLUMNS}
+    return datasets.Dataset.from_dict(columns, features=_features(labels))
+
+
+def _audio_files(data_dir: str | os.PathLike) -> list[Path]:
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data directory {root} does not exist or is not a directory")
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+
+
+def _report_unparsed(names: list[str], what: str) -> None:
+    if names:
+        shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+        logger.warning("%s: skipped %d audio files whose names do not parse: %s", what, len(names), shown)
+
+
+# --------------------------------------------------------------------------- RAVDESS
+
+
+@dataclass(frozen=True)
+class RavdessName:
+    """The seven fields of a RAVDESS file name ``MM-CC-EE-II-SS-RR-AA``."""
+
+    modality: str
+    channel: str
+    emotion: str
+    intensity: float
+    statement: int
+    repetition: int
+    actor: int
+
+    @property
+    def gender(self) -> str:
+        return "male" if self.actor % 2 == 1 else "female"
+
+
+def parse_ravdess_name(path: str | os.PathLike) -> RavdessName:
+    """Parse a RAVDESS file name such as ``03-01-05-02-01-01-12.wav``.
+
+    Raises:
+        ValueError: naming the file and the field that does not fit.
+    """
+    stem = Path(path).name.split(".")[0]
+    fields = stem.split("-")
+    if len(fields) != 7 or not all(len(f) == 2 and f.isdigit() for f in fields):
+        raise ValueError(f"{path}: not a RAVDESS name (expected 7 two-digit fields MM-CC-EE-II-SS-RR-AA)")
+    modality, channel, emotion, intensity, statement, repetition, actor = fields
+    if channel not in ("01", "02"):
+        raise ValueError(f"{path}: vocal channel {channel} is neither 01 (speech) nor 02 (song)")
+    if emotion not in RAVDESS_EMOTION_CODES:
+        raise ValueError(f"{path}: emotion code {emotion} is not 01-08")
+    if intensity not in RAVDESS_INTENSITY:
+        raise ValueError(f"{path}: intensity code {intensity} is neither 01 nor 02")
+    if not 1 <= int(actor) <= 24:
+        raise ValueError(f"{path}: actor {actor} outside 01-24")
+    return RavdessName(
+        modality=modality,
+        channel="speech" if channel == "01" else "song",
+        emotion=RAVDESS_EMOTION_CODES[emotion],
+        intensity=RAVDESS_INTENSITY[intensity],
+        statement=int(statement),
+        repetition=int(repetition),
+        actor=int(actor),
+    )
+
+
+def load_ravdess(data_dir: str | os.PathLike, channel: str = "both") -> datasets.Dataset:
+    """Load a RAVDESS folder (any layout, WAV or FLAC, any rate) by its file names.
+
+    Args:
+        data_dir: a folder holding RAVDESS audio files anywhere below it.
+        channel: ``"speech"``, ``"song"`` or ``"both"``.
+    """
+    if channel not in ("speech", "song", "both"):
+        raise ValueError(f"channel must be 'speech', 'song' or 'both', got {channel!r}")
+    rows, unparsed = [], []
+    for path in _audio_files(data_dir):
+        try:
+            name = parse_ravdess_name(path)
+        except ValueError:
+            unparsed.append(str(path))
+            continue
+        if channel != "both" and name.channel != channel:
+            continue
+        valence, arousal = valence_arousal_targets(name.emotion, name.intensity)
+        rows.append(
+            {
+                "audio": str(path),
+                "emotion": name.emotion,
+                "speaker": f"ravdess-{name.actor:02d}",
+                "gender": name.gender,
+                "corpus": "ravdess",
+                "channel": name.channel,
+                "intensity": name.intensity,
+                "valence": valence,
+                "arousal": arousal,
+            }
+        )
+    _report_unparsed(unparsed, f"RAVDESS {data_dir}")
+    logger.info("RAVDESS %s (%s): %d clips", data_dir, channel, len(rows))
+    return _to_dataset(rows, f"RAVDESS folder {data_dir} (channel={channel})")
+
+
+# --------------------------------------------------------------------------- CREMA-D
+
+
+def parse_crema_d_name(path: str | os.PathLike) -> dict:
+    """Parse a CREMA-D file name ``AAAA_SSS_EEE_LL`` (actor, sentence, emotion, level)."""
+    stem = Path(path).name.split(".")[0]
+    fields = stem.split("_")
+    if len(fields) != 4 or not fields[0].isdigit():
+        raise ValueError(f"{path}: not a CREMA-D name (expected AAAA_SSS_EEE_LL)")
+    actor, sentence, emotion, level = fields
+    if emotion not in CREMA_D_EMOTIONS:
+        raise ValueError(f"{path}: emotion {emotion} is not one of {sorted(CREMA_D_EMOTIONS)}")
+    if level not in CREMA_D_INTENSITY:
+        raise ValueError(f"{path}: level {level} is not one of {sorted(CREMA_D_INTENSITY)}")
+    return {
+        "actor": actor,
+        "sentence": sentence,
+        "emotion": CREMA_D_EMOTIONS[emotion],
+        "level": level,
+        "stem": stem,
+    }
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def load_crema_d(data_dir: str | os.PathLike, label_source: str = "intended") -> datasets.Dataset:
+    """Load a CREMA-D folder of ``AAAA_SSS_EEE_LL`` clips.
+
+    Gender comes from ``VideoDemographics.csv`` when it is in ``data_dir``. With
+    ``summaryTable.csv`` present, ``label_source="perceived"`` takes the crowd's audio-only
+    vote as the label (clips whose vote is a tie are skipped, and counted in the log) and the
+    perceived VoiceLevel (0-100) as the intensity.
+
+    Args:
+        data_dir: the CREMA-D folder (audio anywhere below it, e.g. ``AudioWAV/``).
+        label_source: ``"intended"`` (the actor's instruction, from the file name) or
+            ``"perceived"`` (summaryTable.csv's VoiceVote).
+    """
+    if label_source not in ("intended", "perceived"):
+        raise ValueError(f"label_source must be 'intended' or 'perceived', got {label_source!r}")
+    root = Path(data_dir)
+    genders: dict[str, str] = {}
+    if (root / "VideoDemographics.csv").exists():
+        for row in _read_csv(root / "VideoDemographics.csv"):
+            genders[str(row["ActorID"]).strip()] = row["Sex"].strip().lower()
+    perceived: dict[str, tuple[str, float]] = {}
+    if (root / "summaryTable.csv").exists():
+        for row in _read_csv(root / "summaryTable.csv"):
+            # On tied votes VoiceLevel holds one level per tied emotion ("37.2:58.6"): average them.
+            levels = [float(v) for v in row["VoiceLevel"].split(":") if v.strip()]
+            perceived[row["FileName"].strip()] = (
+                row["VoiceVote"].strip(),
+                float(np.mean(levels)) if levels else 50.0,
+            )
+    elif label_source == "perceived":
+        raise FileNotFoundError(f"label_source='perceived' needs {root / 'summaryTable.csv'}")
+
+    rows, unparsed, ties = [], [], []
+    for path in _audio_files(root):
+        try:
+            name = parse_crema_d_name(path)
+        except ValueError:
+            unparsed.append(str(path))
+            continue
+        emotion, intensity = name["emotion"], CREMA_D_INTENSITY[name["level"]]
+        if name["stem"] in perceived:
+            vote, level = perceived[name["stem"]]
+            intensity = float(np.clip(level / 100.0, 0.0, 1.0))
+            if label_source == "perceived":
+                if vote not in CREMA_D_VOTE_LETTERS:
+                    ties.append(name["stem"])
+                    continue
+                emotion = CREMA_D_VOTE_LETTERS[vote]
+        elif label_source == "perceived":
+            ties.append(name["stem"])
+            continue
+        valence, arousal = valence_arousal_targets(emotion, intensity)
+        rows.append(
+            {
+                "audio": str(path),
+                "emotion": emotion,
+                "speaker": f"crema_d-{name['actor']}",
+                "gender": genders.get(name["actor"], "unknown"),
+                "corpus": "crema_d",
+                "channel": "speech",
+                "intensity": intensity,
+                "valence": valence,
+                "arousal": arousal,
+            }
+        )
+    _report_unparsed(unparsed, f"CREMA-D {data_dir}")
+    if ties:
+        logger.warning(
+            "CREMA-D: skipped %d clips with no single perceived emotion (tied vote or not rated)", len(ties)
+        )
+    logger.info("CREMA-D %s (%s labels): %d clips", data_dir, label_source, len(rows))
+    return _to_dataset(rows, f"CREMA-D folder {data_dir}")
+
+
+# --------------------------------------------------------------------------- any dataset
+
+
+def _check_columns(dataset: datasets.Dataset, wanted: dict[str, str | None], what: str) -> None:
+    missing = [
+        f"{arg}={col!r}" for arg, col in wanted.items() if col is not None and col not in dataset.column_names
+    ]
+    if missing:
+        raise ValueError(
+            f"{what}: column(s) {', '.join(missing)} not found. The dataset has: {', '.join(dataset.column_names)}. "
+            "Pass the right names with --audio_column_name / --label_column_name / --speaker_column_name."
+        )
+
+
+def _materialise_audio(value, cache_dir: Path, index: int) -> str:
+    """An audio cell (path string or datasets' ``{"path", "bytes"}`` dict) → a path on disk."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if value.get("bytes"):
+            digest = hashlib.sha1(value["bytes"]).hexdigest()[:16]
+            suffix = Path(value.get("path") or "clip.wav").suffix or ".wav"
+            target = cache_dir / f"{digest}{suffix}"
+            if not target.exists():
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(value["bytes"])
+            return str(target)
+        if value.get("path"):
+            return value["path"]
+    raise ValueError(
+        f"row {index}: audio cell is neither a path nor an audio dict with bytes: {type(value).__name__}"
+    )
+
+
+def load_audio_dataset(
+    name_or_path: str,
+    *,
+    audio_column: str = "audio",
+    label_column: str = "label",
+    speaker_column: str | None = None,
+    gender_column: str | None = None,
+    valence_column: str | None = None,
+    arousal_column: str | None = None,
+    split: str = "train",
+    config_name: str | None = None,
+    corpus_name: str | None = None,
+) -> datasets.Dataset:
+    """Load any Hub dataset id or local dataset with audio and emotion-label columns.
+
+    ``name_or_path`` may be a Hub id, a folder written by ``Dataset.save_to_disk``, an
+    ``audiofolder`` directory (labels from sub-folder names), or a CSV file whose audio
+    column holds paths (relative paths are taken relative to the CSV's folder). Audio
+    columns are read without decoding (datasets' torchcodec decoding is not used); real
+    valence/arousal columns, when named, replace the proxy targets.
+    """
+    corpus = corpus_name or Path(name_or_path.rstrip("/")).name or name_or_path
+    base_dir: Path | None = None
+    if os.path.isfile(name_or_path) and name_or_path.endswith((".csv", ".tsv")):
+        base_dir = Path(name_or_path).resolve().parent
+        delimiter = "\t" if name_or_path.endswith(".tsv") else ","
+        dataset = datasets.load_dataset("csv", data_files=name_or_path, delimiter=delimiter, split="train")
+    elif os.path.isdir(name_or_path) and any(
+        (Path(name_or_path) / marker).exists()
+        for marker in ("dataset_info.json", "dataset_dict.json", "state.json")
+    ):  # written by save_to_disk
+        loaded = datasets.load_from_disk(name_or_path)
+        dataset = loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
+    elif os.path.isdir(name_or_path):  # an audiofolder: labels from sub-folder names or metadata.csv
+        dataset = datasets.load_dataset("audiofolder", data_dir=name_or_path, split=split)
+    else:  # a Hub id: needs the network
+        dataset = datasets.load_dataset(name_or_path, config_name, split=split)
+
+    what = f"dataset {name_or_path}"
+    _check_columns(
+        dataset,
+        {
+            "audio_column": audio_column,
+            "label_column": label_column,
+            "speaker_column": speaker_column,
+            "gender_column": gender_column,
+            "valence_column": valence_column,
+            "arousal_column": arousal_column,
+        },
+        what,
+    )
+    if isinstance(dataset.features[audio_column], datasets.Audio):
+        dataset = dataset.cast_column(audio_column, datasets.Audio(decode=False))
+    label_feature = dataset.features[label_column]
+    if speaker_column is None:
+        logger.warning(
+            "%s: no speaker column given, so every clip counts as its own speaker and splits cannot keep "
+            "speakers apart. Pass --speaker_column_name for speaker-independent evaluation.",
+            what,
+        )
+    cache_dir = Path(datasets.config.HF_DATASETS_CACHE) / "hf_emotion" / "materialised"
+    rows = []
+    for index, example in enumerate(dataset):
+        raw_label = example[label_column]
+        label = (
+            label_feature.int2str(raw_label) if isinstance(label_feature, datasets.ClassLabel) else raw_label
+        )
+        emotion = normalize_label(label)
+        audio = _materialise_audio(example[audio_column], cache_dir, index)
+        if base_dir is not None and not os.path.isabs(audio):
+            audio = str(base_dir / audio)
+        if valence_column and arousal_column:
+            valence, arousal = float(example[valence_column]), float(example[arousal_column])
+        elif emotion in CIRCUMPLEX:
+            valence, arousal = valence_arousal_targets(emotion, NORMAL_INTENSITY)
+        else:
+            valence, arousal = float("nan"), float("nan")
+        speaker = str(example[speaker_column]) if speaker_column else f"clip{index}"
+        rows.append(
+            {
+                "audio": audio,
+                "emotion": emotion,
+                "speaker": f"{corpus}-{speaker}",
+                "gender": str(example[gender_column]).lower() if gender_column else "unknown",
+                "corpus": corpus,
+                "channel": "speech",
+                "intensity": NORMAL_INTENSITY,
+                "valence": valence,
+                "arousal": arousal,
+            }
+        )
+    unknown = sorted({row["emotion"] for row in rows} - set(CIRCUMPLEX))
+    if unknown and not (valence_column and arousal_column):
+        logger.warning(
+            "%s: labels %s have no valence/arousal coordinate; their targets are NaN and ignored",
+            what,
+            unknown,
+        )
+    return _to_dataset(rows, what)
+
+
+# --------------------------------------------------------------------------- several at once
+
+BUILTIN_CORPORA = ("ravdess", "ravdess_speech", "ravdess_song", "crema_d")
+
+
+def load_corpus(name: str, data_dir: str | None = None, **kwargs) -> datasets.Dataset:
+    """Load one corpus by name: a built-in corpus from ``data_dir``, or any dataset id/path."""
+    if name == "ravdess":
+        return load_ravdess(_need_dir(name, data_dir), channel=kwargs.get("channel", "both"))
+    if name in ("ravdess_speech", "ravdess_song"):
+        return load_ravdess(_need_dir(name, data_dir), channel=name.split("_")[1])
+    if name == "crema_d":
+        return load_crema_d(_need_dir(name, data_dir), label_source=kwargs.get("label_source", "intended"))
+    generic = {k: v for k, v in kwargs.items() if k not in ("channel", "label_source")}
+    return load_audio_dataset(data_dir or name, **generic)
+
+
+def _need_dir(name: str, data_dir: str | None) -> str:
+    if not data_dir:
+        raise ValueError(f"--dataset {name} needs --data_dir pointing at its folder")
+    return data_dir
+
+
+def load_corpora(names: Sequence[str], data_dirs: Sequence[str | None], **kwargs) -> datasets.Dataset:
+    """Load and concatenate corpora; labels unify onto one ClassLabel holding only present names."""
+    if len(data_dirs) not in (len(names), 0):
+        raise ValueError(
+            f"got {len(names)} datasets but {len(data_dirs)} data dirs; give one --data_dir per --dataset"
+        )
+    parts = [load_corpus(name, data_dirs[i] if data_dirs else None, **kwargs) for i, name in enumerate(names)]
+    return unify_labels(parts)
+
+
+def unify_labels(parts: Sequence[datasets.Dataset]) -> datasets.Dataset:
+    """Concatenate datasets whose ``emotion`` ClassLabels differ, onto the union of their labels."""
+    names = ordered_labels({n for part in parts for n in part.features["emotion"].names})
+    recast = []
+    for part in parts:
+        old = part.features["emotion"].names
+        if old != names:
+            mapping = {i: names.index(n) for i, n in enumerate(old)}
+            features = part.features.copy()
+            features["emotion"] = datasets.ClassLabel(names=names)
+            part = part.map(
+                lambda batch: {"emotion": [mapping[i] for i in batch["emotion"]]},
+                batched=True,
+                features=features,
+            )
+        recast.append(part)
+    return recast[0] if len(recast) == 1 else datasets.concatenate_datasets(recast)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+@dataclass(frozen=True)
+class BadFile:
+    path: str
+    reason: str
+    detail: str
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "reason": self.reason, "detail": self.detail}
+
+
+def _decode_batch(batch, sampling_rate: int, max_duration: float | None):
+    arrays, errors = [], []
+    for path in batch["audio"]:
+        try:
+            arrays.append(decode_audio(path, sampling_rate, max_duration=max_duration))
+            errors.append("")
+        except AudioDecodeError as error:
+            arrays.append(np.zeros(0, dtype=np.float32))
+            errors.append(f"{error.reason}\t{error.detail}")
+    return {"input_audio": arrays, "decode_error": errors}
+
+
+def _decode_fingerprint(dataset: datasets.Dataset, sampling_rate: int, max_duration: float | None) -> str:
+    digest = hashlib.sha256(f"v1|{sampling_rate}|{max_duration}".encode())
+    for path in dataset["audio"]:
+        try:
+            stat = os.stat(path)
+            digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{path}|missing\n".encode())
+    return digest.hexdigest()[:24]
+
+
+def decode_dataset(
+    dataset: datasets.Dataset,
+    sampling_rate: int,
+    *,
+    max_duration: float | None = DEFAULT_MAX_DURATION,
+    num_proc: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> tuple[datasets.Dataset, list[BadFile]]:
+    """Decode every clip once into an ``input_audio`` column, skipping and reporting bad files.
+
+    The decoded arrays are written to datasets' cache under a name derived from the file
+    list (paths, sizes, modification times) and the rate, so a second epoch or run reads
+    them back instead of decoding again.
+
+    Returns:
+        The dataset of clips that decoded, with an ``input_audio`` float32 column, and the
+        list of files that did not (path, reason code, explanation).
+    """
+    cache_root = Path(cache_dir or Path(datasets.config.HF_DATASETS_CACHE) / "hf_emotion" / "decoded")
+    cache_root.mkdir(parents=True, exist_ok=True)
+    cache_file = cache_root / f"decoded-{_decode_fingerprint(dataset, sampling_rate, max_duration)}.arrow"
+    features = dataset.features.copy()
+    features["input_audio"] = datasets.Sequence(datasets.Value("float32"))
+    features["decode_error"] = datasets.Value("string")
+    decoded = dataset.map(
+        _decode_batch,
+        batched=True,
+        batch_size=16,
+        fn_kwargs={"sampling_rate": sampling_rate, "max_duration": max_duration},
+        features=features,
+        cache_file_name=str(cache_file),
+        load_from_cache_file=True,
+        num_proc=num_proc if num_proc and num_proc > 1 else None,
+        desc=f"Decoding audio at {sampling_rate} Hz",
+    )
+    errors = decoded["decode_error"]
+    bad = []
+    for path, error in zip(decoded["audio"], errors, strict=True):
+        if error:
+            reason, detail = error.split("\t", 1)
+            bad.append(BadFile(path, reason, detail))
+    if bad:
+        counts = Counter(b.reason for b in bad)
+        logger.warning(
+            "Skipped %d unusable audio files (%s):\n%s",
+            len(bad),
+            ", ".join(f"{n} {r}" for r, n in counts.most_common()),
+            "\n".join(f"  {b.path}: {b.detail}" for b in bad),
+        )
+        keep = [i for i, error in enumerate(errors) if not error]
+        decoded = decoded.select(keep)
+    return decoded.remove_columns("decode_error"), bad

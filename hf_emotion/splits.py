@@ -1,0 +1,172 @@
+"""Speaker-independent splits: the one place fine-tuning and baselines get their folds from.
+
+The projects this grew from split clips at random, so every test speaker was also heard
+in training and accuracy came out 20-40 points higher than a new voice gets. Here the
+default keeps speakers apart: speakers are dealt into ``k`` gender-balanced folds; fold
+``k`` is the test set, the next fold is the validation set (model selection, early
+stopping), the rest train. A random clip split exists only on request, with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+
+import datasets
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Split:
+    """The speakers (or, for a random split, the clip indices) of train/validation/test."""
+
+    protocol: str  # "speaker_folds", "fixed" or "random"
+    train: list[str]
+    validation: list[str]
+    test: list[str]
+    fold: int | None = None
+    num_folds: int | None = None
+    seed: int = 0
+    indices: dict[str, list[int]] | None = field(default=None, repr=False)
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        payload = asdict(self)
+        if payload["indices"] is None:
+            payload.pop("indices")
+        with open(path, "w") as handle:
+            json.dump(payload, handle, indent=2)
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> Split:
+        with open(path) as handle:
+            return cls(**json.load(handle))
+
+    def check_disjoint(self) -> None:
+        """Raise if a speaker is in two splits (never true for a random split's clip lists)."""
+        if self.protocol == "random":
+            return
+        sets = {"train": set(self.train), "validation": set(self.validation), "test": set(self.test)}
+        for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+            shared = sets[a] & sets[b]
+            if shared:
+                raise ValueError(f"speakers {sorted(shared)} are in both {a} and {b}")
+
+
+def speaker_genders(dataset: datasets.Dataset) -> dict[str, str]:
+    """Each speaker's gender (the first one seen), in speaker order."""
+    genders: dict[str, str] = {}
+    for speaker, gender in zip(dataset["speaker"], dataset["gender"], strict=True):
+        genders.setdefault(speaker, gender)
+    return dict(sorted(genders.items()))
+
+
+def speaker_folds(genders: Mapping[str, str], num_folds: int, seed: int | None = None) -> list[list[str]]:
+    """Deal speakers into ``num_folds`` folds, balanced by gender.
+
+    Speakers of each gender are taken in sorted order (shuffled first when ``seed`` is
+    given) and cut into ``num_folds`` contiguous chunks, so with RAVDESS's 24 actors and 6
+    folds, fold 0 holds actors 1-4 (two female, two male), fold 1 actors 5-8, and so on.
+
+    Raises:
+        ValueError: fewer speakers than folds.
+    """
+    if num_folds < 2:
+        raise ValueError(f"num_folds must be at least 2, got {num_folds}")
+    if len(genders) < num_folds:
+        raise ValueError(f"cannot make {num_folds} speaker folds from {len(genders)} speakers")
+    folds: list[list[str]] = [[] for _ in range(num_folds)]
+    rng = np.random.default_rng(seed) if seed is not None else None
+    offset = 0
+    for gender in sorted(set(genders.values())):
+        group = sorted(s for s, g in genders.items() if g == gender)
+        if rng is not None:
+            group = list(rng.permutation(group))
+        chunks = np.array_split(np.array(group, dtype=object), num_folds)
+        # Rotate which folds get the larger chunks so odd counts do not pile up in fold 0.
+        for i, chunk in enumerate(chunks):
+            folds[(i + offset) % num_folds].extend(chunk.tolist())
+        offset += len(group) % num_folds
+    return [sorted(fold) for fold in folds]
+
+
+def make_split(
+    dataset: datasets.Dataset,
+    *,
+    num_folds: int = 6,
+    fold: int = 0,
+    test_speakers: Sequence[str] | None = None,
+    validation_speakers: Sequence[str] | None = None,
+    random_split: bool = False,
+    test_size: float = 0.2,
+    validation_size: float = 0.1,
+    seed: int = 0,
+    shuffle_speakers: bool = False,
+) -> Split:
+    """Choose the train/validation/test split of a dataset with ``speaker``/``gender`` columns.
+
+    Args:
+        num_folds, fold: speaker folds (default); ``fold`` is the test fold and the next
+            fold (cyclically) the validation fold.
+        test_speakers, validation_speakers: a fixed split instead (validation defaults to
+            one fold's worth of the remaining speakers).
+        random_split: split clips at random (leaks speakers; logged as a warning).
+        shuffle_speakers: shuffle speakers with ``seed`` before dealing folds.
+    """
+    genders = speaker_genders(dataset)
+    if random_split:
+        logger.warning(
+            "Random clip split: the same speakers appear in train and test, so accuracy is inflated "
+            "compared with a new voice. Use speaker folds for numbers you report."
+        )
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(dataset)).tolist()
+        n_test = int(round(test_size * len(order)))
+        n_val = int(round(validation_size * len(order)))
+        indices = {
+            "test": order[:n_test],
+            "validation": order[n_test : n_test + n_val],
+            "train": order[n_test + n_val :],
+        }
+        names = dataset["speaker"]
+        sets = {k: sorted({names[i] for i in v}) for k, v in indices.items()}
+        return Split("random", sets["train"], sets["validation"], sets["test"], seed=seed, indices=indices)
+
+    if test_speakers:
+        unknown = sorted(set(test_speakers) - set(genders))
+        if unknown:
+            raise ValueError(f"--test_speakers {unknown} not in the data; speakers are: {', '.join(genders)}")
+        rest = {s: g for s, g in genders.items() if s not in set(test_speakers)}
+        if validation_speakers:
+            validation = sorted(validation_speakers)
+        else:
+            # As many validation speakers as test speakers, gender-balanced.
+            validation = speaker_folds(rest, max(2, round(len(rest) / len(test_speakers))))[0]
+        train = sorted(s for s in rest if s not in set(validation))
+        split = Split("fixed", train, validation, sorted(test_speakers), seed=seed)
+    else:
+        if not 0 <= fold < num_folds:
+            raise ValueError(f"--fold must be in [0, {num_folds}), got {fold}")
+        folds = speaker_folds(genders, num_folds, seed if shuffle_speakers else None)
+        test = folds[fold]
+        validation = folds[(fold + 1) % num_folds]
+        train = sorted(s for i, f in enumerate(folds) if i not in (fold, (fold + 1) % num_folds) for s in f)
+        split = Split("speaker_folds", train, validation, test, fold=fold, num_folds=num_folds, seed=seed)
+    split.check_disjoint()
+    return split
+
+
+def apply_split(dataset: datasets.Dataset, split: Split) -> datasets.DatasetDict:
+    """The dataset cut into ``train``/``validation``/``test`` by a :class:`Split`."""
+    if split.indices is not None:
+        return datasets.DatasetDict({k: dataset.select(v) for k, v in split.indices.items()})
+    speakers = dataset["speaker"]
+    parts = {}
+    for name in ("train", "validation", "test"):
+        members = set(getattr(split, name))
+        parts[name] = dataset.select([i for i, s in enumerate(speakers) if s in members])
+    return datasets.DatasetDict(parts)
