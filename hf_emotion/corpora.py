@@ -314,6 +314,28 @@ def _materialise_audio(value, cache_dir: Path, index: int) -> str:
     )
 
 
+def _read_audiofolder(root: Path) -> datasets.Dataset:
+    """An ``audiofolder`` layout read without decoding.
+
+    datasets' own audiofolder builder encodes audio through torchcodec, which does not load
+    beside a CPU-only torch; this reads the same layout: ``label/clip.wav`` (the label is
+    the parent folder's name) and, when present, ``metadata.csv`` with a ``file_name``
+    column whose other columns (speaker, valence, ...) are joined on.
+    """
+    files = _audio_files(root)
+    table: dict[str, list] = {
+        "audio": [str(p) for p in files],
+        "label": [p.parent.name if p.parent != root else "" for p in files],
+    }
+    metadata = root / "metadata.csv"
+    if metadata.exists():
+        rows = {str((root / r["file_name"]).resolve()): r for r in _read_csv(metadata)}
+        extra = [c for c in next(iter(rows.values()), {}) if c != "file_name"]
+        for column in extra:
+            table[column] = [rows.get(str(p.resolve()), {}).get(column) for p in files]
+    return datasets.Dataset.from_dict(table)
+
+
 def load_audio_dataset(
     name_or_path: str,
     *,
@@ -348,7 +370,7 @@ def load_audio_dataset(
         loaded = datasets.load_from_disk(name_or_path)
         dataset = loaded[split] if isinstance(loaded, datasets.DatasetDict) else loaded
     elif os.path.isdir(name_or_path):  # an audiofolder: labels from sub-folder names or metadata.csv
-        dataset = datasets.load_dataset("audiofolder", data_dir=name_or_path, split=split)
+        dataset = _read_audiofolder(Path(name_or_path))
     else:  # a Hub id: needs the network
         dataset = datasets.load_dataset(name_or_path, config_name, split=split)
 
@@ -448,6 +470,10 @@ def load_corpora(names: Sequence[str], data_dirs: Sequence[str | None], **kwargs
     return unify_labels(parts)
 
 
+def _relabel(batch, mapping: dict[int, int]):
+    return {"emotion": [mapping[i] for i in batch["emotion"]]}
+
+
 def unify_labels(parts: Sequence[datasets.Dataset]) -> datasets.Dataset:
     """Concatenate datasets whose ``emotion`` ClassLabels differ, onto the union of their labels."""
     names = ordered_labels({n for part in parts for n in part.features["emotion"].names})
@@ -458,11 +484,7 @@ def unify_labels(parts: Sequence[datasets.Dataset]) -> datasets.Dataset:
             mapping = {i: names.index(n) for i, n in enumerate(old)}
             features = part.features.copy()
             features["emotion"] = datasets.ClassLabel(names=names)
-            part = part.map(
-                lambda batch: {"emotion": [mapping[i] for i in batch["emotion"]]},
-                batched=True,
-                features=features,
-            )
+            part = part.map(_relabel, batched=True, features=features, fn_kwargs={"mapping": mapping})
         recast.append(part)
     return recast[0] if len(recast) == 1 else datasets.concatenate_datasets(recast)
 
