@@ -487,3 +487,24 @@ def test_trust_remote_code_loads_the_copied_code_without_hf_emotion(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("OK transformers_modules")
+
+
+@pytest.mark.parametrize("model_type", ["wav2vec2", "whisper"])
+def test_activation_checkpointing_gives_the_same_gradients(model_type):
+    inputs = tiny_inputs(model_type, batch=2)
+    gradients = []
+    for checkpointing in (False, True):
+        model = tiny_model(model_type).train()  # checkpointing only acts in training mode
+        if checkpointing:
+            model.activation_checkpointing_enable()
+            assert all(
+                layer.gradient_checkpointing for layer in model.encoder.modules() if hasattr(layer, "fc1")
+            )
+        # same dropout (torch) and SpecAugment (numpy) masks in both runs; checkpointing replays the torch RNG
+        torch.manual_seed(5)
+        np.random.seed(5)
+        model(**inputs, labels=torch.tensor([1, 2])).loss.backward()
+        gradients.append({n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+    assert gradients[0].keys() == gradients[1].keys()
+    for name in gradients[0]:
+        torch.testing.assert_close(gradients[0][name], gradients[1][name], msg=name)
