@@ -248,7 +248,7 @@ def _write_ct2_model(path: str | Path, model: CT2Model) -> None:
     chunks = [struct.pack("<I", model.binary_version), string(model.spec_name)]
     chunks += [struct.pack("<I", model.spec_revision), struct.pack("<I", len(model.variables))]
     for name, value in sorted(model.variables.items()):
-        value = np.ascontiguousarray(value)
+        value = np.asarray(value)  # (not ascontiguousarray: it turns scalars into 1-d arrays)
         chunks += [string(name), struct.pack("<B", value.ndim)]
         chunks += [struct.pack("<I", dim) for dim in value.shape]
         chunks += [struct.pack("<B", _CT2_DTYPES.index(value.dtype.name))]
@@ -845,9 +845,14 @@ def build_backbone(
         (folder / MARKER_NAME).write_text(json.dumps(record, indent=2) + "\n")
         # Swap in atomically; an old build (force, or another sha) is moved aside first.
         if out_dir.exists():
-            old = work / "previous"
-            out_dir.rename(old)
-        folder.rename(out_dir)
+            out_dir.rename(work / "previous")
+        try:
+            folder.rename(out_dir)
+        except OSError:
+            # Another process finished the same build between our check and rename.
+            if (read_build_record(out_dir) or {}).get("sha256") != spec.sha256:
+                raise
+            logger.info("Another process built %s first; using its folder", out_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     logger.info("Built %s in %s (%.1fs)", name, out_dir, time.perf_counter() - started)
