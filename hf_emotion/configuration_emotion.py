@@ -60,6 +60,7 @@ class EmotionConfig(PreTrainedConfig):
     >>> config = EmotionConfig(encoder_config=Wav2Vec2Config(), id2label={0: "neutral", 1: "happy"})
     >>> config.num_labels, config.label2id["happy"], config.encoder_config.model_type
     (2, 1, 'wav2vec2')
+
     ```
     """
 

@@ -120,12 +120,13 @@ class EmotionModel(EmotionPreTrainedModel):
     >>> from hf_emotion.modeling_emotion import EmotionModel
     >>> encoder_config = Wav2Vec2Config(hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
     ...     intermediate_size=32, conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 8),
-    ...     num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    ...     num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, layerdrop=0.0)
     >>> config = EmotionConfig(encoder_config=encoder_config, id2label={0: "neutral", 1: "happy", 2: "sad"})
     >>> model = EmotionModel(config).eval()
     >>> out = model(input_values=torch.randn(2, 4000), labels=torch.tensor([0, 2]))
     >>> out.logits.shape, out.valence_arousal.shape, out.loss.shape
     (torch.Size([2, 3]), torch.Size([2, 2]), torch.Size([]))
+
     ```
     """
 
@@ -386,11 +387,12 @@ class EmotionModel(EmotionPreTrainedModel):
         if labels is not None:
             class_weights = self.config.class_weights
             if class_weights is not None:
-                class_weights = torch.tensor(class_weights, dtype=logits.dtype, device=logits.device)
+                class_weights = torch.tensor(class_weights, dtype=torch.float32, device=logits.device)
+            # in float32 so a bf16/fp16 model still gets an accurate loss
             classification_loss = nn.functional.cross_entropy(
                 logits.float(),
                 labels.to(logits.device).long().view(-1),
-                weight=None if class_weights is None else class_weights.float(),
+                weight=class_weights,
                 label_smoothing=self.config.label_smoothing,
             )
             loss = classification_loss
