@@ -412,9 +412,13 @@ class EmotionModel(EmotionPreTrainedModel):
                 ],
                 dim=-1,
             )  # (B, given targets)
-            regression_loss = ccc_loss(valence_arousal[:, columns], targets)
-            weighted = self.config.ccc_loss_weight * regression_loss
-            loss = weighted if loss is None else loss + weighted
+            # Clips without dimensional targets (NaN: a label with no circumplex coordinate in a
+            # generic dataset) are left out of the CCC; it needs two clips to mean anything.
+            known = torch.isfinite(targets).all(dim=-1)
+            if int(known.sum()) >= 2:
+                regression_loss = ccc_loss(valence_arousal[known][:, columns], targets[known])
+                weighted = self.config.ccc_loss_weight * regression_loss
+                loss = weighted if loss is None else loss + weighted
 
         output = EmotionModelOutput(
             loss=loss,

@@ -1,0 +1,312 @@
+#!/usr/bin/env python
+"""Fine-tune a pretrained speech encoder for emotion (8 classes) and valence/arousal, speaker-independently.
+
+    accelerate launch finetune.py configs/whisper-tiny.en-ravdess-speech.json
+    python finetune.py --model_name_or_path DIR --dataset ravdess --data_dir DATA --output_dir OUT
+
+Reads top to bottom: arguments → logging and seed → corpora → feature extractor and decoding
+→ for each speaker fold: split → model → Trainer → train → evaluate on unseen speakers →
+reports (metrics JSON, split JSON, confusion matrix, model card) → cross-validation summary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+import numpy as np
+import transformers
+from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from hf_emotion.arguments import DataArguments, EmotionTrainingArguments, ModelArguments
+from hf_emotion.corpora import LICENCES, decode_dataset, load_corpora
+from hf_emotion.metrics import format_summary_markdown, plot_confusion_matrix, summarize_folds
+from hf_emotion.modeling_emotion import EmotionModel
+from hf_emotion.splits import apply_split, make_split
+from hf_emotion.training import (
+    IGNORE_KEYS,
+    EmotionDataCollator,
+    EmotionTrainer,
+    FreezeEncoderCallback,
+    make_compute_metrics,
+    predict_dataset,
+    save_predictions,
+    write_model_card,
+)
+
+logger = logging.getLogger("finetune")
+
+
+def parse_args(argv: list[str] | None = None):
+    """Flags, or a run file (``configs/*.json``) optionally followed by flags that override it."""
+    parser = HfArgumentParser((ModelArguments, DataArguments, EmotionTrainingArguments))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].endswith(".json"):
+        with open(argv[0]) as handle:
+            values = json.load(handle)
+        argv = run_file_to_flags(values) + argv[1:]  # later flags win
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def run_file_to_flags(values: dict) -> list[str]:
+    flags = []
+    for key, value in values.items():
+        if isinstance(value, list):
+            flags += [f"--{key}", *map(str, value)] if value else []
+        elif value is not None:
+            flags += [f"--{key}", str(value).lower() if isinstance(value, bool) else str(value)]
+    return flags
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, training_args = parse_args(argv)
+
+    # ------------------------------------------------------------------ logging and seed
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO,
+        stream=sys.stdout,
+        force=True,
+    )
+    transformers.utils.logging.set_verbosity_warning()
+    logger.info("Model %s | data %s", model_args, data_args)
+    set_seed(training_args.seed)
+    os.makedirs(training_args.output_dir, exist_ok=True)
+
+    # ------------------------------------------------------------------ corpora
+    raw = load_corpora(
+        data_args.dataset,
+        data_args.data_dir,
+        channel=data_args.ravdess_channel,
+        label_source=data_args.crema_d_labels,
+        audio_column=data_args.audio_column_name,
+        label_column=data_args.label_column_name,
+        speaker_column=data_args.speaker_column_name,
+        gender_column=data_args.gender_column_name,
+        valence_column=data_args.valence_column_name,
+        arousal_column=data_args.arousal_column_name,
+        split=data_args.dataset_split,
+    )
+    label_names = raw.features["emotion"].names
+
+    # ------------------------------------------------------------------ features: decode once, cached
+    feature_extractor = AutoFeatureExtractor.from_pretrained(
+        model_args.model_name_or_path, cache_dir=model_args.cache_dir
+    )
+    sampling_rate = feature_extractor.sampling_rate
+    dataset, skipped = decode_dataset(
+        raw,
+        sampling_rate,
+        max_duration=data_args.max_audio_seconds,
+        num_proc=data_args.preprocessing_num_workers,
+    )
+    skipped_files = [b.as_dict() for b in skipped]
+    dataset = dataset.with_format(
+        "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
+    )
+    encoder_type = AutoConfig.from_pretrained(
+        model_args.model_name_or_path, cache_dir=model_args.cache_dir
+    ).model_type
+    continuing = encoder_type == "hf_emotion"
+    is_whisper = (
+        EmotionModel.config_class.from_pretrained(model_args.model_name_or_path).is_whisper
+        if continuing
+        else encoder_type == "whisper"
+    )
+
+    # ------------------------------------------------------------------ folds
+    run_dir = training_args.output_dir
+    folds = range(data_args.num_folds) if data_args.cross_validation else [data_args.fold]
+    fold_results, pooled = [], {"y_true": [], "y_pred": []}
+    for fold in folds:
+        output_dir = os.path.join(run_dir, f"fold_{fold}") if data_args.cross_validation else run_dir
+        os.makedirs(output_dir, exist_ok=True)
+        done = os.path.join(output_dir, "all_results.json")
+        if data_args.cross_validation and os.path.exists(done) and training_args.resume_from_checkpoint:
+            logger.info("Fold %d already finished (%s); resuming with the next fold", fold, done)
+            with open(done) as handle:
+                fold_results.append(json.load(handle))
+            with open(os.path.join(output_dir, "predictions.json")) as handle:
+                record = json.load(handle)
+            pooled["y_true"] += record["y_true"]
+            pooled["y_pred"] += record["y_pred"]
+            continue
+
+        split = make_split(
+            dataset,
+            num_folds=data_args.num_folds,
+            fold=fold,
+            test_speakers=data_args.test_speakers or None,
+            validation_speakers=data_args.validation_speakers or None,
+            random_split=data_args.random_split,
+            seed=training_args.seed,
+        )
+        split.to_json(os.path.join(output_dir, "splits.json"))
+        parts = apply_split(dataset, split)
+        if data_args.max_train_samples:
+            parts["train"] = (
+                parts["train"]
+                .shuffle(seed=training_args.seed)
+                .select(range(min(data_args.max_train_samples, len(parts["train"]))))
+            )
+        logger.info(
+            "Fold %s: %d train / %d validation / %d test clips; test speakers %s",
+            fold,
+            len(parts["train"]),
+            len(parts["validation"]),
+            len(parts["test"]),
+            split.test,
+        )
+
+        # -------------------------------------------------------------- model
+        class_weights = None
+        if model_args.class_weighting == "balanced":
+            counts = np.bincount(np.asarray(parts["train"]["emotion"]), minlength=len(label_names)).astype(
+                float
+            )
+            class_weights = (counts.sum() / np.maximum(counts, 1) / len(label_names)).round(4).tolist()
+        head_config = dict(
+            use_weighted_layer_sum=model_args.use_weighted_layer_sum,
+            classifier_proj_size=model_args.classifier_proj_size,
+            head_dropout=model_args.head_dropout,
+            ccc_loss_weight=model_args.ccc_loss_weight,
+            label_smoothing=model_args.label_smoothing,
+            class_weights=class_weights,
+            sampling_rate=sampling_rate,
+        )
+        if continuing:
+            model = EmotionModel.from_pretrained(model_args.model_name_or_path, **head_config)
+            if [model.config.id2label[i] for i in range(model.config.num_labels)] != list(label_names):
+                raise ValueError(
+                    f"{model_args.model_name_or_path} predicts {list(model.config.id2label.values())} but the data has "
+                    f"{label_names}; start from its encoder instead"
+                )
+        else:
+            model = EmotionModel.from_encoder_pretrained(
+                model_args.model_name_or_path, id2label=dict(enumerate(label_names)), **head_config
+            )
+        if model_args.freeze_feature_encoder:
+            model.freeze_feature_encoder()
+        if model_args.freeze_base_model:
+            model.freeze_base_model()
+        callbacks = []
+        if model_args.freeze_encoder_epochs > 0 and not model_args.freeze_base_model:
+            callbacks.append(
+                FreezeEncoderCallback(model_args.freeze_encoder_epochs, model_args.freeze_feature_encoder)
+            )
+
+        # -------------------------------------------------------------- Trainer
+        training_args.output_dir = output_dir
+        trainer = EmotionTrainer(
+            model=model,
+            args=training_args,
+            train_dataset=parts["train"],
+            eval_dataset=parts["validation"],
+            data_collator=EmotionDataCollator(
+                feature_extractor,
+                is_whisper,
+                data_args.max_train_seconds,
+                random_crop=True,
+                seed=training_args.seed,
+            ),
+            compute_metrics=make_compute_metrics(label_names),
+            callbacks=callbacks,
+            head_learning_rate=model_args.head_learning_rate,
+        )
+        eval_collator = EmotionDataCollator(feature_extractor, is_whisper, data_args.max_eval_seconds)
+
+        # -------------------------------------------------------------- train (or resume)
+        checkpoint = training_args.resume_from_checkpoint
+        if checkpoint in ("true", "True", "latest", True):
+            checkpoint = get_last_checkpoint(output_dir)
+            if checkpoint is None:
+                logger.warning(
+                    "--resume_from_checkpoint: no checkpoint in %s yet, starting fresh", output_dir
+                )
+        train_result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=IGNORE_KEYS)
+        trainer.save_model(output_dir)
+        feature_extractor.save_pretrained(output_dir)
+
+        # -------------------------------------------------------------- evaluate on unseen speakers
+        trainer.data_collator = eval_collator
+        validation_metrics, _ = predict_dataset(trainer, parts["validation"], label_names, "validation")
+        test_metrics, record = predict_dataset(trainer, parts["test"], label_names, "eval")
+        metrics = {
+            **{k: v for k, v in train_result.metrics.items()},
+            **validation_metrics,
+            **test_metrics,
+            "num_skipped_files": len(skipped_files),
+            "skipped_files": skipped_files,
+            "test_speakers": split.test,
+        }
+        with open(done, "w") as handle:
+            json.dump(metrics, handle, indent=2)
+        save_predictions(record, output_dir, title=f"fold {fold}: test UA {test_metrics['eval_ua']:.3f}")
+        trainer.save_state()
+        write_model_card(
+            output_dir,
+            base_model=model_args.model_name_or_path,
+            datasets_used=data_args.dataset,
+            licences=LICENCES,
+            split=json.load(open(os.path.join(output_dir, "splits.json"))),
+            metrics=metrics,
+            label_names=label_names,
+            skipped_files=skipped_files,
+        )
+        logger.info("Fold %s on test speakers: %s", fold, _headline(test_metrics))
+        fold_results.append(metrics)
+        pooled["y_true"] += record["y_true"]
+        pooled["y_pred"] += record["y_pred"]
+        if training_args.push_to_hub and not data_args.cross_validation:
+            trainer.push_to_hub(commit_message=f"hf-emotion fold {fold}: {_headline(test_metrics)}")
+
+    # ------------------------------------------------------------------ cross-validation summary
+    if not data_args.cross_validation:
+        return fold_results[0]
+    numeric = [{k: v for k, v in r.items() if isinstance(v, (int, float))} for r in fold_results]
+    summary = summarize_folds(numeric)
+    out = training_args.output_dir = run_dir
+    with open(os.path.join(out, "cv_summary.json"), "w") as handle:
+        json.dump({"folds": fold_results, "summary": summary}, handle, indent=2)
+    keys = [f"eval_{k}" for k in ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")]
+    keys += [f"eval_f1_{name}" for name in label_names] + ["train_runtime"]
+    with open(os.path.join(out, "cv_summary.md"), "w") as handle:
+        handle.write(
+            format_summary_markdown(
+                summary, f"{model_args.model_name_or_path} on {', '.join(data_args.dataset)}", keys
+            )
+        )
+    means = {k: v["mean"] for k, v in summary.items()} | {f"{k}_std": v["std"] for k, v in summary.items()}
+    means |= {
+        "num_folds": len(fold_results),
+        "num_skipped_files": len(skipped_files),
+        "skipped_files": skipped_files,
+    }
+    with open(os.path.join(out, "all_results.json"), "w") as handle:
+        json.dump(means, handle, indent=2)
+    plot_confusion_matrix(
+        pooled["y_true"],
+        pooled["y_pred"],
+        label_names,
+        os.path.join(out, "confusion_matrix.png"),
+        title=f"all {len(fold_results)} folds pooled",
+    )
+    logger.info(
+        "Cross-validation over %d folds:\n%s", len(fold_results), format_summary_markdown(summary, keys=keys)
+    )
+    return means
+
+
+def _headline(metrics: dict) -> str:
+    return ", ".join(
+        f"{k.split('_', 1)[1]} {v:.3f}"
+        for k, v in metrics.items()
+        if k.split("_", 1)[-1] in ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""Argument groups of finetune.py, one dataclass each, read by ``HfArgumentParser``.
+
+A run is a JSON file under ``configs/`` holding these fields; defaults here are sane for a
+first run on RAVDESS, files hold tuned runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+from .corpora import BUILTIN_CORPORA
+
+
+@dataclass
+class ModelArguments:
+    """Which encoder to start from and how to fine-tune it."""
+
+    model_name_or_path: str = field(
+        default="facebook/wav2vec2-base",
+        metadata={
+            "help": "Pretrained encoder: a Hub id (wav2vec2, HuBERT, WavLM, data2vec-audio, openai/whisper-*) or a "
+            "local folder, e.g. one made by `hf-emotion backbone build whisper-tiny.en`. A folder holding a "
+            "trained hf-emotion model continues from it."
+        },
+    )
+    freeze_feature_encoder: bool = field(
+        default=True,
+        metadata={"help": "Keep the convolutional front end fixed (wav2vec2 CNN / Whisper convs)."},
+    )
+    freeze_base_model: bool = field(
+        default=False,
+        metadata={"help": "Train only the layer weights and heads (a linear probe on the encoder)."},
+    )
+    freeze_encoder_epochs: float = field(
+        default=0.0,
+        metadata={
+            "help": "Train the heads alone for this many epochs before the encoder joins in (warm start)."
+        },
+    )
+    head_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "Learning rate of the heads and layer weights; default: 10 × --learning_rate."},
+    )
+    use_weighted_layer_sum: bool = field(
+        default=True,
+        metadata={"help": "Pool a learned softmax-weighted sum of every encoder layer's output."},
+    )
+    classifier_proj_size: int = field(
+        default=256, metadata={"help": "Width of the projection before the heads."}
+    )
+    head_dropout: float = field(default=0.1, metadata={"help": "Dropout on the pooled vector."})
+    ccc_loss_weight: float = field(
+        default=0.5,
+        metadata={"help": "Weight of (1 - CCC) per valence/arousal dimension in the loss; 0 disables."},
+    )
+    label_smoothing: float = field(default=0.0, metadata={"help": "Label smoothing of the cross-entropy."})
+    class_weighting: str = field(
+        default="none",
+        metadata={
+            "help": "'balanced' weights the cross-entropy by inverse class frequency of the training set."
+        },
+    )
+    cache_dir: str | None = field(default=None, metadata={"help": "Where Hub downloads are stored."})
+    token: str | None = field(
+        default=None, metadata={"help": "Hub token for private models and --push_to_hub."}
+    )
+
+    def __post_init__(self):
+        if self.class_weighting not in ("none", "balanced"):
+            raise ValueError(f"--class_weighting must be 'none' or 'balanced', got {self.class_weighting!r}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"--label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.ccc_loss_weight < 0:
+            raise ValueError(f"--ccc_loss_weight must be >= 0, got {self.ccc_loss_weight}")
+
+
+@dataclass
+class DataArguments:
+    """Which corpora, how to split them by speaker, and how to cut the audio."""
+
+    dataset: list[str] = field(
+        default_factory=lambda: ["ravdess"],
+        metadata={
+            "help": f"Corpora to train and test on: {', '.join(BUILTIN_CORPORA)} (read from --data_dir), or any Hub "
+            "dataset id / local dataset folder / CSV with audio and label columns. Several are concatenated."
+        },
+    )
+    data_dir: list[str] = field(
+        default_factory=list, metadata={"help": "One folder per --dataset (for the built-in corpora)."}
+    )
+    ravdess_channel: str = field(default="both", metadata={"help": "RAVDESS: 'speech', 'song' or 'both'."})
+    crema_d_labels: str = field(
+        default="intended",
+        metadata={
+            "help": "CREMA-D labels: 'intended' (file name) or 'perceived' (summaryTable.csv VoiceVote)."
+        },
+    )
+    audio_column_name: str = field(default="audio", metadata={"help": "Generic datasets: the audio column."})
+    label_column_name: str = field(
+        default="label", metadata={"help": "Generic datasets: the emotion column."}
+    )
+    speaker_column_name: str | None = field(
+        default=None, metadata={"help": "Generic datasets: the speaker column."}
+    )
+    gender_column_name: str | None = field(
+        default=None, metadata={"help": "Generic datasets: the gender column."}
+    )
+    valence_column_name: str | None = field(
+        default=None, metadata={"help": "Generic datasets: real valence."}
+    )
+    arousal_column_name: str | None = field(
+        default=None, metadata={"help": "Generic datasets: real arousal."}
+    )
+    dataset_split: str = field(default="train", metadata={"help": "Generic datasets: which split to load."})
+
+    num_folds: int = field(
+        default=6, metadata={"help": "Speaker folds (gender-balanced). RAVDESS: 6 folds of 4."}
+    )
+    fold: int = field(default=0, metadata={"help": "The test fold; the next fold is the validation set."})
+    cross_validation: bool = field(
+        default=False, metadata={"help": "Run every fold in turn and write the mean ± std of each metric."}
+    )
+    test_speakers: list[str] = field(
+        default_factory=list,
+        metadata={"help": "A fixed split instead of folds: these speakers are the test set."},
+    )
+    validation_speakers: list[str] = field(
+        default_factory=list, metadata={"help": "With --test_speakers: the validation speakers."}
+    )
+    random_split: bool = field(
+        default=False,
+        metadata={
+            "help": "Split clips at random (speakers leak into test: inflated numbers, for comparison only)."
+        },
+    )
+    max_train_seconds: float = field(
+        default=6.0, metadata={"help": "Training clips are randomly cropped to at most this long."}
+    )
+    max_eval_seconds: float = field(default=20.0, metadata={"help": "Evaluation clips are cut to this long."})
+    max_audio_seconds: float = field(
+        default=600.0, metadata={"help": "Files longer than this are reported and skipped at loading."}
+    )
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for decoding."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Debug: keep this many training clips."}
+    )
+
+    def __post_init__(self):
+        if self.data_dir and len(self.data_dir) != len(self.dataset):
+            raise ValueError(
+                f"got {len(self.dataset)} --dataset value(s) {self.dataset} but {len(self.data_dir)} --data_dir; "
+                "give one --data_dir per --dataset, in the same order"
+            )
+        if self.ravdess_channel not in ("speech", "song", "both"):
+            raise ValueError(f"--ravdess_channel must be speech, song or both, got {self.ravdess_channel!r}")
+        if self.crema_d_labels not in ("intended", "perceived"):
+            raise ValueError(f"--crema_d_labels must be intended or perceived, got {self.crema_d_labels!r}")
+        if self.cross_validation and (self.test_speakers or self.random_split):
+            raise ValueError(
+                "--cross_validation runs speaker folds; do not combine it with --test_speakers/--random_split"
+            )
+        if not 0 <= self.fold < self.num_folds:
+            raise ValueError(f"--fold must lie in [0, --num_folds={self.num_folds}), got {self.fold}")
+
+
+@dataclass
+class EmotionTrainingArguments(TrainingArguments):
+    """transformers' TrainingArguments with defaults for this task (model selection by UA on validation speakers)."""
+
+    output_dir: str = field(
+        default="outputs/run", metadata={"help": "Where the model, metrics and plots go."}
+    )
+    eval_strategy: str = field(
+        default="epoch", metadata={"help": "When to evaluate on the validation speakers."}
+    )
+    save_strategy: str = field(default="epoch", metadata={"help": "When to write a checkpoint."})
+    load_best_model_at_end: bool = field(
+        default=True, metadata={"help": "Keep the checkpoint best on validation."}
+    )
+    metric_for_best_model: str = field(
+        default="ua", metadata={"help": "Validation metric that picks the best."}
+    )
+    greater_is_better: bool = field(default=True, metadata={"help": "Whether a larger metric is better."})
+    save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept (the best is always kept)."})
+    learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of the encoder."})
+    num_train_epochs: float = field(default=10.0, metadata={"help": "Training epochs."})
+    per_device_train_batch_size: int = field(default=8, metadata={"help": "Training batch size."})
+    per_device_eval_batch_size: int = field(default=8, metadata={"help": "Evaluation batch size."})
+    warmup_steps: float = field(
+        default=0.1, metadata={"help": "Warm-up steps, or a fraction of all steps if < 1."}
+    )
+    logging_steps: float = field(default=10, metadata={"help": "Log every this many steps."})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Keep the audio column for the collator."}
+    )
+    label_names: list[str] = field(
+        default_factory=lambda: ["labels", "valence", "arousal"], metadata={"help": "Target keys of a batch."}
+    )
+    dataloader_num_workers: int = field(default=0, metadata={"help": "Data loading processes."})
+    dataloader_pin_memory: bool = field(
+        default=False, metadata={"help": "Pin memory (only useful with a GPU)."}
+    )

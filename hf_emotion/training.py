@@ -1,0 +1,322 @@
+"""The pieces finetune.py wires together: collator, metrics, optimiser groups, callbacks, reports."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import torch
+from transformers import Trainer, TrainerCallback
+
+from .metrics import (
+    HEADLINE_METRICS,
+    classification_metrics,
+    plot_confusion_matrix,
+    plot_valence_arousal,
+    regression_metrics,
+    speaker_normalize_scores,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# Model outputs that are not predictions: kept out of what the Trainer gathers at evaluation.
+IGNORE_KEYS = ["classification_loss", "regression_loss", "hidden_states"]
+
+# --------------------------------------------------------------------------- batches
+
+
+@dataclass
+class EmotionDataCollator:
+    """Pads a list of decoded clips into a model batch.
+
+    Training batches take a random window of at most ``max_seconds`` from each clip (a new
+    one every epoch); evaluation batches take the first ``max_seconds``. Whisper inputs are
+    log-mel features at the batch's own length (no padding to 30 s); wav2vec2-like inputs are
+    normalised raw audio. Both come with an attention mask so pooling ignores padding.
+    """
+
+    feature_extractor: object
+    is_whisper: bool
+    max_seconds: float | None = None
+    random_crop: bool = False
+    seed: int = 0
+    _rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self._rng = np.random.default_rng(self.seed)
+
+    def _crop(self, audio: np.ndarray, sampling_rate: int) -> np.ndarray:
+        if not self.max_seconds:
+            return audio
+        limit = int(self.max_seconds * sampling_rate)
+        if audio.shape[0] <= limit:
+            return audio
+        start = int(self._rng.integers(0, audio.shape[0] - limit + 1)) if self.random_crop else 0
+        return audio[start : start + limit]
+
+    def __call__(self, examples: Sequence[dict]) -> dict[str, torch.Tensor]:
+        sampling_rate = self.feature_extractor.sampling_rate
+        audio = [self._crop(np.asarray(e["input_audio"], dtype=np.float32), sampling_rate) for e in examples]
+        if self.is_whisper:
+            batch = self.feature_extractor(
+                audio,
+                sampling_rate=sampling_rate,
+                padding="longest",
+                return_attention_mask=True,
+                return_tensors="pt",
+            )
+            batch = {"input_features": batch["input_features"], "attention_mask": batch["attention_mask"]}
+        else:
+            batch = self.feature_extractor(
+                audio,
+                sampling_rate=sampling_rate,
+                padding=True,
+                return_attention_mask=True,
+                return_tensors="pt",
+            )
+            batch = {"input_values": batch["input_values"], "attention_mask": batch["attention_mask"]}
+        if "emotion" in examples[0]:
+            batch["labels"] = torch.tensor([int(e["emotion"]) for e in examples], dtype=torch.long)
+        for name in ("valence", "arousal"):
+            if name in examples[0]:
+                batch[name] = torch.tensor([float(e[name]) for e in examples], dtype=torch.float32)
+        return batch
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _unpack_predictions(predictions) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, valence_arousal) from what the Trainer gathered."""
+    if isinstance(predictions, (tuple, list)):
+        return np.asarray(predictions[0]), np.asarray(predictions[1])
+    return np.asarray(predictions), np.full((len(predictions), 2), np.nan)
+
+
+def make_compute_metrics(label_names: Sequence[str]):
+    """``compute_metrics`` for the Trainer: ua, wa, macro_f1, f1_<label>, ccc_valence, ccc_arousal (+ mse, r2)."""
+
+    def compute_metrics(eval_pred) -> dict[str, float]:
+        logits, valence_arousal = _unpack_predictions(eval_pred.predictions)
+        label_ids = eval_pred.label_ids
+        labels, valence, arousal = (np.asarray(x) for x in label_ids)
+        result = classification_metrics(labels, logits.argmax(-1), label_names)
+        result.update(regression_metrics(valence_arousal, np.stack([valence, arousal], axis=1)))
+        return result
+
+    return compute_metrics
+
+
+# --------------------------------------------------------------------------- optimiser and schedule
+
+
+class EmotionTrainer(Trainer):
+    """Trainer with separate learning rates for the encoder and for the heads."""
+
+    def __init__(self, *args, head_learning_rate: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.head_learning_rate = head_learning_rate
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            model = self.model if model is None else model
+            head_lr = self.head_learning_rate or 10 * self.args.learning_rate
+            # The Trainer builds the optimiser before on_train_begin, so FreezeEncoderCallback's
+            # warm-start freeze comes after this: the encoder is in its group from the start and
+            # AdamW skips it while its gradients are None.
+            groups = model.parameter_groups(self.args.learning_rate, head_lr, self.args.weight_decay)
+            optimizer_cls, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(self.args, model)
+            optimizer_kwargs.pop("lr", None)
+            self.optimizer = optimizer_cls(groups, lr=self.args.learning_rate, **optimizer_kwargs)
+            logger.info(
+                "Optimiser groups: %s",
+                ", ".join(
+                    f"{g['name']} ({sum(p.numel() for p in g['params']):,} params, lr {g['lr']:g})"
+                    for g in groups
+                ),
+            )
+        return self.optimizer
+
+
+class FreezeEncoderCallback(TrainerCallback):
+    """Keep the encoder frozen for the first ``epochs`` epochs, then let it train.
+
+    Training the fresh heads first keeps their large early gradients out of the pretrained
+    encoder; with the encoder frozen the backward pass also stops at the heads, which makes
+    those epochs several times cheaper on a CPU.
+    """
+
+    def __init__(self, epochs: float, freeze_feature_encoder: bool):
+        self.epochs = epochs
+        self.freeze_feature_encoder = freeze_feature_encoder
+        self.unfrozen = False
+
+    def _apply(self, model, epoch: float) -> None:
+        if epoch < self.epochs:
+            model.freeze_base_model()
+        elif not self.unfrozen:
+            model.unfreeze_base_model()
+            if self.freeze_feature_encoder:
+                model.freeze_feature_encoder()
+            self.unfrozen = True
+            logger.info("Epoch %.2f: the encoder now trains too", epoch)
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self._apply(model, state.epoch or 0.0)
+
+    def on_epoch_begin(self, args, state, control, model=None, **kwargs):
+        self._apply(model, state.epoch or 0.0)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def predict_dataset(trainer: Trainer, dataset, label_names: Sequence[str], prefix: str) -> tuple[dict, dict]:
+    """Evaluate on a dataset; returns (metrics with ``prefix``, predictions record)."""
+    output = trainer.predict(dataset, metric_key_prefix=prefix, ignore_keys=IGNORE_KEYS)
+    logits, valence_arousal = _unpack_predictions(output.predictions)
+    labels, valence, arousal = (np.asarray(x) for x in output.label_ids)
+    probabilities = torch.softmax(torch.from_numpy(logits.astype(np.float32)), dim=-1).numpy()
+    record = {
+        "label_names": list(label_names),
+        "y_true": labels.astype(int).tolist(),
+        "y_pred": logits.argmax(-1).astype(int).tolist(),
+        "probabilities": np.round(probabilities, 5).tolist(),
+        "valence_arousal_pred": np.round(valence_arousal, 5).tolist(),
+        "valence_arousal_true": np.stack([valence, arousal], axis=1).round(5).tolist(),
+        "speakers": list(dataset["speaker"]),
+        "paths": list(dataset["audio"]),
+    }
+    metrics = dict(output.metrics)
+    # Transductive, labelled as such: each test speaker's log-probabilities centred on their own mean.
+    log_probs = np.log(np.clip(probabilities, 1e-12, None))
+    normalized = speaker_normalize_scores(log_probs, record["speakers"])
+    for key, value in classification_metrics(labels, normalized.argmax(-1), label_names).items():
+        metrics[f"{prefix}_spknorm_{key}"] = value
+    return metrics, record
+
+
+def save_predictions(record: dict, output_dir: str, title: str = "") -> None:
+    """predictions.json plus the confusion matrix and valence/arousal plots of one evaluation."""
+    with open(os.path.join(output_dir, "predictions.json"), "w") as handle:
+        json.dump(record, handle)
+    plot_confusion_matrix(
+        record["y_true"],
+        record["y_pred"],
+        record["label_names"],
+        os.path.join(output_dir, "confusion_matrix.png"),
+        title=title,
+    )
+    plot_valence_arousal(
+        record["valence_arousal_pred"],
+        record["valence_arousal_true"],
+        record["y_true"],
+        record["label_names"],
+        os.path.join(output_dir, "valence_arousal.png"),
+    )
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()} CPU cores ({cpu}), {gpu}, torch {torch.__version__}"
+
+
+def write_model_card(
+    output_dir: str,
+    *,
+    base_model: str,
+    datasets_used: Sequence[str],
+    licences: dict[str, str],
+    split: dict,
+    metrics: dict,
+    label_names: Sequence[str],
+    skipped_files: Sequence[dict],
+    summary: dict | None = None,
+) -> None:
+    """README.md of a trained model: protocol, metrics, data and licences (Hub model-card format)."""
+    rows = "\n".join(
+        f"| {key} | {metrics[f'eval_{key}']:.3f} |" for key in HEADLINE_METRICS if f"eval_{key}" in metrics
+    )
+    cv = ""
+    if summary:
+        cv_rows = "\n".join(
+            f"| {key} | {summary[f'eval_{key}']['mean']:.3f} ± {summary[f'eval_{key}']['std']:.3f} |"
+            for key in HEADLINE_METRICS
+            if f"eval_{key}" in summary
+        )
+        cv = f"\n### Cross-validation (mean ± std over {summary['eval_ua']['n']} speaker folds)\n\n| metric | value |\n|---|---|\n{cv_rows}\n"
+    licence_lines = "\n".join(
+        f"- **{name}**: {licences.get(name, 'see the dataset card')}" for name in datasets_used
+    )
+    skipped = (
+        "\n".join(f"- `{f['path']}`: {f['detail']}" for f in skipped_files[:50]) if skipped_files else "none"
+    )
+    card = f"""---
+library_name: transformers
+pipeline_tag: audio-classification
+base_model: {base_model}
+tags:
+- speech-emotion-recognition
+- hf-emotion
+metrics:
+- balanced_accuracy
+- f1
+---
+
+# Speech emotion recognition ({", ".join(datasets_used)})
+
+Fine-tuned from `{base_model}` with [hf-emotion](https://github.com/) for {len(label_names)}-class emotion
+({", ".join(label_names)}) plus valence/arousal regression.
+
+## Evaluation protocol
+
+Speaker-independent: the test speakers were never heard in training or model selection.
+Protocol `{split.get("protocol")}`; test speakers {", ".join(split.get("test", []))};
+validation speakers (best checkpoint by UA) {", ".join(split.get("validation", []))}.
+Valence/arousal targets are **proxies** derived from the emotion label and its recorded intensity
+(circumplex coordinates, see `hf_emotion/targets.py`), not listener ratings.
+
+## Results on the test speakers
+
+| metric | value |
+|---|---|
+{rows}
+{cv}
+UA = unweighted average recall (balanced accuracy); WA = accuracy; CCC = concordance correlation.
+
+## Data and licences
+
+{licence_lines}
+
+Files skipped at loading: {skipped}
+
+## Use
+
+```python
+from hf_emotion import EmotionRecognizer
+recognizer = EmotionRecognizer.from_pretrained("{output_dir}")
+print(recognizer("clip.wav"))
+```
+
+Or without hf-emotion installed: `AutoModelForAudioClassification.from_pretrained(path, trust_remote_code=True)`.
+
+Trained {datetime.now(timezone.utc).strftime("%Y-%m-%d")} on {machine_description()}.
+"""
+    with open(os.path.join(output_dir, "README.md"), "w") as handle:
+        handle.write(card)
