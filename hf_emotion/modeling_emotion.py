@@ -22,9 +22,11 @@ from transformers import (
 from transformers import initialization as init
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
-from transformers.utils import ModelOutput
+from transformers.utils import ModelOutput, logging
 
 from .configuration_emotion import EmotionConfig
+
+logger = logging.get_logger(__name__)
 
 
 def ccc(predictions: torch.Tensor, targets: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -177,6 +179,14 @@ class EmotionModel(EmotionPreTrainedModel):
         """
         config = EmotionConfig.from_encoder(encoder_name_or_path, id2label=id2label, **config_kwargs)
         model = cls(config)
+        folder = str(encoder_name_or_path)
+        if os.path.isdir(folder) and not any(
+            name.endswith((".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json"))
+            for name in os.listdir(folder)
+        ):
+            # A folder with only config.json: a deliberately untrained encoder (tests, ablations).
+            logger.warning("%s holds no weights: the encoder keeps its random initialisation", folder)
+            return model
         if model.is_whisper:
             pretrained_encoder = WhisperModel.from_pretrained(encoder_name_or_path).encoder
         else:

@@ -90,6 +90,33 @@ class EmotionDataCollator:
         return batch
 
 
+def load_feature_extractor(model_name_or_path: str, encoder_type: str, num_mel_bins: int = 80, **kwargs):
+    """The folder's feature extractor, or the standard one for its encoder when it has none.
+
+    An encoder saved with only ``save_pretrained`` of the model (no preprocessor_config.json)
+    still trains: wav2vec2-like encoders get normalised 16 kHz raw audio, Whisper its log-mel
+    extractor with the encoder's number of mel bins.
+    """
+    from transformers import AutoFeatureExtractor, Wav2Vec2FeatureExtractor, WhisperFeatureExtractor
+
+    try:
+        return AutoFeatureExtractor.from_pretrained(model_name_or_path, **kwargs)
+    except (OSError, ValueError) as error:
+        if not os.path.isdir(model_name_or_path):
+            raise
+        logger.warning(
+            "%s has no feature extractor (%s); using the standard one for %s",
+            model_name_or_path,
+            error,
+            encoder_type,
+        )
+    if encoder_type == "whisper":
+        return WhisperFeatureExtractor(feature_size=num_mel_bins)
+    return Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
+    )
+
+
 # --------------------------------------------------------------------------- metrics
 
 
