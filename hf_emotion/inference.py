@@ -254,7 +254,7 @@ class EmotionRecognizer:
             encoder_limit = 2 * self.config.encoder_config.max_source_positions * 0.01
             max_clip_seconds = min(max_clip_seconds, encoder_limit)
         self.max_clip_seconds = max_clip_seconds
-        self.window, self.hop = self._check_window(window, hop)
+        self.window, self.hop = self.check_window(window, hop)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
@@ -360,7 +360,7 @@ class EmotionRecognizer:
         if window is not None and hop is None:
             hop = window / 2
         force_windows = window is not None
-        window, hop = self._check_window(window or self.window, hop or self.hop)
+        window, hop = self.check_window(window or self.window, hop or self.hop)
         batch_size = batch_size or self.batch_size
 
         results: list[EmotionPrediction | AudioDecodeError | None] = [None] * len(items)
@@ -385,7 +385,8 @@ class EmotionRecognizer:
 
     # ------------------------------------------------------------------ loading
 
-    def _check_window(self, window: float, hop: float) -> tuple[float, float]:
+    def check_window(self, window: float, hop: float) -> tuple[float, float]:
+        """``(window, hop)`` as floats, or a ``ValueError`` saying why this model cannot use them."""
         if not window > 0 or not 0 < hop <= window:
             raise ValueError(
                 f"need window > 0 and 0 < hop <= window (seconds), got window={window} hop={hop}"

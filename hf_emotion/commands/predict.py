@@ -1,0 +1,179 @@
+"""``hf-emotion predict FILES... --model M``: emotions for audio files as JSON lines or CSV.
+
+One record per file (JSON lines: the summary with its ``timeline`` nested; CSV: a summary row
+and, with ``--window``, one row per window). A file that cannot be read gives an error
+record naming it and the reason, the others go on, and the exit status is 1.
+
+Example::
+
+    hf-emotion predict clips/*.wav --model outputs/whisper-tiny.en-ravdess --format csv
+    hf-emotion predict meeting.flac --model outputs/whisper-tiny.en-ravdess --window 4 --hop 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+logger = logging.getLogger(__name__)
+
+MODEL_ENV = "HF_EMOTION_MODEL"
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".au")
+# Files decoded per recognizer call: enough to fill batches, few enough to bound memory.
+FILES_PER_CALL_FACTOR = 4
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", help="audio files, or folders searched for audio files")
+    parser.add_argument(
+        "--model",
+        default=os.environ.get(MODEL_ENV),
+        help=f"trained model folder or Hub id (default: ${MODEL_ENV})",
+    )
+    parser.add_argument(
+        "--format", choices=("jsonl", "csv"), default=None, help="default: from --output, else jsonl"
+    )
+    parser.add_argument("--output", default="-", help="file to write (default: stdout)")
+    parser.add_argument("--window", type=float, default=None, help="score in windows of this many seconds")
+    parser.add_argument(
+        "--hop", type=float, default=None, help="seconds between windows (default: window / 2)"
+    )
+    parser.add_argument("--batch_size", type=int, default=16, help="clips or windows per forward pass")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+
+
+def expand_files(names: list[str]) -> list[str]:
+    """Folders become the audio files under them (sorted); everything else is kept as given."""
+    files: list[str] = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+            if not found:
+                logger.warning("%s: folder holds no audio files (%s)", name, ", ".join(AUDIO_SUFFIXES))
+            files.extend(found)
+        else:
+            files.append(name)
+    return files
+
+
+def prediction_rows(name: str, prediction: Any, labels: list[str]) -> Iterator[dict[str, Any]]:
+    """CSV rows of one file: the summary (``segment`` = ``all``), then one per window."""
+
+    def row(segment: str, item: Any) -> dict[str, Any]:
+        values = {
+            "file": name,
+            "segment": segment,
+            "start": round(item.start, 4),
+            "end": round(item.end, 4),
+            "label": item.label or "",
+            "confidence": "" if item.confidence is None else item.confidence,
+            "valence": "" if item.valence is None else item.valence,
+            "arousal": "" if item.arousal is None else item.arousal,
+            "silent": int(item.silent),
+            "error": "",
+        }
+        for label in labels:
+            values[f"prob_{label}"] = item.probabilities.get(label, "")
+        return values
+
+    yield row("all", prediction)
+    for index, window in enumerate(prediction.timeline or []):
+        yield row(str(index), window)
+
+
+def csv_fields(labels: list[str]) -> list[str]:
+    return [
+        "file", "segment", "start", "end", "label", "confidence", "valence", "arousal", "silent",
+        *(f"prob_{label}" for label in labels), "error",
+    ]  # fmt: skip
+
+
+class _Writer:
+    def __init__(self, handle: IO[str], fmt: str, labels: list[str]) -> None:
+        self.handle, self.fmt, self.labels = handle, fmt, labels
+        self.csv = csv.DictWriter(handle, fieldnames=csv_fields(labels)) if fmt == "csv" else None
+        if self.csv is not None:
+            self.csv.writeheader()
+
+    def prediction(self, name: str, prediction: Any) -> None:
+        if self.csv is not None:
+            self.csv.writerows(prediction_rows(name, prediction, self.labels))
+        else:
+            record = prediction.to_dict()
+            record.pop("source", None)
+            self.handle.write(json.dumps({"file": name, **record}) + "\n")
+        self.handle.flush()
+
+    def error(self, name: str, reason: str, detail: str) -> None:
+        if self.csv is not None:
+            self.csv.writerow({"file": name, "segment": "all", "error": f"{reason}: {detail}"})
+        else:
+            self.handle.write(json.dumps({"file": name, "error": reason, "detail": detail}) + "\n")
+        self.handle.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from hf_emotion.audio import AudioDecodeError
+    from hf_emotion.inference import EmotionRecognizer
+
+    if not args.model:
+        logger.error("no model: pass --model DIR_OR_HUB_ID or set $%s", MODEL_ENV)
+        return 2
+    if args.batch_size < 1:
+        logger.error("--batch_size must be at least 1, got %s", args.batch_size)
+        return 2
+    fmt = args.format or ("csv" if str(args.output).lower().endswith(".csv") else "jsonl")
+    files = expand_files(args.files)
+    if not files:
+        logger.error("no audio files to score")
+        return 2
+    try:
+        recognizer = EmotionRecognizer.from_pretrained(
+            args.model, device=args.device, batch_size=args.batch_size
+        )
+        # Checked once here, so a bad --window is one clear error rather than one per file.
+        if args.window is not None:
+            recognizer.check_window(args.window, args.hop or args.window / 2)
+    except (OSError, ValueError) as error:
+        logger.error("cannot use model %s: %s", args.model, error)
+        return 2
+
+    failed = 0
+    handle = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")
+    try:
+        writer = _Writer(handle, fmt, recognizer.labels)
+        chunk = max(1, args.batch_size * FILES_PER_CALL_FACTOR)
+        with tqdm(
+            total=len(files), unit="file", disable=args.no_progress or len(files) < 2, file=sys.stderr
+        ) as bar:
+            for begin in range(0, len(files), chunk):
+                names = files[begin : begin + chunk]
+                results = recognizer(
+                    names, window=args.window, hop=args.hop, batch_size=args.batch_size, errors="return"
+                )
+                for name, result in zip(names, results, strict=True):
+                    if isinstance(result, AudioDecodeError):
+                        failed += 1
+                        writer.error(name, result.reason, result.detail)
+                    else:
+                        writer.prediction(name, result)
+                bar.update(len(names))
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+    if failed:
+        logger.error("%d of %d files could not be scored (see their error records)", failed, len(files))
+        return 1
+    logger.info("scored %d files%s", len(files), "" if args.output == "-" else f" into {args.output}")
+    return 0
