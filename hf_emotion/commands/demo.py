@@ -1,0 +1,67 @@
+"""``hf-emotion demo [--model M] [--port P] [--share]``: start the Gradio demo (``demo/app.py``) locally."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+from pathlib import Path
+from types import ModuleType
+
+logger = logging.getLogger(__name__)
+
+APP_PATH = Path(__file__).resolve().parents[2] / "demo" / "app.py"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="trained model folder or Hub id (default: $HF_EMOTION_MODEL, else the app's)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=None, help="port (default: gradio's, 7860 or the next free)"
+    )
+    parser.add_argument("--host", default=None, help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+
+
+def load_app(model: str | None = None) -> ModuleType:
+    """Import ``demo/app.py`` from the repository (it is not part of the installed package).
+
+    With ``model`` given, the app's import-time load uses it (through ``$HF_EMOTION_MODEL``).
+    """
+    if not APP_PATH.is_file():
+        raise FileNotFoundError(
+            f"{APP_PATH}: the demo app is not here; run from a checkout of the repository"
+        )
+    if model:
+        os.environ["HF_EMOTION_MODEL"] = str(model)
+    spec = importlib.util.spec_from_file_location("hf_emotion_demo_app", APP_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        logger.error("the demo needs gradio: pip install 'hf-emotion[demo]'")
+        return 2
+    try:
+        app = load_app(args.model)
+        recognizer = app.recognizer if args.device == "cpu" else None
+        recognizer = recognizer or app.load_recognizer(args.model, device=args.device)
+    except (OSError, ValueError) as error:
+        logger.error("cannot start the demo: %s", error)
+        return 2
+    app.build_demo(recognizer).launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        max_file_size=f"{int(app.MAX_FILE_MB)}mb",
+    )
+    return 0
