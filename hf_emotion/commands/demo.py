@@ -37,11 +37,18 @@ def load_app(model: str | None = None) -> ModuleType:
         raise FileNotFoundError(
             f"{APP_PATH}: the demo app is not here; run from a checkout of the repository"
         )
+    previous = os.environ.get("HF_EMOTION_MODEL")
     if model:
         os.environ["HF_EMOTION_MODEL"] = str(model)
-    spec = importlib.util.spec_from_file_location("hf_emotion_demo_app", APP_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec = importlib.util.spec_from_file_location("hf_emotion_demo_app", APP_PATH)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        if previous is None:
+            os.environ.pop("HF_EMOTION_MODEL", None)
+        else:
+            os.environ["HF_EMOTION_MODEL"] = previous
     return module
 
 
