@@ -154,7 +154,8 @@ def circumplex_figure(prediction: EmotionPrediction | None) -> plt.Figure:
         )
         axes.annotate(
             f"{prediction.label}\n({prediction.valence:+.2f}, {prediction.arousal:+.2f})",
-            (prediction.valence, prediction.arousal), textcoords="offset points", xytext=(8, -22),
+            (prediction.valence, prediction.arousal), textcoords="offset points",
+            xytext=(-70 if prediction.valence > 0.3 else 10, -26 if prediction.arousal > -0.6 else 14),
             fontsize=9, color="tab:red", zorder=6,
         )  # fmt: skip
     elif prediction is not None and prediction.silent:
@@ -196,6 +197,10 @@ def timeline_figure(prediction: EmotionPrediction) -> plt.Figure:
 # ---------------------------------------------------------------------- prediction
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min".replace(".0 min", " min")
+
+
 def check_upload(path: str, *, max_seconds: float, max_mb: float) -> float:
     """The upload's duration, or a ``gr.Error`` saying which limit it breaks."""
     size_mb = os.path.getsize(path) / 1e6
@@ -207,7 +212,7 @@ def check_upload(path: str, *, max_seconds: float, max_mb: float) -> float:
         raise gr.Error(f"Cannot read this audio: {error.detail}.") from error
     if duration > max_seconds:
         raise gr.Error(
-            f"The recording is {duration / 60:.1f} min long; this demo takes up to {max_seconds / 60:g} min. "
+            f"The recording is {_minutes(duration)} long; this demo takes up to {_minutes(max_seconds)}. "
             "Use `hf-emotion predict --window` for longer files."
         )
     return duration
@@ -281,7 +286,7 @@ def build_demo(
                 button = gr.Button("Recognize emotion", variant="primary", elem_id="recognize")
                 gr.Examples(examples=[[p] for p in examples], inputs=audio, label="Synthetic examples")
                 gr.Markdown(
-                    f"Up to {max_seconds / 60:g} min and {max_mb:g} MB. Labels: "
+                    f"Up to {_minutes(max_seconds)} and {max_mb:g} MB. Labels: "
                     + ", ".join(recognizer.labels)
                 )
             with gr.Column():
