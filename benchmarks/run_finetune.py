@@ -1,0 +1,478 @@
+#!/usr/bin/env python
+"""Run the fine-tuning protocol from a run file and write the benchmark tables.
+
+Run (resumable: finished folds are kept, an interrupted fold resumes from its last checkpoint)::
+
+    python benchmarks/run_finetune.py run configs/whisper-tiny.en-ravdess-speech.json \\
+        --run_dir /tmp/runs/whisper-tiny.en-ravdess-speech [--folds 0 1] [-- --data_dir DIR ...]
+
+Flags after ``--`` go to finetune.py and override the run file.
+
+``run`` without ``--folds`` launches ``finetune.py CONFIG --cross_validation`` (all folds in one
+process); with ``--folds`` each fold is its own ``finetune.py --fold k`` into ``RUN_DIR/fold_k``.
+Either way ``RUN_DIR/run_info.json`` (or ``fold_k/run_info.json``) records the command, wall
+time, peak RSS, machine and date.
+
+Collect (no training; numbers from runs made earlier)::
+
+    python benchmarks/run_finetune.py collect RUN_DIR [RUN_DIR ...] [--measure_inference]
+
+reads ``RUN_DIR/fold_*/all_results.json`` (a run made by hand needs ``--config`` so its data
+and crop length are known), merges the runs into ``benchmarks/results/finetune.json`` and
+rewrites ``benchmarks/results/finetune.md``. Test metrics are the final ``eval_*`` of each
+fold (unseen test speakers); ``validation_*`` are the validation speakers used for model
+selection; ``eval_spknorm_*`` are transductive (each test speaker's scores centred on that
+speaker's own mean) and are kept apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from glob import glob
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+
+METRICS = ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")
+
+# Published / earlier numbers, side by side with ours. UA on RAVDESS speech, 8 classes unless said.
+ANCHORS = [
+    ("EmoBox (Ma et al. 2024), 6 actor-disjoint folds, frozen Whisper-large-v3", 0.753, "published"),
+    ("EmoBox, frozen WavLM-large", 0.720, "published"),
+    ("EmoBox, frozen HuBERT-large", 0.700, "published"),
+    ("EmoBox, frozen wav2vec2-base", 0.543, "published"),
+    ("Pepino et al. 2021, wav2vec2, 7 classes, per-speaker normalisation", 0.843, "published"),
+    ("this project earlier: frozen probe Whisper tiny.en", 0.725, "measured here earlier"),
+    ("this project earlier: frozen probe Whisper base", 0.751, "measured here earlier"),
+    ("this project earlier: frozen probe Whisper base + per-speaker standardisation", 0.850, "measured here earlier"),
+    ("this project earlier: MFCC + random forest", 0.422, "measured here earlier"),
+]
+
+TARGETS = {
+    # run name prefix → (metric, threshold, what)
+    "whisper-base-ravdess-speech": [("eval_ua", 0.80), ("eval_spknorm_ua", 0.88)],
+    "whisper-tiny.en-ravdess-speech": [("eval_ua", 0.75)],
+    "ravdess-speech-song": [("eval_ua", 0.78)],
+    "crema-d": [("eval_ua", 0.70)],
+}
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine() -> dict:
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        import torch
+
+        threads, gpu = torch.get_num_threads(), (
+            torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+        )
+        torch_version = torch.__version__
+    except ImportError:  # pragma: no cover
+        threads, gpu, torch_version = None, "unknown", "none"
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "nproc": nproc,
+        "cpu": cpu,
+        "gpu": gpu,
+        "torch_threads": threads,
+        "torch": torch_version,
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+    }
+
+
+def machine_line(m: dict) -> str:
+    return f"{m['nproc']} CPU cores ({m['cpu']}), {m['gpu']}, {m['memory_gib']} GiB, torch {m['torch']}"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _launch(argv: list[str], log_path: Path) -> dict:
+    """Run ``finetune.py argv`` with its output in ``log_path``; wall time and peak RSS of the child."""
+    command = [sys.executable, str(ROOT / "finetune.py"), *argv]
+    started, date = time.perf_counter(), now()
+    with open(log_path, "a") as log:
+        log.write(f"\n# {date}: {shlex.join(command)}\n")
+        log.flush()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return {
+        "argv": argv,
+        "command": shlex.join(["python", "finetune.py", *argv]),
+        "exit_code": code,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # Linux: KiB
+        "date": date,
+        "machine": machine(),
+    }
+
+
+def run(args) -> int:
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    extra = list(args.finetune_args)
+    if args.folds is None:
+        argv = [args.config, "--cross_validation", "true", "--output_dir", str(run_dir), *extra]
+        info = _launch(argv, run_dir / "finetune.log")
+        info["config"] = args.config
+        (run_dir / "run_info.json").write_text(json.dumps(info, indent=2))
+        print(json.dumps({k: info[k] for k in ("exit_code", "wall_s", "peak_rss_mib")}))
+        return info["exit_code"]
+    for fold in args.folds:
+        fold_dir = run_dir / f"fold_{fold}"
+        if (fold_dir / "all_results.json").exists():
+            print(f"fold {fold}: already finished in {fold_dir}")
+            continue
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        argv = [args.config, "--cross_validation", "false", "--fold", str(fold), "--output_dir", str(fold_dir)]
+        info = _launch(argv + extra, fold_dir / "finetune.log")
+        info["config"] = args.config
+        (fold_dir / "run_info.json").write_text(json.dumps(info, indent=2))
+        print(f"fold {fold}: exit {info['exit_code']}, {info['wall_s']} s, peak RSS {info['peak_rss_mib']} MiB")
+        if info["exit_code"]:
+            return info["exit_code"]
+    return 0
+
+
+# --------------------------------------------------------------------------- collect
+
+
+def _parse_run(argv: list[str]):
+    from finetune import parse_args
+
+    return parse_args(argv)
+
+
+def _train_audio_seconds(data_args, train_speakers: list[str]) -> float:
+    """Audio seconds one training epoch sees: each training clip cropped to --max_train_seconds."""
+    import soundfile
+
+    from hf_emotion.corpora import load_corpora
+
+    raw = load_corpora(
+        data_args.dataset,
+        [str(ROOT / d) if not os.path.isabs(d) else d for d in data_args.data_dir],
+        channel=data_args.ravdess_channel,
+        label_source=data_args.crema_d_labels,
+    )
+    wanted = set(train_speakers)
+    total = 0.0
+    for path, speaker in zip(raw["audio"], raw["speaker"]):
+        if speaker in wanted:
+            total += min(soundfile.info(path).duration, data_args.max_train_seconds or float("inf"))
+    return total
+
+
+def _fold_record(fold_dir: Path, run_argv: list[str] | None) -> dict:
+    results = json.loads((fold_dir / "all_results.json").read_text())
+    info_path = fold_dir / "run_info.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    record = {k: v for k, v in results.items() if isinstance(v, (int, float))}
+    record["fold_dir"] = str(fold_dir)
+    record.update({f"run_{k}": v for k, v in info.items() if k in ("wall_s", "peak_rss_mib", "date")})
+    split = json.loads((fold_dir / "splits.json").read_text())
+    argv = info.get("argv") or run_argv
+    if argv and "train_runtime" in results:
+        _, data_args, _ = _parse_run(argv)
+        per_epoch = _train_audio_seconds(data_args, split["train"])
+        record["train_audio_seconds"] = per_epoch * results.get("epoch", 0.0)
+        record["train_audio_per_second"] = record["train_audio_seconds"] / results["train_runtime"]
+    state_path = fold_dir / "trainer_state.json"
+    if state_path.exists():
+        state = json.loads(state_path.read_text())
+        record["best_validation_ua_during_training"] = state.get("best_metric")
+        record["best_checkpoint"] = state.get("best_model_checkpoint")
+    return record
+
+
+def _inference(model_dir: Path, paths: list[str]) -> dict:
+    """Real-time factor and peak RSS of batch-1 inference, measured in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, __file__, "_inference_worker", str(model_dir), *paths],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if out.returncode:
+        raise RuntimeError(f"inference measurement failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _inference_worker(model_dir: str, paths: list[str]) -> None:
+    import torch
+    from transformers import AutoFeatureExtractor
+
+    from hf_emotion.audio import decode_audio
+    from hf_emotion.modeling_emotion import EmotionModel
+    from hf_emotion.training import EmotionDataCollator
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+    model = EmotionModel.from_pretrained(model_dir).eval()
+    collate = EmotionDataCollator(extractor, model.config.is_whisper, 20.0)
+    audio_s = compute_s = 0.0
+    with torch.inference_mode():
+        for i, path in enumerate(paths):
+            audio = decode_audio(path, extractor.sampling_rate)
+            started = time.perf_counter()
+            model(**collate([{"input_audio": audio}]))
+            if i:  # the first call warms up
+                compute_s += time.perf_counter() - started
+                audio_s += min(len(audio) / extractor.sampling_rate, 20.0)
+    print(
+        json.dumps(
+            {
+                "clips": len(paths) - 1,
+                "audio_seconds": round(audio_s, 1),
+                "compute_seconds": round(compute_s, 2),
+                "rtf": compute_s / audio_s,
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
+
+
+def _mean_std(values: list[float]) -> dict:
+    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
+    if not values.size:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(values.mean()), "std": float(values.std()), "n": int(values.size)}
+
+
+def collect_run(run_dir: Path, config: str | None, measure_inference: bool) -> dict:
+    info_path = run_dir / "run_info.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    fold_dirs = sorted(
+        (Path(p).parent for p in glob(str(run_dir / "fold_*" / "all_results.json"))),
+        key=lambda p: int(p.name.split("_")[1]),
+    )
+    if not fold_dirs:
+        raise SystemExit(f"{run_dir}: no fold_*/all_results.json; nothing finished there yet")
+    run_argv = info.get("argv") or ([config] if config else None)
+    if run_argv is None:
+        first = fold_dirs[0] / "run_info.json"
+        run_argv = json.loads(first.read_text())["argv"] if first.exists() else None
+    folds = [_fold_record(d, run_argv) for d in fold_dirs]
+    model_args, data_args, training_args = _parse_run(run_argv) if run_argv else (None, None, None)
+    keys = [f"eval_{m}" for m in METRICS] + [f"validation_{m}" for m in METRICS]
+    keys += [f"eval_spknorm_{m}" for m in ("ua", "wa", "macro_f1")]
+    keys += ["train_runtime", "train_audio_per_second", "epoch"]
+    summary = {k: _mean_std([f.get(k) for f in folds]) for k in keys}
+    wall = info.get("wall_s") or sum(f.get("run_wall_s") or 0.0 for f in folds) or None
+    peak = max([info.get("peak_rss_mib") or 0.0] + [f.get("run_peak_rss_mib") or 0.0 for f in folds]) or None
+    num_folds = data_args.num_folds if data_args else None
+    entry = {
+        "name": run_dir.name,
+        "run_dir": str(run_dir),
+        "config": info.get("config") or config,
+        "command": info.get("command")
+        or (f"python finetune.py {shlex.join(run_argv)}" if run_argv else None),
+        "backbone": Path(model_args.model_name_or_path).name if model_args else None,
+        "datasets": (
+            [f"{n} ({Path(d).name})" for n, d in zip(data_args.dataset, data_args.data_dir)] if data_args else None
+        ),
+        "folds_done": [int(d.name.split("_")[1]) for d in fold_dirs],
+        "num_folds": num_folds,
+        "summary": summary,
+        "folds": folds,
+        "wall_s": wall,
+        "train_runtime_total_s": sum(f.get("train_runtime", 0.0) for f in folds),
+        "peak_rss_mib": peak,
+        "date": info.get("date") or folds[0].get("run_date") or now(),
+        "machine": info.get("machine") or machine(),
+        "collected": now(),
+    }
+    if measure_inference:
+        record = json.loads((fold_dirs[0] / "predictions.json").read_text())
+        entry["inference"] = _inference(fold_dirs[0], record["paths"][:41])
+        entry["inference"]["machine"] = machine()
+        entry["inference"]["date"] = now()
+    return entry
+
+
+def _fmt(s: dict | None, digits: int = 3) -> str:
+    if not s or s.get("mean") is None:
+        return "–"
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+
+
+def render_markdown(runs: dict, notes: list[str]) -> str:
+    lines = ["## Fine-tuning (speaker-independent folds)", ""]
+    lines += [
+        "Test metrics are on speakers never seen in training or model selection (mean ± population std "
+        "over the folds run). The best epoch is chosen by UA on the validation speakers (the next fold). "
+        "Valence/arousal CCC is against proxy targets derived from the emotion label and intensity "
+        "(`hf_emotion/targets.py`), not listener ratings.",
+        "",
+        "| run | folds | UA | WA | macro-F1 | CCC valence | CCC arousal | validation UA |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in runs.items():
+        s = r["summary"]
+        lines.append(
+            f"| `{name}` | {len(r['folds_done'])} of {r['num_folds']} | {_fmt(s['eval_ua'])} | {_fmt(s['eval_wa'])} | "
+            f"{_fmt(s['eval_macro_f1'])} | {_fmt(s['eval_ccc_valence'])} | {_fmt(s['eval_ccc_arousal'])} | "
+            f"{_fmt(s['validation_ua'])} |"
+        )
+    lines += [
+        "",
+        "### Transductive: per-speaker normalised scores",
+        "",
+        "Each test speaker's log-probabilities centred on that speaker's own mean before the arg-max. "
+        "This uses the unlabelled test audio of the speaker as a whole, so it is **not** comparable to "
+        "the clip-by-clip numbers above.",
+        "",
+        "| run | folds | spknorm UA | spknorm WA | spknorm macro-F1 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in runs.items():
+        s = r["summary"]
+        lines.append(
+            f"| `{name}` | {len(r['folds_done'])} of {r['num_folds']} | {_fmt(s['eval_spknorm_ua'])} | "
+            f"{_fmt(s['eval_spknorm_wa'])} | {_fmt(s['eval_spknorm_macro_f1'])} |"
+        )
+    lines += [
+        "",
+        "### Cost",
+        "",
+        "| run | wall time | training time (sum over folds) | training throughput (audio s / s) | "
+        "peak RSS (training) | inference RTF (batch 1) | inference peak RSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in runs.items():
+        s, inf = r["summary"], r.get("inference") or {}
+        wall = f"{r['wall_s'] / 60:.1f} min" if r.get("wall_s") else "–"
+        rtf = f"{inf['rtf']:.3f} ({inf['clips']} clips, {inf['threads']} threads)" if inf else "–"
+        lines.append(
+            f"| `{name}` | {wall} | {r['train_runtime_total_s'] / 60:.1f} min | "
+            f"{_fmt(s['train_audio_per_second'], 1)} | "
+            f"{(str(round(r['peak_rss_mib'])) + ' MiB') if r.get('peak_rss_mib') else '–'} | {rtf} | "
+            f"{(str(round(inf['peak_rss_mib'])) + ' MiB') if inf else '–'} |"
+        )
+    lines += [
+        "",
+        "Training throughput counts the audio the model was trained on (each clip cropped to "
+        "`max_train_seconds`, times the epochs) over `train_runtime`, heads-only warm-up epochs included. "
+        "Wall time includes data loading, every validation pass and the final validation/test evaluation. "
+        "RTF = compute seconds / audio seconds, one clip at a time, fold-0 model.",
+        "",
+        "### Targets",
+        "",
+        "| run | target | measured | met |",
+        "|---|---|---|---|",
+    ]
+    for name, r in runs.items():
+        for prefix, targets in TARGETS.items():
+            if not name.startswith(prefix) and not name.endswith(prefix):
+                continue
+            for key, threshold in targets:
+                m = r["summary"].get(key, {}).get("mean")
+                partial = len(r["folds_done"]) < (r["num_folds"] or 0)
+                met = "–" if m is None else ("yes" if m >= threshold else "no")
+                if partial and m is not None:
+                    met += f" ({len(r['folds_done'])} of {r['num_folds']} folds only)"
+                lines.append(f"| `{name}` | {key} ≥ {threshold} | {'–' if m is None else f'{m:.3f}'} | {met} |")
+        for key in ("eval_ccc_valence", "eval_ccc_arousal"):
+            m = r["summary"].get(key, {}).get("mean")
+            if m is not None:
+                lines.append(f"| `{name}` | {key} ≥ 0.8 | {m:.3f} | {'yes' if m >= 0.8 else 'no'} |")
+    lines += ["", "### Published and earlier anchors (UA, RAVDESS speech)", "", "| system | UA | source |"]
+    lines += ["|---|---|---|"] + [f"| {what} | {ua:.3f} | {src} |" for what, ua, src in ANCHORS]
+    lines += [
+        "",
+        "EmoBox and the earlier probes freeze the encoder; the rows above fine-tune it. Pepino et al. use "
+        "7 classes and per-speaker normalisation, so compare them with the transductive table.",
+        "",
+        "### How each number was made",
+        "",
+    ]
+    for name, r in runs.items():
+        lines.append(
+            f"- `{name}`: `{r['command']}` (run dir `{r['run_dir']}`), folds {r['folds_done']}, "
+            f"started {r['date']}, on {machine_line(r['machine'])}; collected {r['collected']}."
+        )
+        for f in r["folds"]:
+            lines.append(
+                f"  - fold {f['fold_dir'].rsplit('_', 1)[-1]}: test UA {f.get('eval_ua', float('nan')):.3f}, "
+                f"spknorm UA {f.get('eval_spknorm_ua', float('nan')):.3f}, validation UA "
+                f"{f.get('validation_ua', float('nan')):.3f}, {f.get('epoch', 0):.1f} epochs, "
+                f"train {f.get('train_runtime', 0) / 60:.1f} min"
+            )
+    if notes:
+        lines += ["", "### Notes", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def collect(args) -> int:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    store_path = RESULTS / "finetune.json"
+    store = json.loads(store_path.read_text()) if store_path.exists() else {"runs": {}, "notes": []}
+    for run_dir in args.run_dirs:
+        entry = collect_run(Path(run_dir).resolve(), args.config, args.measure_inference)
+        old = store["runs"].get(entry["name"], {})
+        if "inference" in old and "inference" not in entry:
+            entry["inference"] = old["inference"]
+        store["runs"][entry["name"]] = entry
+        print(f"{entry['name']}: {len(entry['folds_done'])} folds, UA {_fmt(entry['summary']['eval_ua'])}")
+    for note in args.note or []:
+        if note not in store["notes"]:
+            store["notes"].append(note)
+    store_path.write_text(json.dumps(store, indent=2) + "\n")
+    (RESULTS / "finetune.md").write_text(render_markdown(store["runs"], store["notes"]))
+    print(f"wrote {store_path} and {RESULTS / 'finetune.md'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "_inference_worker":
+        _inference_worker(argv[1], argv[2:])
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("run", help="train (resumable) from a run file")
+    p.add_argument("config", help="configs/<backbone>-<corpus>.json")
+    p.add_argument("--run_dir", required=True, help="where the run goes (outside the repo or under outputs/)")
+    p.add_argument("--folds", type=int, nargs="+", help="only these folds, each in its own process")
+    p.set_defaults(func=run)
+    p = commands.add_parser("collect", help="gather finished runs into benchmarks/results/finetune.*")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--config", help="run file, for run dirs made without run_finetune.py")
+    p.add_argument("--measure_inference", action="store_true", help="time batch-1 inference on fold 0")
+    p.add_argument("--note", action="append", help="a line for the Notes section (kept across collects)")
+    p.set_defaults(func=collect)
+    # Everything after a bare `--` goes to finetune.py unchanged.
+    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    args.finetune_args = extra
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
