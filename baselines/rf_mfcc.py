@@ -81,9 +81,10 @@ def fit_predict(fold: FoldData, output_dir: Path, args) -> SystemOutput:
     extra = {}
     if args.grid_search:
         splits = min(3, len(set(groups)))
+        grid = dict(GRID, n_estimators=[args.n_estimators]) if args.n_estimators else GRID
         search = GridSearchCV(
             RandomForestClassifier(random_state=fold.seed),
-            GRID,
+            grid,
             scoring="balanced_accuracy",
             cv=GroupKFold(n_splits=splits),
             n_jobs=n_jobs,

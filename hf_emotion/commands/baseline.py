@@ -44,7 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--balance", action="store_true", help="rf-mfcc: downsample training classes to equal size"
     )
-    group.add_argument("--n_estimators", type=int, default=None, help="rf-mfcc/va-rf: trees (default 200)")
+    group.add_argument(
+        "--n_estimators",
+        type=int,
+        default=None,
+        help="rf-mfcc/va-rf: trees (default 200; with --grid_search, fixes the number of trees searched)",
+    )
     group.add_argument("--max_iter", type=int, default=None, help="mlp-spectral: iterations (default 500)")
     group.add_argument("--epochs", type=int, default=None, help="cnn1d/cnn2d-mel: maximum epochs")
     group.add_argument("--batch_size", type=int, default=None, help="cnn1d/cnn2d-mel: batch size")
