@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None) -> dict:
                 logger.warning(
                     "--resume_from_checkpoint: no checkpoint in %s yet, starting fresh", output_dir
                 )
+        if checkpoint:
+            logger.info("Resuming from %s", checkpoint)
         train_result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=IGNORE_KEYS)
         trainer.save_model(output_dir)
         feature_extractor.save_pretrained(output_dir)
