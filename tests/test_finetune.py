@@ -1,0 +1,272 @@
+"""finetune.py end to end on synthetic corpora with tiny random encoders: files, splits, bad clips, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoFeatureExtractor
+
+import finetune
+from hf_emotion.audio import decode_audio
+from hf_emotion.modeling_emotion import EmotionModel
+from tests.conftest import real_data_dir, tiny_wav2vec2_config
+from tests.synth import emotion_signal, write_audio
+
+REPO = Path(__file__).resolve().parents[1]
+HEADLINE = ("eval_ua", "eval_wa", "eval_macro_f1", "eval_ccc_valence", "eval_ccc_arousal")
+
+
+def _common(output_dir, *extra):
+    return [
+        "--output_dir",
+        str(output_dir),
+        "--per_device_train_batch_size",
+        "8",
+        "--per_device_eval_batch_size",
+        "16",
+        "--logging_steps",
+        "2",
+        "--save_total_limit",
+        "1",
+        *extra,
+    ]
+
+
+def _check_split(path: Path) -> dict:
+    split = json.loads(path.read_text())
+    sets = [set(split[k]) for k in ("train", "validation", "test")]
+    assert all(sets), split
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    return split
+
+
+def test_finetune_wav2vec2_reports_bad_files_and_saves_a_usable_model(tmp_path, ravdess_dir, tiny_wav2vec2_dir):
+    data = tmp_path / "data"
+    shutil.copytree(ravdess_dir, data)
+    (data / "Actor_03" / "03-01-05-01-01-02-03.wav").write_text("I am a text file, not audio")
+    good = (data / "Actor_04" / "03-01-05-01-01-01-04.wav").read_bytes()
+    (data / "Actor_04" / "03-01-05-01-01-02-04.wav").write_bytes(good[:30])  # corrupt: truncated header
+    out = tmp_path / "run"
+    results = finetune.main(
+        [
+            "--model_name_or_path",
+            str(tiny_wav2vec2_dir),
+            "--dataset",
+            "ravdess",
+            "--data_dir",
+            str(data),
+            "--num_folds",
+            "4",
+            "--fold",
+            "1",
+            "--max_steps",
+            "6",
+            "--learning_rate",
+            "1e-3",
+            *_common(out),
+        ]
+    )
+    written = json.loads((out / "all_results.json").read_text())
+    for key in HEADLINE:
+        assert key in written and np.isfinite(written[key]), key
+    assert written["eval_ua"] == results["eval_ua"]
+    assert "validation_ua" in written and "eval_spknorm_ua" in written
+    skipped = {Path(f["path"]).name for f in written["skipped_files"]}
+    assert skipped == {"03-01-05-01-01-02-03.wav", "03-01-05-01-01-02-04.wav"}
+    assert written["num_skipped_files"] == 2
+
+    split = _check_split(out / "splits.json")
+    assert split["protocol"] == "speaker_folds" and split["fold"] == 1
+    assert split["test"] == ["ravdess-03", "ravdess-04"]
+    predictions = json.loads((out / "predictions.json").read_text())
+    assert set(predictions["speakers"]) == set(split["test"])
+    assert len(predictions["y_true"]) == len(predictions["y_pred"]) == 30  # 2 actors × 15 good clips; the 2 bad ones skipped
+    for name in ("confusion_matrix.png", "valence_arousal.png", "README.md", "config.json", "model.safetensors"):
+        assert (out / name).is_file(), name
+    assert "Speaker-independent" in (out / "README.md").read_text()
+
+    # The saved folder loads and predicts on a new file.
+    model = EmotionModel.from_pretrained(out).eval()
+    extractor = AutoFeatureExtractor.from_pretrained(out)
+    clip = write_audio(tmp_path / "new.flac", emotion_signal("angry", 1.3, 44100), 44100)
+    audio = decode_audio(clip, extractor.sampling_rate)
+    inputs = extractor(audio, sampling_rate=extractor.sampling_rate, return_tensors="pt", return_attention_mask=True)
+    with torch.inference_mode():
+        output = model(**inputs)
+    assert output.logits.shape == (1, 8)
+    assert model.config.id2label[int(output.logits.argmax())] in predictions["label_names"]
+    assert torch.all(output.valence_arousal.abs() <= 1)
+
+
+def test_finetune_whisper_cross_validation_from_run_file(tmp_path, ravdess_dir, tiny_whisper_dir):
+    run_file = tmp_path / "run.json"
+    run_file.write_text(
+        json.dumps(
+            {
+                "model_name_or_path": str(tiny_whisper_dir),
+                "dataset": ["ravdess"],
+                "data_dir": ["/nonexistent, overridden below"],
+                "num_folds": 4,
+                "cross_validation": True,
+                "max_steps": 2,
+                "freeze_encoder_epochs": 0.5,
+            }
+        )
+    )
+    out = tmp_path / "cv"
+    summary = finetune.main([str(run_file), "--data_dir", str(ravdess_dir), *_common(out)])
+    tests = []
+    for fold in range(4):
+        fold_dir = out / f"fold_{fold}"
+        results = json.loads((fold_dir / "all_results.json").read_text())
+        assert all(key in results for key in HEADLINE)
+        tests.append(set(_check_split(fold_dir / "splits.json")["test"]))
+        assert (fold_dir / "confusion_matrix.png").is_file()
+    # Every speaker is tested exactly once over the folds.
+    assert sorted(s for t in tests for s in t) == [f"ravdess-{i:02d}" for i in range(1, 9)]
+    cv = json.loads((out / "cv_summary.json").read_text())
+    assert len(cv["folds"]) == 4 and cv["summary"]["eval_ua"]["n"] == 4
+    assert summary["eval_ua"] == pytest.approx(np.mean([f["eval_ua"] for f in cv["folds"]]))
+    assert "eval_ua" in (out / "cv_summary.md").read_text()
+    assert (out / "confusion_matrix.png").is_file()
+
+
+def test_finetune_learns_the_synthetic_task(tmp_path, ravdess_dir):
+    """Overfitting check: a tiny encoder must beat chance clearly on the synthetic emotions."""
+    from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    torch.manual_seed(0)
+    encoder = tmp_path / "enc"
+    Wav2Vec2Model(tiny_wav2vec2_config()).save_pretrained(encoder)
+    Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True).save_pretrained(encoder)
+    results = finetune.main(
+        [
+            "--model_name_or_path",
+            str(encoder),
+            "--dataset",
+            "ravdess",
+            "--data_dir",
+            str(ravdess_dir),
+            "--num_folds",
+            "4",
+            "--random_split",
+            "--num_train_epochs",
+            "12",
+            "--learning_rate",
+            "3e-3",
+            "--head_learning_rate",
+            "3e-3",
+            "--eval_strategy",
+            "no",
+            "--save_strategy",
+            "no",
+            "--load_best_model_at_end",
+            "false",
+            *_common(tmp_path / "fit"),
+        ]
+    )
+    assert results["train_loss"] < 2.0
+    assert results["validation_wa"] > 0.3  # chance is 0.125
+
+
+def test_killed_run_resumes_from_its_checkpoint(tmp_path, ravdess_dir, tiny_wav2vec2_dir):
+    out = tmp_path / "resume"
+    args = [
+        sys.executable,
+        str(REPO / "finetune.py"),
+        "--model_name_or_path",
+        str(tiny_wav2vec2_dir),
+        "--dataset",
+        "ravdess",
+        "--data_dir",
+        str(ravdess_dir),
+        "--num_folds",
+        "4",
+        "--max_steps",
+        "40",
+        "--eval_strategy",
+        "no",
+        "--load_best_model_at_end",
+        "false",
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "4",
+        *_common(out),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    first = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 180
+    while time.time() < deadline and first.poll() is None:
+        if (out / "checkpoint-4" / "trainer_state.json").exists():
+            break
+        time.sleep(0.05)
+    assert first.poll() is None, "training ended before it could be interrupted"
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert not (out / "all_results.json").exists()
+    checkpoints = sorted(p.name for p in out.glob("checkpoint-*"))
+    assert checkpoints and "checkpoint-40" not in checkpoints
+
+    second = subprocess.run(
+        [*args, "--resume_from_checkpoint", "true"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "Resuming from" in second.stdout + second.stderr
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert state["global_step"] == 40
+    assert json.loads((out / "all_results.json").read_text())["eval_ua"] >= 0
+
+
+def test_bad_arguments_say_what_to_do(tmp_path, ravdess_dir, tiny_wav2vec2_dir):
+    with pytest.raises(ValueError, match="one --data_dir per --dataset"):
+        finetune.main(["--dataset", "ravdess", "crema_d", "--data_dir", str(ravdess_dir), "--output_dir", str(tmp_path)])
+    with pytest.raises(ValueError, match="--fold must lie"):
+        finetune.main(["--fold", "7", "--num_folds", "6", "--output_dir", str(tmp_path)])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        finetune.main(
+            ["--model_name_or_path", str(tiny_wav2vec2_dir), "--data_dir", str(tmp_path / "nope"), "--output_dir", str(tmp_path)]
+        )
+
+
+@pytest.mark.real_data
+def test_real_ravdess_speech_six_fold_smoke(tmp_path, tiny_wav2vec2_dir):
+    """The acceptance run, shortened: every fold of real RAVDESS speech with a tiny random encoder."""
+    data = real_data_dir("ravdess-speech")
+    out = tmp_path / "real"
+    finetune.main(
+        [
+            "--model_name_or_path",
+            str(tiny_wav2vec2_dir),
+            "--dataset",
+            "ravdess",
+            "--data_dir",
+            str(data),
+            "--cross_validation",
+            "--num_folds",
+            "6",
+            "--max_steps",
+            "2",
+            "--max_eval_seconds",
+            "2",
+            *_common(out),
+        ]
+    )
+    seen_test = []
+    for fold in range(6):
+        split = _check_split(out / f"fold_{fold}" / "splits.json")
+        assert len(split["test"]) == 4 and len(split["validation"]) == 4 and len(split["train"]) == 16
+        seen_test += split["test"]
+        assert all(k in json.loads((out / f"fold_{fold}" / "all_results.json").read_text()) for k in HEADLINE)
+    assert sorted(seen_test) == [f"ravdess-{i:02d}" for i in range(1, 25)]
+    assert json.loads((out / "cv_summary.json").read_text())["summary"]["eval_ua"]["n"] == 6
