@@ -1,0 +1,79 @@
+"""``hf-emotion evaluate``: score a trained model on a corpus, by speaker, with the project's metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", required=True, help="trained hf-emotion model folder or Hub id")
+    parser.add_argument("--dataset", nargs="+", default=["ravdess"], help="corpora, as in finetune.py")
+    parser.add_argument("--data_dir", nargs="*", default=[], help="one folder per --dataset")
+    parser.add_argument("--split_file", help="a run's splits.json: evaluate on its test speakers")
+    parser.add_argument("--speakers", nargs="*", help="evaluate on these speakers only")
+    parser.add_argument("--output_dir", required=True, help="where metrics, predictions and plots go")
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--max_seconds", type=float, default=20.0, help="clips are cut to this long")
+
+
+def run(args) -> int:
+    import numpy as np
+    from transformers import AutoFeatureExtractor, Trainer, TrainingArguments
+
+    from ..corpora import decode_dataset, load_corpora
+    from ..modeling_emotion import EmotionModel
+    from ..splits import Split
+    from ..training import EmotionDataCollator, make_compute_metrics, predict_dataset, save_predictions
+
+    model = EmotionModel.from_pretrained(args.model).eval()
+    extractor = AutoFeatureExtractor.from_pretrained(args.model)
+    raw = load_corpora(args.dataset, args.data_dir)
+    speakers = set(args.speakers or [])
+    if args.split_file:
+        speakers |= set(Split.from_json(args.split_file).test)
+    if speakers:
+        unknown = speakers - set(raw["speaker"])
+        if unknown:
+            raise SystemExit(f"speakers {sorted(unknown)} are not in the data")
+        raw = raw.filter(lambda s: s in speakers, input_columns="speaker")
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    data_names = raw.features["emotion"].names
+    missing = sorted(set(data_names) - set(names))
+    if missing:
+        raise SystemExit(f"the data has labels {missing} that {args.model} does not predict ({names})")
+    # Re-index the data's labels onto the model's.
+    raw = raw.map(
+        lambda e: {"emotion": [names.index(data_names[i]) for i in e]}, input_columns="emotion", batched=True
+    )
+    dataset, skipped = decode_dataset(raw, extractor.sampling_rate)
+    dataset = dataset.with_format(
+        "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
+    )
+    os.makedirs(args.output_dir, exist_ok=True)
+    trainer = Trainer(
+        model=model,
+        args=TrainingArguments(
+            output_dir=args.output_dir,
+            per_device_eval_batch_size=args.batch_size,
+            remove_unused_columns=False,
+            label_names=["labels", "valence", "arousal"],
+            report_to="none",
+            dataloader_pin_memory=False,
+        ),
+        data_collator=EmotionDataCollator(extractor, model.config.is_whisper, args.max_seconds),
+        compute_metrics=make_compute_metrics(names),
+    )
+    metrics, record = predict_dataset(trainer, dataset, names, "eval")
+    metrics["skipped_files"] = [b.as_dict() for b in skipped]
+    with open(os.path.join(args.output_dir, "all_results.json"), "w") as handle:
+        json.dump(metrics, handle, indent=2)
+    save_predictions(
+        record, args.output_dir, title=f"{os.path.basename(args.model)}: UA {metrics['eval_ua']:.3f}"
+    )
+    logger.info("UA %.3f, WA %.3f on %d clips", metrics["eval_ua"], metrics["eval_wa"], len(dataset))
+    print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}, indent=2))
+    return 0
