@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import FoldData, SystemOutput, full_probabilities
+from .common import FoldData, SystemOutput, full_probabilities, write_json
 from .persistence import save_sklearn
 
 logger = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ def fit_predict(fold: FoldData, output_dir: Path, args) -> SystemOutput:
         model.predict_proba(fold.test.features), mlp.classes_, len(fold.label_names)
     )
     aucs = plot_roc_pr(fold.test.labels, probabilities, fold.label_names, output_dir)
+    write_json(output_dir / "roc_pr_auc.json", aucs)
     extra = {"n_iter": int(mlp.n_iter_), **{k: v for k, v in aucs.items() if k == "roc_auc_macro"}}
     return SystemOutput(
         y_pred=model.predict(fold.test.features), probabilities=probabilities, extra_metrics=extra
