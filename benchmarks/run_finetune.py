@@ -57,7 +57,11 @@ ANCHORS = [
     ("Pepino et al. 2021, wav2vec2, 7 classes, per-speaker normalisation", 0.843, "published"),
     ("this project earlier: frozen probe Whisper tiny.en", 0.725, "measured here earlier"),
     ("this project earlier: frozen probe Whisper base", 0.751, "measured here earlier"),
-    ("this project earlier: frozen probe Whisper base + per-speaker standardisation", 0.850, "measured here earlier"),
+    (
+        "this project earlier: frozen probe Whisper base + per-speaker standardisation",
+        0.850,
+        "measured here earlier",
+    ),
     ("this project earlier: MFCC + random forest", 0.422, "measured here earlier"),
 ]
 
@@ -83,8 +87,9 @@ def machine() -> dict:
     try:
         import torch
 
-        threads, gpu = torch.get_num_threads(), (
-            torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+        threads, gpu = (
+            torch.get_num_threads(),
+            (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"),
         )
         torch_version = torch.__version__
     except ImportError:  # pragma: no cover
@@ -106,6 +111,12 @@ def machine_line(m: dict) -> str:
 
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _file_time(path: Path) -> str:
+    """When a run made without run_finetune.py started: its splits.json is written before training."""
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    return stamp.strftime("%Y-%m-%d %H:%M UTC") + " (from file times)"
 
 
 # --------------------------------------------------------------------------- run
@@ -149,11 +160,21 @@ def run(args) -> int:
             print(f"fold {fold}: already finished in {fold_dir}")
             continue
         fold_dir.mkdir(parents=True, exist_ok=True)
-        argv = [args.config, "--cross_validation", "false", "--fold", str(fold), "--output_dir", str(fold_dir)]
+        argv = [
+            args.config,
+            "--cross_validation",
+            "false",
+            "--fold",
+            str(fold),
+            "--output_dir",
+            str(fold_dir),
+        ]
         info = _launch(argv + extra, fold_dir / "finetune.log")
         info["config"] = args.config
         (fold_dir / "run_info.json").write_text(json.dumps(info, indent=2))
-        print(f"fold {fold}: exit {info['exit_code']}, {info['wall_s']} s, peak RSS {info['peak_rss_mib']} MiB")
+        print(
+            f"fold {fold}: exit {info['exit_code']}, {info['wall_s']} s, peak RSS {info['peak_rss_mib']} MiB"
+        )
         if info["exit_code"]:
             return info["exit_code"]
     return 0
@@ -182,7 +203,7 @@ def _train_audio_seconds(data_args, train_speakers: list[str]) -> float:
     )
     wanted = set(train_speakers)
     total = 0.0
-    for path, speaker in zip(raw["audio"], raw["speaker"]):
+    for path, speaker in zip(raw["audio"], raw["speaker"], strict=True):
         if speaker in wanted:
             total += min(soundfile.info(path).duration, data_args.max_train_seconds or float("inf"))
     return total
@@ -258,6 +279,12 @@ def _inference_worker(model_dir: str, paths: list[str]) -> None:
     )
 
 
+def _fold_number(fold_dir: Path) -> int:
+    if fold_dir.name.startswith("fold_"):
+        return int(fold_dir.name.split("_")[1])
+    return int(json.loads((fold_dir / "splits.json").read_text()).get("fold") or 0)
+
+
 def _mean_std(values: list[float]) -> dict:
     values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     if not values.size:
@@ -272,9 +299,11 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: bool) -> d
         (Path(p).parent for p in glob(str(run_dir / "fold_*" / "all_results.json"))),
         key=lambda p: int(p.name.split("_")[1]),
     )
+    if not fold_dirs and (run_dir / "splits.json").exists() and (run_dir / "all_results.json").exists():
+        fold_dirs = [run_dir]  # a single-fold run (no --cross_validation) writes straight into its dir
     if not fold_dirs:
         raise SystemExit(f"{run_dir}: no fold_*/all_results.json; nothing finished there yet")
-    run_argv = info.get("argv") or ([config] if config else None)
+    run_argv = info.get("argv") or (shlex.split(config) if config else None)
     if run_argv is None:
         first = fold_dirs[0] / "run_info.json"
         run_argv = json.loads(first.read_text())["argv"] if first.exists() else None
@@ -295,16 +324,18 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: bool) -> d
         or (f"python finetune.py {shlex.join(run_argv)}" if run_argv else None),
         "backbone": Path(model_args.model_name_or_path).name if model_args else None,
         "datasets": (
-            [f"{n} ({Path(d).name})" for n, d in zip(data_args.dataset, data_args.data_dir)] if data_args else None
+            [f"{n} ({Path(d).name})" for n, d in zip(data_args.dataset, data_args.data_dir, strict=True)]
+            if data_args
+            else None
         ),
-        "folds_done": [int(d.name.split("_")[1]) for d in fold_dirs],
+        "folds_done": [_fold_number(d) for d in fold_dirs],
         "num_folds": num_folds,
         "summary": summary,
         "folds": folds,
         "wall_s": wall,
         "train_runtime_total_s": sum(f.get("train_runtime", 0.0) for f in folds),
         "peak_rss_mib": peak,
-        "date": info.get("date") or folds[0].get("run_date") or now(),
+        "date": info.get("date") or folds[0].get("run_date") or _file_time(fold_dirs[0] / "splits.json"),
         "machine": info.get("machine") or machine(),
         "collected": now(),
     }
@@ -397,7 +428,9 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
                 met = "–" if m is None else ("yes" if m >= threshold else "no")
                 if partial and m is not None:
                     met += f" ({len(r['folds_done'])} of {r['num_folds']} folds only)"
-                lines.append(f"| `{name}` | {key} ≥ {threshold} | {'–' if m is None else f'{m:.3f}'} | {met} |")
+                lines.append(
+                    f"| `{name}` | {key} ≥ {threshold} | {'–' if m is None else f'{m:.3f}'} | {met} |"
+                )
         for key in ("eval_ccc_valence", "eval_ccc_arousal"):
             m = r["summary"].get(key, {}).get("mean")
             if m is not None:
@@ -419,7 +452,7 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
         )
         for f in r["folds"]:
             lines.append(
-                f"  - fold {f['fold_dir'].rsplit('_', 1)[-1]}: test UA {f.get('eval_ua', float('nan')):.3f}, "
+                f"  - fold {_fold_number(Path(f['fold_dir']))}: test UA {f.get('eval_ua', float('nan')):.3f}, "
                 f"spknorm UA {f.get('eval_spknorm_ua', float('nan')):.3f}, validation UA "
                 f"{f.get('validation_ua', float('nan')):.3f}, {f.get('epoch', 0):.1f} epochs, "
                 f"train {f.get('train_runtime', 0) / 60:.1f} min"
@@ -430,8 +463,9 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
 
 
 def collect(args) -> int:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    store_path = RESULTS / "finetune.json"
+    results = Path(args.results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    store_path = results / "finetune.json"
     store = json.loads(store_path.read_text()) if store_path.exists() else {"runs": {}, "notes": []}
     for run_dir in args.run_dirs:
         entry = collect_run(Path(run_dir).resolve(), args.config, args.measure_inference)
@@ -444,8 +478,8 @@ def collect(args) -> int:
         if note not in store["notes"]:
             store["notes"].append(note)
     store_path.write_text(json.dumps(store, indent=2) + "\n")
-    (RESULTS / "finetune.md").write_text(render_markdown(store["runs"], store["notes"]))
-    print(f"wrote {store_path} and {RESULTS / 'finetune.md'}")
+    (results / "finetune.md").write_text(render_markdown(store["runs"], store["notes"]))
+    print(f"wrote {store_path} and {results / 'finetune.md'}")
     return 0
 
 
@@ -454,7 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "_inference_worker":
         _inference_worker(argv[1], argv[2:])
         return 0
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("run", help="train (resumable) from a run file")
     p.add_argument("config", help="configs/<backbone>-<corpus>.json")
@@ -463,8 +499,13 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=run)
     p = commands.add_parser("collect", help="gather finished runs into benchmarks/results/finetune.*")
     p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--config", help="run file, for run dirs made without run_finetune.py")
+    p.add_argument(
+        "--config",
+        help="for run dirs made without run_finetune.py: the finetune.py arguments they were made with, "
+        "e.g. 'configs/x.json --max_train_seconds 4' (quoted)",
+    )
     p.add_argument("--measure_inference", action="store_true", help="time batch-1 inference on fold 0")
+    p.add_argument("--results_dir", default=str(RESULTS), help="where finetune.json/.md are written")
     p.add_argument("--note", action="append", help="a line for the Notes section (kept across collects)")
     p.set_defaults(func=collect)
     # Everything after a bare `--` goes to finetune.py unchanged.
