@@ -47,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch_size", type=int, default=16, help="clips or windows per forward pass")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--dtype",
+        default=None,
+        help="run the model as float32 (default), bfloat16 (faster on recent CPUs) or float16",
+    )
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
 
 
