@@ -29,9 +29,11 @@ from hf_emotion.modeling_emotion import EmotionModel
 from hf_emotion.splits import apply_split, make_split
 from hf_emotion.training import (
     IGNORE_KEYS,
+    MODEL_FILES,
     EmotionDataCollator,
     EmotionTrainer,
     FreezeEncoderCallback,
+    export_model,
     load_feature_extractor,
     make_compute_metrics,
     predict_dataset,
@@ -127,10 +129,11 @@ def main(argv: list[str] | None = None) -> dict:
     # ------------------------------------------------------------------ folds
     run_dir = training_args.output_dir
     folds = range(data_args.num_folds) if data_args.cross_validation else [data_args.fold]
-    fold_results, pooled = [], {"y_true": [], "y_pred": []}
+    fold_results, fold_dirs, pooled = [], [], {"y_true": [], "y_pred": []}
     for fold in folds:
         output_dir = os.path.join(run_dir, f"fold_{fold}") if data_args.cross_validation else run_dir
         os.makedirs(output_dir, exist_ok=True)
+        fold_dirs.append(output_dir)
         done = os.path.join(output_dir, "all_results.json")
         if data_args.cross_validation and os.path.exists(done) and training_args.resume_from_checkpoint:
             logger.info("Fold %d already finished (%s); resuming with the next fold", fold, done)
@@ -303,9 +306,40 @@ def main(argv: list[str] | None = None) -> dict:
         os.path.join(out, "confusion_matrix.png"),
         title=f"all {len(fold_results)} folds pooled",
     )
-    logger.info(
-        "Cross-validation over %d folds:\n%s", len(fold_results), format_summary_markdown(summary, keys=keys)
+    # The run folder also holds one usable model: the fold that did best on its *validation*
+    # speakers (never chosen by test score), with a card carrying the whole cross-validation.
+    best = int(np.argmax([r["validation_ua"] for r in fold_results]))
+    export_model(fold_dirs[best], out)
+    write_model_card(
+        out,
+        base_model=model_args.model_name_or_path,
+        datasets_used=data_args.dataset,
+        licences=LICENCES,
+        split=json.load(open(os.path.join(fold_dirs[best], "splits.json"))),
+        metrics=fold_results[best],
+        label_names=label_names,
+        skipped_files=skipped_files,
+        summary=summary,
     )
+    logger.info(
+        "Cross-validation over %d folds:\n%s\nModel of fold %d (best validation UA) exported to %s",
+        len(fold_results),
+        format_summary_markdown(summary, keys=keys),
+        best,
+        out,
+    )
+    if training_args.push_to_hub:
+        from huggingface_hub import create_repo, upload_folder
+
+        repo_id = training_args.hub_model_id or os.path.basename(os.path.abspath(out))
+        create_repo(repo_id, exist_ok=True, token=training_args.hub_token)
+        upload_folder(
+            repo_id=repo_id,
+            folder_path=out,
+            allow_patterns=[*MODEL_FILES, "README.md", "cv_summary.*", "confusion_matrix.png"],
+            commit_message=f"hf-emotion {len(fold_results)}-fold CV: {_headline({f'eval_{k}': summary[f'eval_{k}']['mean'] for k in ('ua', 'wa')})}",
+            token=training_args.hub_token,
+        )
     return means
 
 

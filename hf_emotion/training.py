@@ -250,6 +250,25 @@ def save_predictions(record: dict, output_dir: str, title: str = "") -> None:
     )
 
 
+MODEL_FILES = (
+    "config.json",
+    "model.safetensors",
+    "preprocessor_config.json",
+    "configuration_emotion.py",
+    "modeling_emotion.py",
+)
+
+
+def export_model(source_dir: str, target_dir: str) -> None:
+    """Copy a trained model (weights, config, feature extractor, remote code) into another folder."""
+    import shutil
+
+    for name in MODEL_FILES:
+        path = os.path.join(source_dir, name)
+        if os.path.exists(path):
+            shutil.copy2(path, os.path.join(target_dir, name))
+
+
 def machine_description() -> str:
     cpu = platform.processor() or platform.machine()
     try:
