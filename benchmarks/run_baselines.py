@@ -15,6 +15,7 @@ figure per corpus next to it; the runs themselves go to ``--runs_dir``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import subprocess
@@ -48,6 +49,23 @@ def baseline(system: str, dataset: str, data_dir: str, output_dir: Path, *extra:
     return time.perf_counter() - start
 
 
+def complete(run_dir: Path, folds: int) -> bool:
+    """A run folder that already holds results for ``folds`` folds."""
+    if (run_dir / "cv_summary.json").exists():
+        return True
+    return all((run_dir / f"fold_{k}" / "all_results.json").exists() for k in range(folds))
+
+
+def recorded_seconds(run_dir: Path) -> float:
+    """Wall time of a reused run: as recorded, else features + fitting from its results files."""
+    if (run_dir / "benchmark_seconds.json").exists():
+        return json.loads((run_dir / "benchmark_seconds.json").read_text())["seconds"]
+    results = [json.loads(p.read_text()) for p in run_dir.glob("fold_*/all_results.json")]
+    return sum(r.get("fit_seconds", 0.0) for r in results) + max(
+        (r.get("feature_seconds", 0.0) for r in results), default=0.0
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ravdess", required=True, help="the ravdess-speech folder")
@@ -65,6 +83,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.INFO)
+    args.max_folds = {k: int(v) for k, v in (item.split("=", 1) for item in args.max_folds)}
 
     from hf_emotion.commands.compare import (
         comparison_table,
@@ -88,24 +107,43 @@ def main() -> None:
             name = system + (" (random 80/20 clip split: speaker leak)" if extra else "")
             run_dir = runs_dir / dataset / (system + ("-random" if extra else ""))
             cnn = system.startswith("cnn")
-            try:
-                if cnn and args.cnn_folds < args.num_folds:
-                    seconds = 0.0
-                    for k in range(args.cnn_folds):
-                        seconds += baseline(
-                            system, dataset, data_dir, run_dir / f"fold_{k}", *common, "--fold", str(k),
-                            "--epochs", str(args.cnn_epochs),
-                        )  # fmt: skip
-                    note = f"folds 0-{args.cnn_folds - 1} of {args.num_folds} only (CPU time), ≤{args.cnn_epochs} epochs"
-                else:
-                    more = ["--epochs", str(args.cnn_epochs)] if cnn else []
-                    seconds = baseline(
-                        system, dataset, data_dir, run_dir, *common, "--cross_validation", *extra, *more
-                    )
-                    note = f"all {args.num_folds} folds" + (f", ≤{args.cnn_epochs} epochs" if cnn else "")
-            except subprocess.CalledProcessError as error:
-                logger.error("%s on %s failed (%s); left out of the table", system, dataset, error)
-                continue
+            folds = min(
+                args.cnn_folds if cnn else args.num_folds, args.max_folds.get(dataset, args.num_folds)
+            )
+            more = ["--epochs", str(args.cnn_epochs)] if cnn else []
+            note = (
+                f"all {args.num_folds} folds"
+                if folds == args.num_folds
+                else f"folds 0-{folds - 1} of {args.num_folds} only (CPU time)"
+            ) + (f", ≤{args.cnn_epochs} epochs" if cnn else "")
+            if args.reuse and complete(run_dir, folds):
+                seconds = recorded_seconds(run_dir)
+                logger.info("reusing %s", run_dir)
+            else:
+                try:
+                    if folds < args.num_folds:
+                        seconds = sum(
+                            baseline(
+                                system,
+                                dataset,
+                                data_dir,
+                                run_dir / f"fold_{k}",
+                                *common,
+                                "--fold",
+                                str(k),
+                                *extra,
+                                *more,
+                            )
+                            for k in range(folds)
+                        )
+                    else:
+                        seconds = baseline(
+                            system, dataset, data_dir, run_dir, *common, "--cross_validation", *extra, *more
+                        )
+                except subprocess.CalledProcessError as error:
+                    logger.error("%s on %s failed (%s); left out of the table", system, dataset, error)
+                    continue
+                (run_dir / "benchmark_seconds.json").write_text(json.dumps({"seconds": seconds}))
             rows.append((name, run_dir, seconds, note))
         names = [r[0] for r in rows]
         table = comparison_table(names, [run_summary(r[1]) for r in rows])
