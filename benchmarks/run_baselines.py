@@ -108,7 +108,8 @@ def main() -> None:
             run_dir = runs_dir / dataset / (system + ("-random" if extra else ""))
             cnn = system.startswith("cnn")
             folds = min(
-                args.cnn_folds if cnn else args.num_folds, args.max_folds.get(dataset, args.num_folds)
+                args.cnn_folds if cnn else args.num_folds,
+                args.max_folds.get(f"{dataset}:{system}", args.max_folds.get(dataset, args.num_folds)),
             )
             more = ["--epochs", str(args.cnn_epochs)] if cnn else []
             note = (
