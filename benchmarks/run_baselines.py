@@ -81,6 +81,14 @@ def main() -> None:
     parser.add_argument(
         "--systems", nargs="+", default=["rf-mfcc", "mlp-spectral", "va-rf", "cnn1d", "cnn2d-mel"]
     )
+    parser.add_argument(
+        "--max_folds",
+        nargs="*",
+        default=[],
+        metavar="DATASET=N",
+        help="run only the first N folds of a dataset (DATASET=N) or of one system on it (DATASET:SYSTEM=N)",
+    )
+    parser.add_argument("--reuse", action="store_true", help="keep run folders that already hold results")
     args = parser.parse_args()
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.INFO)
     args.max_folds = {k: int(v) for k, v in (item.split("=", 1) for item in args.max_folds)}
