@@ -15,7 +15,7 @@ time, peak RSS, machine and date.
 
 Collect (no training; numbers from runs made earlier)::
 
-    python benchmarks/run_finetune.py collect RUN_DIR [RUN_DIR ...] [--measure_inference]
+    python benchmarks/run_finetune.py collect RUN_DIR [RUN_DIR ...] [--measure_inference THREADS]
 
 reads ``RUN_DIR/fold_*/all_results.json`` (a run made by hand needs ``--config`` so its data
 and crop length are known), merges the runs into ``benchmarks/results/finetune.json`` and
@@ -102,6 +102,8 @@ def machine() -> dict:
         "torch_threads": threads,
         "torch": torch_version,
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        # Other jobs share these cores: the 1-minute load average says how much (2.0 = both busy).
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -231,10 +233,10 @@ def _fold_record(fold_dir: Path, run_argv: list[str] | None) -> dict:
     return record
 
 
-def _inference(model_dir: Path, paths: list[str]) -> dict:
+def _inference(model_dir: Path, paths: list[str], threads: int) -> dict:
     """Real-time factor and peak RSS of batch-1 inference, measured in a fresh process."""
     out = subprocess.run(
-        [sys.executable, __file__, "_inference_worker", str(model_dir), *paths],
+        [sys.executable, __file__, "_inference_worker", str(threads), str(model_dir), *paths],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -244,7 +246,7 @@ def _inference(model_dir: Path, paths: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _inference_worker(model_dir: str, paths: list[str]) -> None:
+def _inference_worker(threads: int, model_dir: str, paths: list[str]) -> None:
     import torch
     from transformers import AutoFeatureExtractor
 
@@ -252,7 +254,7 @@ def _inference_worker(model_dir: str, paths: list[str]) -> None:
     from hf_emotion.modeling_emotion import EmotionModel
     from hf_emotion.training import EmotionDataCollator
 
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.set_num_threads(threads)
     extractor = AutoFeatureExtractor.from_pretrained(model_dir)
     model = EmotionModel.from_pretrained(model_dir).eval()
     collate = EmotionDataCollator(extractor, model.config.is_whisper, 20.0)
@@ -274,6 +276,7 @@ def _inference_worker(model_dir: str, paths: list[str]) -> None:
                 "rtf": compute_s / audio_s,
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "threads": torch.get_num_threads(),
+                "load_average_1min_after": round(os.getloadavg()[0], 2),
             }
         )
     )
@@ -292,7 +295,7 @@ def _mean_std(values: list[float]) -> dict:
     return {"mean": float(values.mean()), "std": float(values.std()), "n": int(values.size)}
 
 
-def collect_run(run_dir: Path, config: str | None, measure_inference: bool) -> dict:
+def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> dict:
     info_path = run_dir / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     fold_dirs = sorted(
@@ -341,7 +344,7 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: bool) -> d
     }
     if measure_inference:
         record = json.loads((fold_dirs[0] / "predictions.json").read_text())
-        entry["inference"] = _inference(fold_dirs[0], record["paths"][:41])
+        entry["inference"] = _inference(fold_dirs[0], record["paths"][:41], measure_inference)
         entry["inference"]["machine"] = machine()
         entry["inference"]["date"] = now()
     return entry
@@ -399,7 +402,12 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
     for name, r in runs.items():
         s, inf = r["summary"], r.get("inference") or {}
         wall = f"{r['wall_s'] / 60:.1f} min" if r.get("wall_s") else "–"
-        rtf = f"{inf['rtf']:.3f} ({inf['clips']} clips, {inf['threads']} threads)" if inf else "–"
+        rtf = (
+            f"{inf['rtf']:.3f} ({inf['clips']} clips, {inf['threads']} threads, "
+            f"load {inf['machine'].get('load_average_1min', '?')})"
+            if inf
+            else "–"
+        )
         lines.append(
             f"| `{name}` | {wall} | {r['train_runtime_total_s'] / 60:.1f} min | "
             f"{_fmt(s['train_audio_per_second'], 1)} | "
@@ -486,7 +494,7 @@ def collect(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_inference_worker":
-        _inference_worker(argv[1], argv[2:])
+        _inference_worker(int(argv[1]), argv[2], argv[3:])
         return 0
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -504,7 +512,13 @@ def main(argv: list[str] | None = None) -> int:
         help="for run dirs made without run_finetune.py: the finetune.py arguments they were made with, "
         "e.g. 'configs/x.json --max_train_seconds 4' (quoted)",
     )
-    p.add_argument("--measure_inference", action="store_true", help="time batch-1 inference on fold 0")
+    p.add_argument(
+        "--measure_inference",
+        type=int,
+        default=0,
+        metavar="THREADS",
+        help="time batch-1 inference of the fold-0 model on 40 of its test clips with this many threads",
+    )
     p.add_argument("--results_dir", default=str(RESULTS), help="where finetune.json/.md are written")
     p.add_argument("--note", action="append", help="a line for the Notes section (kept across collects)")
     p.set_defaults(func=collect)
