@@ -9,7 +9,7 @@ Measures, in one run on this machine's CPU:
 
 Usage::
 
-    python benchmarks/inference_speed.py --model outputs/whisper-tiny.en-ravdess
+    python benchmarks/inference_speed.py --model outputs/whisper-tiny.en-ravdess-speech
     python benchmarks/inference_speed.py --encoder ~/.cache/hf_emotion/backbones/whisper-tiny.en
 
 ``--encoder`` puts random heads on a pretrained encoder: the speed is the same as a fine-tuned

@@ -41,7 +41,7 @@ except ImportError:  # an older package without the circumplex table: no anchor 
 logger = logging.getLogger(__name__)
 
 #: The model the main fine-tuning job writes (relative to the repository root).
-DEFAULT_MODEL_DIR = "outputs/whisper-tiny.en-ravdess"
+DEFAULT_MODEL_DIR = "outputs/whisper-tiny.en-ravdess-speech"
 MODEL_ENV = "HF_EMOTION_MODEL"
 #: Upload limits: longer or bigger input is refused with a message, not queued for minutes.
 MAX_DURATION_SECONDS = 600.0

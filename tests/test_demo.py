@@ -111,12 +111,12 @@ def test_examples_figures_and_model_resolution(app, tmp_path, monkeypatch):
     paths = app.write_example_clips(tmp_path / "examples")
     assert [Path(p).name for p in paths] == ["low-calm-tone.wav", "high-excited-tone.wav", "changing-12s.wav"]
     assert all(Path(p).stat().st_size > 0 for p in paths)
-    assert app.DEFAULT_MODEL_DIR == "outputs/whisper-tiny.en-ravdess"
+    assert app.DEFAULT_MODEL_DIR == "outputs/whisper-tiny.en-ravdess-speech"
     monkeypatch.setenv("HF_EMOTION_MODEL", "someone/some-model")
     assert app.resolve_model() == "someone/some-model"
     assert app.resolve_model("x/y") == "x/y"
     monkeypatch.delenv("HF_EMOTION_MODEL")
-    assert app.resolve_model().endswith("outputs/whisper-tiny.en-ravdess")
+    assert app.resolve_model().endswith("outputs/whisper-tiny.en-ravdess-speech")
     with pytest.raises(FileNotFoundError, match="no model folder"):
         app.load_recognizer(tmp_path / "nothing-here")
     axes = app.circumplex_figure(None).axes[0]

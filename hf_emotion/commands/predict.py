@@ -6,8 +6,8 @@ record naming it and the reason, the others go on, and the exit status is 1.
 
 Example::
 
-    hf-emotion predict clips/*.wav --model outputs/whisper-tiny.en-ravdess --format csv
-    hf-emotion predict meeting.flac --model outputs/whisper-tiny.en-ravdess --window 4 --hop 2
+    hf-emotion predict clips/*.wav --model outputs/whisper-tiny.en-ravdess-speech --format csv
+    hf-emotion predict meeting.flac --model outputs/whisper-tiny.en-ravdess-speech --window 4 --hop 2
 """
 
 from __future__ import annotations
