@@ -212,7 +212,7 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, ravdess_dir, tiny_wav2
         "--num_folds",
         "4",
         "--max_steps",
-        "40",
+        "16",
         "--eval_strategy",
         "no",
         "--load_best_model_at_end",
@@ -235,7 +235,7 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, ravdess_dir, tiny_wav2
     first.wait()
     assert not (out / "all_results.json").exists()
     checkpoints = sorted(p.name for p in out.glob("checkpoint-*"))
-    assert checkpoints and "checkpoint-40" not in checkpoints
+    assert checkpoints and "checkpoint-16" not in checkpoints
 
     second = subprocess.run(
         [*args, "--resume_from_checkpoint", "true"],
@@ -248,7 +248,7 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, ravdess_dir, tiny_wav2
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "Resuming from" in second.stdout + second.stderr
     state = json.loads((out / "trainer_state.json").read_text())
-    assert state["global_step"] == 40
+    assert state["global_step"] == 16
     assert json.loads((out / "all_results.json").read_text())["eval_ua"] >= 0
 
 
