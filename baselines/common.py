@@ -30,7 +30,6 @@ import numpy as np
 from hf_emotion.corpora import load_corpora
 from hf_emotion.metrics import (
     classification_metrics,
-    format_summary_markdown,
     plot_confusion_matrix,
     regression_metrics,
     write_summary,
@@ -326,8 +325,4 @@ def run_baseline(args) -> dict:
     summary = None
     if args.cross_validation:
         summary = write_summary(results, output_dir, title=f"{args.system} on {'+'.join(args.dataset)}")
-        logger.info(
-            "\n%s",
-            format_summary_markdown(summary, keys=("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")),
-        )
     return {"folds": results, "summary": summary, "skipped_files": table.skipped}
