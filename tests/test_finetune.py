@@ -237,8 +237,11 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, ravdess_dir, tiny_wav2
     checkpoints = sorted(p.name for p in out.glob("checkpoint-*"))
     assert checkpoints and "checkpoint-16" not in checkpoints
 
+    # The resumed run goes through `accelerate launch`, as users start it.
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1"]
+    launch += ["--mixed_precision", "no", "--dynamo_backend", "no", "--cpu", *args[1:]]
     second = subprocess.run(
-        [*args, "--resume_from_checkpoint", "true"],
+        [*launch, "--resume_from_checkpoint", "true"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
