@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         # -------------------------------------------------------------- Trainer
         training_args.output_dir = output_dir
+        eval_collator = EmotionDataCollator(feature_extractor, is_whisper, data_args.max_eval_seconds)
         trainer = EmotionTrainer(
             model=model,
             args=training_args,
@@ -225,8 +226,8 @@ def main(argv: list[str] | None = None) -> dict:
             compute_metrics=make_compute_metrics(label_names),
             callbacks=callbacks,
             head_learning_rate=model_args.head_learning_rate,
+            eval_data_collator=eval_collator,
         )
-        eval_collator = EmotionDataCollator(feature_extractor, is_whisper, data_args.max_eval_seconds)
 
         # -------------------------------------------------------------- train (or resume)
         checkpoint = training_args.resume_from_checkpoint

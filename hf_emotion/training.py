@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -14,6 +13,7 @@ import numpy as np
 import torch
 from transformers import Trainer, TrainerCallback
 
+from .machine import describe_machine
 from .metrics import (
     HEADLINE_METRICS,
     classification_metrics,
@@ -145,11 +145,26 @@ def make_compute_metrics(label_names: Sequence[str]):
 
 
 class EmotionTrainer(Trainer):
-    """Trainer with separate learning rates for the encoder and for the heads."""
+    """Trainer with separate learning rates for the encoder and for the heads.
 
-    def __init__(self, *args, head_learning_rate: float | None = None, **kwargs):
+    With ``eval_data_collator`` the validation passes during training see whole clips, as the
+    final evaluation does, instead of the training collator's random crops (which would make
+    the choice of the best epoch depend on which crop each clip happened to get).
+    """
+
+    def __init__(self, *args, head_learning_rate: float | None = None, eval_data_collator=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.head_learning_rate = head_learning_rate
+        self.eval_data_collator = eval_data_collator
+
+    def evaluate(self, *args, **kwargs):
+        if self.eval_data_collator is None:
+            return super().evaluate(*args, **kwargs)
+        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            self.data_collator = train_collator
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
@@ -269,20 +284,6 @@ def export_model(source_dir: str, target_dir: str) -> None:
             shutil.copy2(path, os.path.join(target_dir, name))
 
 
-def machine_description() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{os.cpu_count()} CPU cores ({cpu}), {gpu}, torch {torch.__version__}"
-
-
 def write_model_card(
     output_dir: str,
     *,
@@ -362,7 +363,7 @@ print(recognizer("clip.wav"))
 
 Or without hf-emotion installed: `AutoModelForAudioClassification.from_pretrained(path, trust_remote_code=True)`.
 
-Trained {datetime.now(timezone.utc).strftime("%Y-%m-%d")} on {machine_description()}.
+Trained {datetime.now(timezone.utc).strftime("%Y-%m-%d")} on {describe_machine()}.
 """
     with open(os.path.join(output_dir, "README.md"), "w") as handle:
         handle.write(card)
