@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+
+from hf_emotion.machine import cpu_model
 
 
 def plain_librosa(path: str, sr: int = 16_000, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
@@ -48,16 +49,6 @@ def plain_librosa(path: str, sr: int = 16_000, n_fft: int = 1024, hop: int = 256
             [centroid.mean(), bandwidth.mean(), zcr.mean(), rms.mean()],
         ]
     )
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:

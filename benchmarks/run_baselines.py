@@ -24,19 +24,11 @@ import time
 from datetime import date
 from pathlib import Path
 
+from hf_emotion.machine import cpu_model
+
 logger = logging.getLogger("run_baselines")
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def baseline(system: str, dataset: str, data_dir: str, output_dir: Path, *extra: str) -> float:
