@@ -367,6 +367,8 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
 def _fmt(s: dict | None, digits: int = 3) -> str:
     if not s or s.get("mean") is None:
         return "–"
+    if s.get("n") == 1:  # one fold: no spread to show
+        return f"{s['mean']:.{digits}f}"
     return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
 
 
