@@ -34,6 +34,7 @@ from hf_emotion.training import (
     EmotionTrainer,
     FreezeEncoderCallback,
     export_model,
+    fit_heads_on_frozen_encoder,
     load_feature_extractor,
     make_compute_metrics,
     predict_dataset,
@@ -208,9 +209,32 @@ def main(argv: list[str] | None = None) -> dict:
                 FreezeEncoderCallback(model_args.freeze_encoder_epochs, model_args.freeze_feature_encoder)
             )
 
+        # -------------------------------------------------------------- linear-probe warm start
+        checkpoint = training_args.resume_from_checkpoint
+        if checkpoint in ("true", "True", "latest", True):
+            checkpoint = get_last_checkpoint(output_dir)
+            if checkpoint is None:
+                logger.warning(
+                    "--resume_from_checkpoint: no checkpoint in %s yet, starting fresh", output_dir
+                )
+        eval_collator = EmotionDataCollator(feature_extractor, is_whisper, data_args.max_eval_seconds)
+        probe_metrics = {}
+        if model_args.linear_probe_epochs and not checkpoint:  # a checkpoint already holds trained heads
+            probe_metrics = fit_heads_on_frozen_encoder(
+                model,
+                parts["train"],
+                parts["validation"],
+                eval_collator,
+                label_names,
+                epochs=model_args.linear_probe_epochs,
+                learning_rate=model_args.linear_probe_learning_rate,
+                weight_decay=training_args.weight_decay,
+                encode_batch_size=training_args.per_device_eval_batch_size,
+                seed=training_args.seed,
+            )
+
         # -------------------------------------------------------------- Trainer
         training_args.output_dir = output_dir
-        eval_collator = EmotionDataCollator(feature_extractor, is_whisper, data_args.max_eval_seconds)
         trainer = EmotionTrainer(
             model=model,
             args=training_args,
@@ -230,13 +254,6 @@ def main(argv: list[str] | None = None) -> dict:
         )
 
         # -------------------------------------------------------------- train (or resume)
-        checkpoint = training_args.resume_from_checkpoint
-        if checkpoint in ("true", "True", "latest", True):
-            checkpoint = get_last_checkpoint(output_dir)
-            if checkpoint is None:
-                logger.warning(
-                    "--resume_from_checkpoint: no checkpoint in %s yet, starting fresh", output_dir
-                )
         if checkpoint:
             logger.info("Resuming from %s", checkpoint)
         train_result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=IGNORE_KEYS)
@@ -249,6 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
         test_metrics, record = predict_dataset(trainer, parts["test"], label_names, "eval")
         metrics = {
             **{k: v for k, v in train_result.metrics.items()},
+            **probe_metrics,
             **validation_metrics,
             **test_metrics,
             "num_skipped_files": len(skipped_files),

@@ -39,6 +39,17 @@ class ModelArguments:
             "help": "Train the heads alone for this many epochs before the encoder joins in (warm start)."
         },
     )
+    linear_probe_epochs: int = field(
+        default=0,
+        metadata={
+            "help": "Before fine-tuning, fit the layer weights and heads for this many epochs on the frozen "
+            "encoder's pooled hidden states of whole training clips, computed once (LP-FT warm start; the "
+            "epoch is chosen on the validation speakers). Needs mean pooling. 0 disables."
+        },
+    )
+    linear_probe_learning_rate: float = field(
+        default=1e-3, metadata={"help": "AdamW learning rate of the linear-probe warm start."}
+    )
     head_learning_rate: float | None = field(
         default=None,
         metadata={"help": "Learning rate of the heads and layer weights; default: 10 × --learning_rate."},
@@ -72,6 +83,8 @@ class ModelArguments:
             raise ValueError(f"--class_weighting must be 'none' or 'balanced', got {self.class_weighting!r}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"--label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.linear_probe_epochs < 0:
+            raise ValueError(f"--linear_probe_epochs must be >= 0, got {self.linear_probe_epochs}")
         if self.ccc_loss_weight < 0:
             raise ValueError(f"--ccc_loss_weight must be >= 0, got {self.ccc_loss_weight}")
 

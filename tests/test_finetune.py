@@ -132,6 +132,7 @@ def test_finetune_whisper_cross_validation_from_run_file(tmp_path, ravdess_dir, 
                 "cross_validation": True,
                 "max_steps": 2,
                 "freeze_encoder_epochs": 0.5,
+                "linear_probe_epochs": 2,
             }
         )
     )
@@ -142,6 +143,7 @@ def test_finetune_whisper_cross_validation_from_run_file(tmp_path, ravdess_dir, 
         fold_dir = out / f"fold_{fold}"
         results = json.loads((fold_dir / "all_results.json").read_text())
         assert all(key in results for key in HEADLINE)
+        assert 1 <= results["probe_best_epoch"] <= 2 and 0 <= results["probe_validation_ua"] <= 1
         tests.append(set(_check_split(fold_dir / "splits.json")["test"]))
         assert (fold_dir / "confusion_matrix.png").is_file()
     # Every speaker is tested exactly once over the folds.
@@ -238,7 +240,15 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, ravdess_dir, tiny_wav2
     assert checkpoints and "checkpoint-16" not in checkpoints
 
     # The resumed run goes through `accelerate launch`, as users start it.
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1"]
+    launch = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        "1",
+        "--num_machines",
+        "1",
+    ]
     launch += ["--mixed_precision", "no", "--dynamo_backend", "no", "--cpu", *args[1:]]
     second = subprocess.run(
         [*launch, "--resume_from_checkpoint", "true"],
@@ -312,3 +322,63 @@ def test_real_ravdess_speech_six_fold_smoke(tmp_path, tiny_wav2vec2_dir):
         assert all(k in json.loads((out / f"fold_{fold}" / "all_results.json").read_text()) for k in HEADLINE)
     assert sorted(seen_test) == [f"ravdess-{i:02d}" for i in range(1, 25)]
     assert json.loads((out / "cv_summary.json").read_text())["summary"]["eval_ua"]["n"] == 6
+
+
+def test_linear_probe_fits_only_the_heads_and_the_full_model_reproduces_its_choice(
+    tmp_path, ravdess_dir, tiny_wav2vec2_dir
+):
+    """The LP-FT warm start trains layer weights and heads on cached pooled features; the model it leaves
+    must score on the validation clips, through the ordinary forward pass, exactly what the probe reported."""
+    from transformers import Wav2Vec2FeatureExtractor
+
+    from hf_emotion.corpora import decode_dataset, load_corpora
+    from hf_emotion.metrics import classification_metrics
+    from hf_emotion.splits import apply_split, make_split
+    from hf_emotion.training import EmotionDataCollator, fit_heads_on_frozen_encoder
+
+    raw = load_corpora(["ravdess"], [str(ravdess_dir)], channel="both")
+    names = raw.features["emotion"].names
+    dataset, _ = decode_dataset(raw, 16000, cache_dir=tmp_path / "cache")
+    dataset = dataset.with_format(
+        "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
+    )
+    parts = apply_split(dataset, make_split(dataset, num_folds=4, fold=0))
+    torch.manual_seed(0)
+    model = EmotionModel.from_encoder_pretrained(tiny_wav2vec2_dir, id2label=dict(enumerate(names)))
+    encoder_before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    classifier_before = model.classifier.weight.detach().clone()
+    layer_weights_before = model.layer_weights.detach().clone()
+    collator = EmotionDataCollator(
+        Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True), False, 20.0
+    )
+
+    result = fit_heads_on_frozen_encoder(
+        model, parts["train"], parts["validation"], collator, names, epochs=40, learning_rate=1e-2, seed=0
+    )
+
+    assert set(result) == {"probe_validation_ua", "probe_best_epoch", "probe_seconds"}
+    assert 1 <= result["probe_best_epoch"] <= 40
+    for key, value in model.encoder.state_dict().items():
+        torch.testing.assert_close(value, encoder_before[key], rtol=0, atol=0)
+    assert not torch.equal(model.classifier.weight, classifier_before)
+    assert not torch.equal(model.layer_weights, layer_weights_before)
+    assert result["probe_validation_ua"] > 1.5 / len(names)  # the synthetic emotions are learnable
+    model.eval()
+    validation = parts["validation"]
+    with torch.inference_mode():
+        logits = torch.cat(
+            [
+                model(
+                    **{
+                        k: v
+                        for k, v in collator(
+                            [validation[i] for i in range(s, min(s + 8, len(validation)))]
+                        ).items()
+                        if k in ("input_values", "attention_mask")
+                    }
+                ).logits
+                for s in range(0, len(validation), 8)
+            ]
+        )
+    ua = classification_metrics(np.asarray(validation["emotion"]), logits.argmax(-1).numpy(), names)["ua"]
+    assert ua == pytest.approx(result["probe_validation_ua"], abs=1e-9)

@@ -196,6 +196,34 @@ def test_wav2vec2_padded_batch_matches_items_alone(pooling, use_weighted_layer_s
     torch.testing.assert_close(together.logits[1], alone_long.logits[0], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("model_type", ["wav2vec2", "whisper"])
+@pytest.mark.parametrize("use_weighted_layer_sum", [True, False])
+def test_heads_on_pooled_hidden_states_give_the_forward_outputs(model_type, use_weighted_layer_sum):
+    # The linear-probe warm start fits the heads on cached pooled features; that is only right if
+    # heads_from_pooled(pooled_hidden_states(x)) is exactly forward(x), padding included.
+    model = tiny_model(model_type, use_weighted_layer_sum=use_weighted_layer_sum)
+    inputs = tiny_inputs(model_type, batch=3)
+    key = next(iter(inputs))
+    mask = torch.ones(3, inputs[key].shape[-1], dtype=torch.long)
+    mask[0, mask.shape[1] // 2 :] = 0
+    with torch.no_grad():
+        full = model(**inputs, attention_mask=mask)
+        pooled = model.pooled_hidden_states(**inputs, attention_mask=mask)
+        logits, valence_arousal = model.heads_from_pooled(pooled)
+    num_layers = model.config.encoder_config.num_hidden_layers + 1
+    assert pooled.shape == (3, num_layers, model.config.encoder_config.hidden_size)
+    torch.testing.assert_close(logits, full.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(valence_arousal, full.valence_arousal, atol=1e-5, rtol=1e-5)
+
+
+def test_heads_from_pooled_refuses_max_pooling():
+    model = tiny_model("wav2vec2", pooling="max")
+    with torch.no_grad():
+        pooled = model.pooled_hidden_states(**tiny_inputs("wav2vec2"))
+    with pytest.raises(ValueError, match="pooling='mean'"):
+        model.heads_from_pooled(pooled)
+
+
 @pytest.mark.parametrize("short_frames", [40, 37])  # even and odd mel lengths
 def test_whisper_padded_batch_matches_items_alone(short_frames):
     model = tiny_model("whisper")

@@ -99,7 +99,9 @@ def run_predictions(run_dir: Path) -> dict | None:
 def run_name(run_dir: Path) -> str:
     info = run_dir / "run_info.json"
     if not info.exists():  # folds run one by one (--fold k into fold_k/) keep it per fold
-        info = next((d / "run_info.json" for d in _fold_dirs(run_dir) if (d / "run_info.json").exists()), info)
+        info = next(
+            (d / "run_info.json" for d in _fold_dirs(run_dir) if (d / "run_info.json").exists()), info
+        )
     if info.exists():
         data = _read(info)
         protocol = data.get("protocol", "")
