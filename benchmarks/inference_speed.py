@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 
 from hf_emotion.inference import EmotionRecognizer
 from hf_emotion.labels import EMOTIONS
+from hf_emotion.machine import cpu_model
 
 logger = logging.getLogger("inference_speed")
 SAMPLING_RATE = 16_000
@@ -217,12 +217,7 @@ def main() -> None:
             results[dtype] = measure(recognizer, args, dtype, long_path)
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),)
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     summary = [
         f"- {dtype}: batched {args.clip_seconds:g}-s clips **{r['rtf']:.0f}× real time** (target ≥ 100×), "
         f"**{r['speedup']:.1f}× the clips per second** of the stock 30-s-padded path in the same dtype at its "
@@ -237,7 +232,8 @@ def main() -> None:
         f"Model: `{model_name}` ({recognizer.config.encoder_config.model_type}, "
         f"{sum(p.numel() for p in recognizer.model.parameters()) / 1e6:.1f} M parameters). "
         f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads; "
-        f"load average at the end {load[0]:.1f} (a machine shared with other jobs: the numbers are lower bounds).",
+        f"1-minute load average at the end {load[0]:.1f} (2.0 = both cores busy; above that other jobs shared "
+        "them and the numbers are lower bounds).",
         "",
         "| path | input | clips/s | real-time factor |",
         "|---|---|---|---|",

@@ -117,13 +117,17 @@ def main() -> None:
                 if folds == args.num_folds
                 else f"folds 0-{folds - 1} of {args.num_folds} only (CPU time)"
             ) + (f", ≤{args.cnn_epochs} epochs" if cnn else "")
+            done = [k for k in range(folds) if (run_dir / f"fold_{k}" / "all_results.json").exists()]
             if args.reuse and complete(run_dir, folds):
                 seconds = recorded_seconds(run_dir)
                 logger.info("reusing %s", run_dir)
             else:
                 try:
-                    if folds < args.num_folds:
-                        seconds = sum(
+                    if folds < args.num_folds or (args.reuse and done):
+                        # fold by fold, so --reuse keeps the folds a shorter earlier invocation finished
+                        todo = [k for k in range(folds) if not (args.reuse and k in done)]
+                        seconds = recorded_seconds(run_dir) if args.reuse and done else 0.0
+                        seconds += sum(
                             baseline(
                                 system,
                                 dataset,
@@ -135,7 +139,7 @@ def main() -> None:
                                 *extra,
                                 *more,
                             )
-                            for k in range(folds)
+                            for k in todo
                         )
                     else:
                         seconds = baseline(
@@ -157,8 +161,8 @@ def main() -> None:
         )
     header = (
         "## Baselines under the speaker-independent protocol\n\n"
-        f"{date.today()}; machine: `nproc` {os.cpu_count()}, {cpu_model()}, CPU only, shared with other jobs "
-        f"(load average {os.getloadavg()[0]:.1f} at the end); total {(time.perf_counter() - started) / 60:.1f} min. "
+        f"{date.today()}; machine: `nproc` {os.cpu_count()}, {cpu_model()}, CPU only "
+        f"(1-minute load average {os.getloadavg()[0]:.1f} at the end); this invocation {(time.perf_counter() - started) / 60:.1f} min. "
         f"Command: `python benchmarks/run_baselines.py {' '.join(sys.argv[1:])}`.\n\n"
         "UA = balanced accuracy (headline), WA = accuracy; mean ± std over the folds run (test fold k = "
         "speakers of fold k, validation = fold k+1, training = the rest; the sklearn systems train on "

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shlex
 import subprocess
@@ -45,6 +44,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT))
+
+from hf_emotion.machine import cpu_count, cpu_model  # noqa: E402
 
 METRICS = ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")
 
@@ -78,12 +79,7 @@ TARGETS = {
 
 
 def machine() -> dict:
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = cpu_model()
     try:
         import torch
 
@@ -94,7 +90,7 @@ def machine() -> dict:
         torch_version = torch.__version__
     except ImportError:  # pragma: no cover
         threads, gpu, torch_version = None, "unknown", "none"
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    nproc = cpu_count()
     return {
         "nproc": nproc,
         "cpu": cpu,
