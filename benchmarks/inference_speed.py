@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +30,10 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from hf_emotion.inference import EmotionRecognizer
+# Runs from a checkout without `pip install -e .` too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hf_emotion.inference import EmotionRecognizer  # noqa: E402
 from hf_emotion.labels import EMOTIONS
 from hf_emotion.machine import cpu_model
 

@@ -24,7 +24,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from hf_emotion.machine import cpu_model
+# Runs from a checkout without `pip install -e .` too.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hf_emotion.machine import cpu_model  # noqa: E402
 
 logger = logging.getLogger("run_baselines")
 
