@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "--resume_from_checkpoint: no checkpoint in %s yet, starting fresh", output_dir
                 )
         eval_collator = EmotionDataCollator(feature_extractor, is_whisper, data_args.max_eval_seconds)
-        probe_metrics = {}
+        probe_metrics, probe_state = {}, None
         if model_args.linear_probe_epochs and not checkpoint:  # a checkpoint already holds trained heads
             probe_metrics = fit_heads_on_frozen_encoder(
                 model,
@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> dict:
                 encode_batch_size=training_args.per_device_eval_batch_size,
                 seed=training_args.seed,
             )
+            # The probe is a candidate like every epoch: if fine-tuning never beats it on the
+            # validation speakers, the probe's weights are what this fold keeps.
+            probe_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
         # -------------------------------------------------------------- Trainer
         training_args.output_dir = output_dir
@@ -257,6 +260,20 @@ def main(argv: list[str] | None = None) -> dict:
         if checkpoint:
             logger.info("Resuming from %s", checkpoint)
         train_result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=IGNORE_KEYS)
+        if probe_state is not None and training_args.load_best_model_at_end:
+            best = trainer.state.best_metric
+            by_ua = training_args.metric_for_best_model in ("ua", "eval_ua")
+            probe_metrics["probe_selected"] = bool(
+                by_ua and (best is None or probe_metrics["probe_validation_ua"] > best)
+            )
+            if probe_metrics["probe_selected"]:
+                model.load_state_dict(probe_state)
+                logger.info(
+                    "The linear probe (validation UA %.3f) beat every fine-tuned epoch (best %s): keeping the probe",
+                    probe_metrics["probe_validation_ua"],
+                    "none" if best is None else f"{best:.3f}",
+                )
+            del probe_state
         trainer.save_model(output_dir)
         feature_extractor.save_pretrained(output_dir)
 

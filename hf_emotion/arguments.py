@@ -44,7 +44,8 @@ class ModelArguments:
         metadata={
             "help": "Before fine-tuning, fit the layer weights and heads for this many epochs on the frozen "
             "encoder's pooled hidden states of whole training clips, computed once (LP-FT warm start; the "
-            "epoch is chosen on the validation speakers). Needs mean pooling. 0 disables."
+            "epoch is chosen on the validation speakers, and the probe is kept if no fine-tuned epoch beats "
+            "it there). Needs mean pooling. 0 disables."
         },
     )
     linear_probe_learning_rate: float = field(

@@ -382,3 +382,47 @@ def test_linear_probe_fits_only_the_heads_and_the_full_model_reproduces_its_choi
         )
     ua = classification_metrics(np.asarray(validation["emotion"]), logits.argmax(-1).numpy(), names)["ua"]
     assert ua == pytest.approx(result["probe_validation_ua"], abs=1e-9)
+
+
+def test_the_linear_probe_is_kept_when_fine_tuning_does_worse_on_validation(
+    tmp_path, ravdess_dir, tiny_wav2vec2_dir
+):
+    """A learning rate of 10 wrecks the model in two steps; the fold must fall back to the probe."""
+    out = tmp_path / "run"
+    finetune.main(
+        [
+            "--model_name_or_path",
+            str(tiny_wav2vec2_dir),
+            "--dataset",
+            "ravdess",
+            "--data_dir",
+            str(ravdess_dir),
+            "--num_folds",
+            "4",
+            "--linear_probe_epochs",
+            "40",
+            "--linear_probe_learning_rate",
+            "1e-2",
+            "--learning_rate",
+            "10",
+            "--head_learning_rate",
+            "10",
+            "--max_steps",
+            "2",
+            "--eval_strategy",
+            "steps",
+            "--eval_steps",
+            "2",
+            "--save_strategy",
+            "steps",
+            "--save_steps",
+            "2",
+            *_common(out),
+        ]
+    )
+    written = json.loads((out / "all_results.json").read_text())
+    assert written["probe_selected"] is True
+    # what was saved and evaluated is the probe: its validation UA is the probe's own
+    assert written["validation_ua"] == pytest.approx(written["probe_validation_ua"], abs=1e-9)
+    reloaded = EmotionModel.from_pretrained(out)
+    assert torch.isfinite(reloaded.classifier.weight).all()

@@ -78,9 +78,9 @@ def fast_recognizer(tmp_path_factory) -> EmotionRecognizer:
 
     torch.manual_seed(0)
     encoder_dir = tmp_path_factory.mktemp("fast-wav2vec2")
-    Wav2Vec2Model(tiny_wav2vec2_config(conv_dim=(16, 16), conv_stride=(20, 16), conv_kernel=(20, 16))).save_pretrained(
-        encoder_dir
-    )
+    Wav2Vec2Model(
+        tiny_wav2vec2_config(conv_dim=(16, 16), conv_stride=(20, 16), conv_kernel=(20, 16))
+    ).save_pretrained(encoder_dir)
     Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(encoder_dir)
     return EmotionRecognizer.from_pretrained(
         make_emotion_model_dir(encoder_dir, tmp_path_factory.mktemp("emotion-fast"))
