@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -300,8 +301,6 @@ def fit_heads_on_frozen_encoder(
     Returns:
         ``probe_validation_ua``, ``probe_best_epoch``, ``probe_seconds`` (encoding included).
     """
-    import time
-
     if model.config.pooling != "mean":
         raise ValueError("--linear_probe_epochs needs mean pooling (the heads are fitted on pooled features)")
     started = time.perf_counter()
