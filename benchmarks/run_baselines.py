@@ -166,8 +166,14 @@ def main() -> None:
         "## Baselines under the speaker-independent protocol\n\n"
         f"{date.today()}; machine: `nproc` {os.cpu_count()}, {cpu_model()}, CPU only "
         f"(1-minute load average {os.getloadavg()[0]:.1f} at the end); this invocation {(time.perf_counter() - started) / 60:.1f} min. "
-        f"Command: `python benchmarks/run_baselines.py {' '.join(sys.argv[1:])}`.\n\n"
-        "UA = balanced accuracy (headline), WA = accuracy; mean ± std over the folds run (test fold k = "
+        f"Command: `python benchmarks/run_baselines.py {' '.join(sys.argv[1:])}`."
+        + (
+            " With `--reuse`, runs and folds an earlier invocation finished are kept; the wall times "
+            "below add their recorded times (the earlier ones may have run on a busier machine).\n\n"
+            if args.reuse
+            else "\n\n"
+        )
+        + "UA = balanced accuracy (headline), WA = accuracy; mean ± std over the folds run (test fold k = "
         "speakers of fold k, validation = fold k+1, training = the rest; the sklearn systems train on "
         "training + validation speakers). va-rf's UA/WA/F1 come from mapping its predicted valence/arousal "
         "to the nearest emotion on the circumplex; its CCC is the regression score. Targets for CCC are the "
