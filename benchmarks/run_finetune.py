@@ -323,7 +323,7 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
     model_args, data_args, training_args = _parse_run(run_argv) if run_argv else (None, None, None)
     keys = [f"eval_{m}" for m in METRICS] + [f"validation_{m}" for m in METRICS]
     keys += [f"eval_spknorm_{m}" for m in ("ua", "wa", "macro_f1")]
-    keys += ["train_runtime", "train_audio_per_second", "epoch"]
+    keys += ["train_runtime", "train_audio_per_second", "epoch", "probe_validation_ua", "probe_seconds"]
     summary = {k: _mean_std([f.get(k) for f in folds]) for k in keys}
     wall = info.get("wall_s") or _span_seconds(fold_dirs)
     peak = max([info.get("peak_rss_mib") or 0.0] + [f.get("run_peak_rss_mib") or 0.0 for f in folds]) or None
@@ -372,19 +372,25 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
     lines = ["## Fine-tuning (speaker-independent folds)", ""]
     lines += [
         "Test metrics are on speakers never seen in training or model selection (mean ± population std "
-        "over the folds run). The best epoch is chosen by UA on the validation speakers (the next fold). "
+        "over the folds run). The best epoch is chosen by UA on the validation speakers (the next fold); "
+        "with a linear-probe warm start the probe itself is a candidate too. "
         "Valence/arousal CCC is against proxy targets derived from the emotion label and intensity "
         "(`hf_emotion/targets.py`), not listener ratings.",
         "",
-        "| run | folds | UA | WA | macro-F1 | CCC valence | CCC arousal | validation UA |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | folds | UA | WA | macro-F1 | CCC valence | CCC arousal | validation UA | linear probe: "
+        "validation UA, folds that kept it |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in runs.items():
         s = r["summary"]
+        kept = [f["probe_selected"] for f in r["folds"] if "probe_selected" in f]
+        probe = "–"
+        if (s.get("probe_validation_ua") or {}).get("mean") is not None:
+            probe = _fmt(s["probe_validation_ua"]) + (f", {sum(kept)} of {len(kept)}" if kept else "")
         lines.append(
             f"| `{name}` | {len(r['folds_done'])} of {r['num_folds']} | {_fmt(s['eval_ua'])} | {_fmt(s['eval_wa'])} | "
             f"{_fmt(s['eval_macro_f1'])} | {_fmt(s['eval_ccc_valence'])} | {_fmt(s['eval_ccc_arousal'])} | "
-            f"{_fmt(s['validation_ua'])} |"
+            f"{_fmt(s['validation_ua'])} | {probe} |"
         )
     lines += [
         "",
@@ -431,7 +437,9 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
     lines += [
         "",
         "Training throughput counts the audio the model was trained on (each clip cropped to "
-        "`max_train_seconds`, times the epochs) over `train_runtime`, heads-only warm-up epochs included. "
+        "`max_train_seconds`, times the epochs) over `train_runtime`, heads-only warm-up epochs included; the "
+        "linear probe (one encoder pass over the clips, then the heads on cached features) runs before "
+        "`train_runtime` starts. "
         "Wall time includes data loading, every validation pass and the final validation/test evaluation. "
         "RTF = compute seconds / audio seconds, one clip at a time, fold-0 model.",
         "",
@@ -441,6 +449,8 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
         "|---|---|---|---|",
     ]
     for name, r in runs.items():
+        if name.endswith("-earlier-recipe"):  # superseded by the run of the current config
+            continue
         for prefix, targets in TARGETS.items():
             if not name.startswith(prefix) and not name.endswith(prefix):
                 continue
