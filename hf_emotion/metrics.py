@@ -94,6 +94,73 @@ def speaker_normalize_scores(scores, speakers: Sequence[str]) -> np.ndarray:
     return out
 
 
+def standardize_per_speaker(features, speakers: Sequence[str], eps: float = 1e-6) -> np.ndarray:
+    """Z-score every feature dimension on each speaker's own clips (transductive for unseen speakers).
+
+    Args:
+        features: ``(N, ...)`` one row per clip.
+        speakers: the speaker of each row.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    speakers = np.asarray(speakers)
+    out = np.empty_like(features)
+    for speaker in np.unique(speakers):
+        rows = speakers == speaker
+        mean = features[rows].mean(axis=0, keepdims=True)
+        std = features[rows].std(axis=0, keepdims=True)
+        out[rows] = (features[rows] - mean) / (std + eps)
+    return out
+
+
+SPEAKER_PROBE_CS = (0.001, 0.01, 0.1, 1.0)
+
+
+def speaker_normalized_probe(
+    features: dict[str, np.ndarray],
+    labels: dict[str, Sequence[int]],
+    speakers: dict[str, Sequence[str]],
+    label_names: Sequence[str],
+    Cs: Sequence[float] = SPEAKER_PROBE_CS,
+) -> tuple[dict[str, float], np.ndarray]:
+    """Logistic regression on per-speaker standardised encoder features (transductive evaluation).
+
+    Each of ``train``, ``validation`` and ``test`` maps to ``(N, L, H)`` pooled hidden states (every
+    layer), their labels and speakers. Every speaker's features are standardised on that speaker's
+    own clips, so the test speakers' unlabelled clips are used as a whole: the result needs the
+    speaker of each test clip and several clips per speaker, and is reported apart from the
+    clip-by-clip numbers. The regularisation ``C`` is chosen on the validation speakers, then the
+    classifier is refitted on training + validation speakers; the test speakers choose nothing.
+
+    Returns:
+        ``(metrics, test_predictions)`` with ``validation_spkprobe_ua``, ``spkprobe_C`` and
+        ``eval_spkprobe_<ua|wa|macro_f1|f1_label>``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    def prepare(part: str) -> np.ndarray:
+        x = np.asarray(features[part], dtype=np.float64)
+        return standardize_per_speaker(x.reshape(len(x), -1), speakers[part])
+
+    x = {part: prepare(part) for part in ("train", "validation", "test")}
+    y = {part: np.asarray(labels[part]) for part in ("train", "validation", "test")}
+    best_ua, best_c = -1.0, Cs[0]
+    for c in Cs:
+        classifier = LogisticRegression(C=c, max_iter=2000).fit(x["train"], y["train"])
+        ua = classification_metrics(y["validation"], classifier.predict(x["validation"]), label_names)["ua"]
+        if ua > best_ua:
+            best_ua, best_c = ua, c
+    classifier = LogisticRegression(C=best_c, max_iter=2000).fit(
+        np.concatenate([x["train"], x["validation"]]), np.concatenate([y["train"], y["validation"]])
+    )
+    predictions = classifier.predict(x["test"])
+    metrics = {"validation_spkprobe_ua": best_ua, "spkprobe_C": float(best_c)}
+    metrics |= {
+        f"eval_spkprobe_{k}": v
+        for k, v in classification_metrics(y["test"], predictions, label_names).items()
+    }
+    return metrics, predictions
+
+
 def plot_confusion_matrix(
     y_true: Sequence[int],
     y_pred: Sequence[int],

@@ -470,7 +470,7 @@ metrics:
 
 # Speech emotion recognition ({", ".join(datasets_used)})
 
-Fine-tuned from `{base_model}` with [hf-emotion](https://github.com/) for {len(label_names)}-class emotion
+Fine-tuned from `{base_model}` with the hf-emotion library for {len(label_names)}-class emotion
 ({", ".join(label_names)}) plus valence/arousal regression.
 
 ## Evaluation protocol

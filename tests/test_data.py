@@ -21,7 +21,14 @@ from hf_emotion.corpora import (
     parse_ravdess_name,
 )
 from hf_emotion.labels import EMOTIONS
-from hf_emotion.metrics import ccc, classification_metrics, regression_metrics, summarize_folds
+from hf_emotion.metrics import (
+    ccc,
+    classification_metrics,
+    regression_metrics,
+    speaker_normalized_probe,
+    standardize_per_speaker,
+    summarize_folds,
+)
 from hf_emotion.splits import Split, apply_split, make_split, speaker_folds, speaker_genders
 from hf_emotion.targets import CIRCUMPLEX, valence_arousal_targets
 from tests.conftest import real_data_dir
@@ -405,3 +412,45 @@ def test_real_crema_d():
     assert len(ds) == 1880 and len(set(ds["speaker"])) == 23
     assert "unknown" not in set(ds["gender"])
     assert len(sf.info(ds[0]["audio"]).format) > 0
+
+
+def test_speaker_normalized_probe_removes_voice_offsets():
+    """Each speaker's voice shifts every feature far more than the emotion does: standardising per
+    speaker leaves the emotion, and the test speakers' own mean is what makes that possible."""
+    rng = np.random.default_rng(0)
+    names = ["neutral", "happy", "sad"]
+    class_means = rng.normal(size=(3, 2, 6))
+
+    def part(first_speaker: int, n_speakers: int):
+        features, labels, speakers = [], [], []
+        for s in range(first_speaker, first_speaker + n_speakers):
+            voice = rng.normal(scale=8.0, size=(2, 6))
+            for label in range(3):
+                for _ in range(10):
+                    features.append(voice + class_means[label] + rng.normal(scale=0.3, size=(2, 6)))
+                    labels.append(label)
+                    speakers.append(f"s{s}")
+        return np.stack(features), np.array(labels), speakers
+
+    parts = {"train": part(0, 8), "validation": part(8, 3), "test": part(11, 3)}
+    features = {k: v[0] for k, v in parts.items()}
+    labels = {k: v[1] for k, v in parts.items()}
+    speakers = {k: v[2] for k, v in parts.items()}
+    metrics, predictions = speaker_normalized_probe(features, labels, speakers, names)
+    assert metrics["eval_spkprobe_ua"] > 0.9 and metrics["validation_spkprobe_ua"] > 0.9
+    assert predictions.shape == (90,) and metrics["spkprobe_C"] > 0
+    assert {"eval_spkprobe_wa", "eval_spkprobe_macro_f1", "eval_spkprobe_f1_sad"} <= set(metrics)
+    # The same classifier on the raw features is lost among the voices.
+    from sklearn.linear_model import LogisticRegression
+
+    raw = LogisticRegression(max_iter=2000).fit(features["train"].reshape(240, -1), labels["train"])
+    raw_ua = classification_metrics(labels["test"], raw.predict(features["test"].reshape(90, -1)), names)[
+        "ua"
+    ]
+    assert raw_ua < metrics["eval_spkprobe_ua"] - 0.2
+
+    standardized = standardize_per_speaker(features["test"].reshape(90, -1), speakers["test"])
+    for s in set(speakers["test"]):
+        rows = np.array(speakers["test"]) == s
+        np.testing.assert_allclose(standardized[rows].mean(axis=0), 0, atol=1e-9)
+        np.testing.assert_allclose(standardized[rows].std(axis=0), 1, atol=1e-4)

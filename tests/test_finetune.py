@@ -18,6 +18,8 @@ from transformers import AutoFeatureExtractor
 
 import finetune
 from hf_emotion.audio import decode_audio
+from hf_emotion.cli import main as cli_main
+from hf_emotion.metrics import SPEAKER_PROBE_CS
 from hf_emotion.modeling_emotion import EmotionModel
 from tests.conftest import real_data_dir, tiny_wav2vec2_config
 from tests.synth import emotion_signal, write_audio
@@ -118,6 +120,45 @@ def test_finetune_wav2vec2_reports_bad_files_and_saves_a_usable_model(
     assert output.logits.shape == (1, 8)
     assert model.config.id2label[int(output.logits.argmax())] in predictions["label_names"]
     assert torch.all(output.valence_arousal.abs() <= 1)
+
+    # `hf-emotion evaluate` on the run's test speakers reproduces the run's own test score, and the
+    # transductive speaker-normalised probe is fitted on the split's training and validation speakers.
+    evaluated = tmp_path / "evaluated"
+    code = cli_main(
+        [
+            "evaluate",
+            "--model",
+            str(out),
+            "--dataset",
+            "ravdess",
+            "--data_dir",
+            str(data),
+            "--split_file",
+            str(out / "splits.json"),
+            "--output_dir",
+            str(evaluated),
+            "--speaker_norm_probe",
+        ]
+    )
+    assert code == 0
+    again = json.loads((evaluated / "all_results.json").read_text())
+    assert again["eval_ua"] == pytest.approx(written["eval_ua"], abs=1e-6)
+    assert 0.0 <= again["eval_spkprobe_ua"] <= 1.0 and 0.0 <= again["validation_spkprobe_ua"] <= 1.0
+    assert again["spkprobe_C"] in SPEAKER_PROBE_CS
+    assert {Path(f["path"]).name for f in again["skipped_files"]} == skipped
+    with pytest.raises(SystemExit, match="--split_file"):
+        cli_main(
+            [
+                "evaluate",
+                "--model",
+                str(out),
+                "--data_dir",
+                str(data),
+                "--output_dir",
+                str(evaluated),
+                "--speaker_norm_probe",
+            ]
+        )
 
 
 def test_finetune_whisper_cross_validation_from_run_file(tmp_path, ravdess_dir, tiny_whisper_dir):

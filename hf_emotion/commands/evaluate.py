@@ -18,6 +18,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--output_dir", required=True, help="where metrics, predictions and plots go")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--max_seconds", type=float, default=20.0, help="clips are cut to this long")
+    parser.add_argument(
+        "--speaker_norm_probe",
+        action="store_true",
+        help="also score a logistic regression on the model's encoder features standardised per speaker "
+        "(transductive: uses each test speaker's clips as a whole; needs --split_file for its training and "
+        "validation speakers); reported as eval_spkprobe_*",
+    )
 
 
 def run(args) -> int:
@@ -32,14 +39,21 @@ def run(args) -> int:
     model = EmotionModel.from_pretrained(args.model).eval()
     extractor = AutoFeatureExtractor.from_pretrained(args.model)
     raw = load_corpora(args.dataset, args.data_dir)
-    speakers = set(args.speakers or [])
-    if args.split_file:
-        speakers |= set(Split.from_json(args.split_file).test)
-    if speakers:
-        unknown = speakers - set(raw["speaker"])
+    split = Split.from_json(args.split_file) if args.split_file else None
+    if args.speaker_norm_probe and (split is None or split.protocol == "random"):
+        raise SystemExit(
+            "--speaker_norm_probe needs --split_file with a speaker split: the probe is fitted on its "
+            "training and validation speakers"
+        )
+    speakers = set(args.speakers or []) | set(split.test if split else [])
+    keep = set(speakers)
+    if args.speaker_norm_probe:
+        keep |= set(split.train) | set(split.validation)
+    if keep:
+        unknown = keep - set(raw["speaker"])
         if unknown:
             raise SystemExit(f"speakers {sorted(unknown)} are not in the data")
-        raw = raw.filter(lambda s: s in speakers, input_columns="speaker")
+        raw = raw.filter(lambda s: s in keep, input_columns="speaker")
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     data_names = raw.features["emotion"].names
     missing = sorted(set(data_names) - set(names))
@@ -49,10 +63,11 @@ def run(args) -> int:
     raw = raw.map(
         lambda e: {"emotion": [names.index(data_names[i]) for i in e]}, input_columns="emotion", batched=True
     )
-    dataset, skipped = decode_dataset(raw, extractor.sampling_rate)
-    dataset = dataset.with_format(
+    decoded, skipped = decode_dataset(raw, extractor.sampling_rate)
+    decoded = decoded.with_format(
         "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
     )
+    dataset = decoded.filter(lambda s: s in speakers, input_columns="speaker") if speakers else decoded
     os.makedirs(args.output_dir, exist_ok=True)
     trainer = Trainer(
         model=model,
@@ -68,6 +83,8 @@ def run(args) -> int:
         compute_metrics=make_compute_metrics(names),
     )
     metrics, record = predict_dataset(trainer, dataset, names, "eval")
+    if args.speaker_norm_probe:
+        metrics |= _speaker_norm_probe(model, decoded, split, trainer.data_collator, names, args.batch_size)
     metrics["skipped_files"] = [b.as_dict() for b in skipped]
     with open(os.path.join(args.output_dir, "all_results.json"), "w") as handle:
         json.dump(metrics, handle, indent=2)
@@ -77,3 +94,25 @@ def run(args) -> int:
     logger.info("UA %.3f, WA %.3f on %d clips", metrics["eval_ua"], metrics["eval_wa"], len(dataset))
     print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}, indent=2))
     return 0
+
+
+def _speaker_norm_probe(model, decoded, split, collator, label_names, batch_size: int) -> dict:
+    """Encode the split's speakers once and score the per-speaker standardised probe on its test speakers."""
+    from ..metrics import speaker_normalized_probe
+    from ..training import pooled_features
+
+    features, labels, speakers = {}, {}, {}
+    for part in ("train", "validation", "test"):
+        members = set(getattr(split, part))
+        subset = decoded.filter(lambda s, members=members: s in members, input_columns="speaker")
+        encoded = pooled_features(model, subset, collator, batch_size, f"{part} clips")
+        features[part], labels[part] = encoded["hidden"].numpy(), encoded["labels"].numpy()
+        speakers[part] = list(subset["speaker"])
+    metrics, _ = speaker_normalized_probe(features, labels, speakers, label_names)
+    logger.info(
+        "Speaker-normalised probe (transductive): test UA %.3f (C %g chosen on validation UA %.3f)",
+        metrics["eval_spkprobe_ua"],
+        metrics["spkprobe_C"],
+        metrics["validation_spkprobe_ua"],
+    )
+    return metrics
