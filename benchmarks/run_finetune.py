@@ -178,6 +178,58 @@ def run(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- speaker-normalised probe
+
+SPKPROBE_DIR = "speaker_norm_probe"
+
+
+def spkprobe(args) -> int:
+    """``hf-emotion evaluate --speaker_norm_probe`` on every finished fold of a run, into fold_k/speaker_norm_probe."""
+    run_dir = Path(args.run_dir)
+    fold_dirs = sorted(p.parent for p in run_dir.glob("fold_*/all_results.json"))
+    if args.folds is not None:
+        fold_dirs = [d for d in fold_dirs if _fold_number(d) in args.folds]
+    if not fold_dirs:
+        raise SystemExit(f"{run_dir}: no finished fold_*/all_results.json")
+    for fold_dir in fold_dirs:
+        out = fold_dir / SPKPROBE_DIR
+        if (out / "all_results.json").exists():
+            print(f"{fold_dir.name}: already scored in {out}")
+            continue
+        info = json.loads((fold_dir / "run_info.json").read_text())
+        _, data_args, _ = _parse_run(info["argv"])
+        data_dirs = [str(ROOT / d) if not os.path.isabs(d) else d for d in data_args.data_dir]
+        command = [sys.executable, "-m", "hf_emotion.cli", "evaluate", "--model", str(fold_dir)]
+        command += ["--dataset", *data_args.dataset, "--data_dir", *data_dirs]
+        command += ["--split_file", str(fold_dir / "splits.json"), "--output_dir", str(out)]
+        command += [
+            "--max_seconds",
+            str(data_args.max_eval_seconds),
+            "--batch_size",
+            "16",
+            "--speaker_norm_probe",
+        ]
+        command += [
+            "--ravdess_channel",
+            data_args.ravdess_channel,
+            "--crema_d_labels",
+            data_args.crema_d_labels,
+        ]
+        started = time.perf_counter()
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "evaluate.log", "w") as log:
+            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+        if code:
+            print(f"{fold_dir.name}: evaluate failed (exit {code}), see {out / 'evaluate.log'}")
+            return code
+        result = json.loads((out / "all_results.json").read_text())
+        print(
+            f"{fold_dir.name}: spkprobe UA {result['eval_spkprobe_ua']:.3f} (plain UA {result['eval_ua']:.3f}), "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+    return 0
+
+
 # --------------------------------------------------------------------------- collect
 
 
@@ -221,6 +273,16 @@ def _fold_record(fold_dir: Path, run_argv: list[str] | None) -> dict:
         per_epoch = _train_audio_seconds(data_args, split["train"])
         record["train_audio_seconds"] = per_epoch * results.get("epoch", 0.0)
         record["train_audio_per_second"] = record["train_audio_seconds"] / results["train_runtime"]
+    probe_path = fold_dir / SPKPROBE_DIR / "all_results.json"
+    if probe_path.exists():
+        probe = json.loads(probe_path.read_text())
+        record.update(
+            {
+                k: v
+                for k, v in probe.items()
+                if ("spkprobe" in k or "lrprobe" in k) and isinstance(v, (int, float))
+            }
+        )
     state_path = fold_dir / "trainer_state.json"
     if state_path.exists():
         state = json.loads(state_path.read_text())
@@ -323,6 +385,10 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
     model_args, data_args, training_args = _parse_run(run_argv) if run_argv else (None, None, None)
     keys = [f"eval_{m}" for m in METRICS] + [f"validation_{m}" for m in METRICS]
     keys += [f"eval_spknorm_{m}" for m in ("ua", "wa", "macro_f1")]
+    keys += [f"eval_spkprobe_{m}" for m in ("ua", "wa", "macro_f1")] + [
+        "validation_spkprobe_ua",
+        "eval_lrprobe_ua",
+    ]
     keys += ["train_runtime", "train_audio_per_second", "epoch", "probe_validation_ua", "probe_seconds"]
     summary = {k: _mean_std([f.get(k) for f in folds]) for k in keys}
     wall = info.get("wall_s") or _span_seconds(fold_dirs)
@@ -394,20 +460,31 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
         )
     lines += [
         "",
-        "### Transductive: per-speaker normalised scores",
+        "### Transductive: per-speaker normalisation",
         "",
-        "Each test speaker's log-probabilities centred on that speaker's own mean before the arg-max. "
-        "This uses the unlabelled test audio of the speaker as a whole, so it is **not** comparable to "
-        "the clip-by-clip numbers above.",
+        "Both use the unlabelled test audio of each speaker as a whole, so they are **not** comparable to "
+        "the clip-by-clip numbers above. *spknorm*: each test speaker's log-probabilities centred on that "
+        "speaker's own mean before the arg-max (computed by finetune.py). *spkprobe*: the fine-tuned "
+        "encoder's mean-pooled hidden states of every layer, standardised per speaker on that speaker's "
+        "own clips, classified by a logistic regression fitted on the training + validation speakers (C "
+        "chosen on the validation speakers; `python benchmarks/run_finetune.py spkprobe RUN_DIR`, which runs "
+        "`hf-emotion evaluate --speaker_norm_probe` on each fold). *same LR, no speaker norm*: that logistic "
+        "regression on features standardised with the training clips' statistics, clip by clip (not "
+        "transductive), which shows how much of the spkprobe number the speaker normalisation makes.",
         "",
-        "| run | folds | spknorm UA | spknorm WA | spknorm macro-F1 |",
-        "|---|---|---|---|---|",
+        "| run | folds | spknorm UA | spknorm WA | spknorm macro-F1 | spkprobe folds | spkprobe UA | "
+        "spkprobe WA | spkprobe macro-F1 | spkprobe validation UA | same LR, no speaker norm: UA |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in runs.items():
         s = r["summary"]
+        probe_folds = (s.get("eval_spkprobe_ua") or {}).get("n", 0)
         lines.append(
             f"| `{name}` | {len(r['folds_done'])} of {r['num_folds']} | {_fmt(s['eval_spknorm_ua'])} | "
-            f"{_fmt(s['eval_spknorm_wa'])} | {_fmt(s['eval_spknorm_macro_f1'])} |"
+            f"{_fmt(s['eval_spknorm_wa'])} | {_fmt(s['eval_spknorm_macro_f1'])} | "
+            f"{probe_folds or '–'} | {_fmt(s.get('eval_spkprobe_ua'))} | {_fmt(s.get('eval_spkprobe_wa'))} | "
+            f"{_fmt(s.get('eval_spkprobe_macro_f1'))} | {_fmt(s.get('validation_spkprobe_ua'))} | "
+            f"{_fmt(s.get('eval_lrprobe_ua'))} |"
         )
     lines += [
         "",
@@ -491,7 +568,9 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
         for f in r["folds"]:
             lines.append(
                 f"  - fold {_fold_number(Path(f['fold_dir']))}: test UA {f.get('eval_ua', float('nan')):.3f}, "
-                f"spknorm UA {f.get('eval_spknorm_ua', float('nan')):.3f}, validation UA "
+                f"spknorm UA {f.get('eval_spknorm_ua', float('nan')):.3f}, "
+                + (f"spkprobe UA {f['eval_spkprobe_ua']:.3f}, " if "eval_spkprobe_ua" in f else "")
+                + "validation UA "
                 f"{f.get('validation_ua', float('nan')):.3f}, {f.get('epoch', 0):.1f} epochs, "
                 f"train {f.get('train_runtime', 0) / 60:.1f} min"
             )
@@ -535,6 +614,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run_dir", required=True, help="where the run goes (outside the repo or under outputs/)")
     p.add_argument("--folds", type=int, nargs="+", help="only these folds, each in its own process")
     p.set_defaults(func=run)
+    p = commands.add_parser(
+        "spkprobe", help="score the transductive speaker-normalised probe on every finished fold of a run"
+    )
+    p.add_argument("run_dir")
+    p.add_argument("--folds", type=int, nargs="+", help="only these folds")
+    p.set_defaults(func=spkprobe)
     p = commands.add_parser("collect", help="gather finished runs into benchmarks/results/finetune.*")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument(

@@ -121,6 +121,7 @@ def speaker_normalized_probe(
     speakers: dict[str, Sequence[str]],
     label_names: Sequence[str],
     Cs: Sequence[float] = SPEAKER_PROBE_CS,
+    per_speaker: bool = True,
 ) -> tuple[dict[str, float], np.ndarray]:
     """Logistic regression on per-speaker standardised encoder features (transductive evaluation).
 
@@ -131,32 +132,44 @@ def speaker_normalized_probe(
     clip-by-clip numbers. The regularisation ``C`` is chosen on the validation speakers, then the
     classifier is refitted on training + validation speakers; the test speakers choose nothing.
 
+    With ``per_speaker=False`` the same classifier sees features standardised with the training
+    clips' statistics instead (no speaker information at test time, clip by clip): the ablation that
+    tells how much of the result comes from the speaker normalisation.
+
     Returns:
-        ``(metrics, test_predictions)`` with ``validation_spkprobe_ua``, ``spkprobe_C`` and
+        ``(metrics, test_predictions)``; metric names start ``spkprobe`` (``lrprobe`` without
+        per-speaker normalisation): ``validation_spkprobe_ua``, ``spkprobe_C``,
         ``eval_spkprobe_<ua|wa|macro_f1|f1_label>``.
     """
     from sklearn.linear_model import LogisticRegression
 
-    def prepare(part: str) -> np.ndarray:
-        x = np.asarray(features[part], dtype=np.float64)
-        return standardize_per_speaker(x.reshape(len(x), -1), speakers[part])
+    parts = ("train", "validation", "test")
+    x = {
+        part: np.asarray(features[part], dtype=np.float64).reshape(len(features[part]), -1) for part in parts
+    }
+    y = {part: np.asarray(labels[part]) for part in parts}
+    if per_speaker:
+        x = {part: standardize_per_speaker(x[part], speakers[part]) for part in parts}
 
-    x = {part: prepare(part) for part in ("train", "validation", "test")}
-    y = {part: np.asarray(labels[part]) for part in ("train", "validation", "test")}
+    def fit(train_x: np.ndarray, train_y: np.ndarray, c: float):
+        mean, std = train_x.mean(axis=0), train_x.std(axis=0) + 1e-6
+        classifier = LogisticRegression(C=c, max_iter=2000).fit((train_x - mean) / std, train_y)
+        return lambda z: classifier.predict((z - mean) / std)
+
     best_ua, best_c = -1.0, Cs[0]
     for c in Cs:
-        classifier = LogisticRegression(C=c, max_iter=2000).fit(x["train"], y["train"])
-        ua = classification_metrics(y["validation"], classifier.predict(x["validation"]), label_names)["ua"]
+        predict = fit(x["train"], y["train"], c)
+        ua = classification_metrics(y["validation"], predict(x["validation"]), label_names)["ua"]
         if ua > best_ua:
             best_ua, best_c = ua, c
-    classifier = LogisticRegression(C=best_c, max_iter=2000).fit(
-        np.concatenate([x["train"], x["validation"]]), np.concatenate([y["train"], y["validation"]])
+    predict = fit(
+        np.concatenate([x["train"], x["validation"]]), np.concatenate([y["train"], y["validation"]]), best_c
     )
-    predictions = classifier.predict(x["test"])
-    metrics = {"validation_spkprobe_ua": best_ua, "spkprobe_C": float(best_c)}
+    predictions = predict(x["test"])
+    name = "spkprobe" if per_speaker else "lrprobe"
+    metrics = {f"validation_{name}_ua": best_ua, f"{name}_C": float(best_c)}
     metrics |= {
-        f"eval_spkprobe_{k}": v
-        for k, v in classification_metrics(y["test"], predictions, label_names).items()
+        f"eval_{name}_{k}": v for k, v in classification_metrics(y["test"], predictions, label_names).items()
     }
     return metrics, predictions
 

@@ -144,7 +144,7 @@ def test_finetune_wav2vec2_reports_bad_files_and_saves_a_usable_model(
     again = json.loads((evaluated / "all_results.json").read_text())
     assert again["eval_ua"] == pytest.approx(written["eval_ua"], abs=1e-6)
     assert 0.0 <= again["eval_spkprobe_ua"] <= 1.0 and 0.0 <= again["validation_spkprobe_ua"] <= 1.0
-    assert again["spkprobe_C"] in SPEAKER_PROBE_CS
+    assert again["spkprobe_C"] in SPEAKER_PROBE_CS and 0.0 <= again["eval_lrprobe_ua"] <= 1.0
     assert {Path(f["path"]).name for f in again["skipped_files"]} == skipped
     with pytest.raises(SystemExit, match="--split_file"):
         cli_main(

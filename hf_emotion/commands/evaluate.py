@@ -13,6 +13,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", required=True, help="trained hf-emotion model folder or Hub id")
     parser.add_argument("--dataset", nargs="+", default=["ravdess"], help="corpora, as in finetune.py")
     parser.add_argument("--data_dir", nargs="*", default=[], help="one folder per --dataset")
+    parser.add_argument(
+        "--ravdess_channel", default="both", choices=("speech", "song", "both"), help="as in finetune.py"
+    )
+    parser.add_argument(
+        "--crema_d_labels", default="intended", choices=("intended", "perceived"), help="as in finetune.py"
+    )
     parser.add_argument("--split_file", help="a run's splits.json: evaluate on its test speakers")
     parser.add_argument("--speakers", nargs="*", help="evaluate on these speakers only")
     parser.add_argument("--output_dir", required=True, help="where metrics, predictions and plots go")
@@ -23,7 +29,8 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="also score a logistic regression on the model's encoder features standardised per speaker "
         "(transductive: uses each test speaker's clips as a whole; needs --split_file for its training and "
-        "validation speakers); reported as eval_spkprobe_*",
+        "validation speakers); reported as eval_spkprobe_*, with eval_lrprobe_* for the same classifier "
+        "without the per-speaker statistics",
     )
 
 
@@ -38,7 +45,9 @@ def run(args) -> int:
 
     model = EmotionModel.from_pretrained(args.model).eval()
     extractor = AutoFeatureExtractor.from_pretrained(args.model)
-    raw = load_corpora(args.dataset, args.data_dir)
+    raw = load_corpora(
+        args.dataset, args.data_dir, channel=args.ravdess_channel, label_source=args.crema_d_labels
+    )
     split = Split.from_json(args.split_file) if args.split_file else None
     if args.speaker_norm_probe and (split is None or split.protocol == "random"):
         raise SystemExit(
@@ -109,10 +118,13 @@ def _speaker_norm_probe(model, decoded, split, collator, label_names, batch_size
         features[part], labels[part] = encoded["hidden"].numpy(), encoded["labels"].numpy()
         speakers[part] = list(subset["speaker"])
     metrics, _ = speaker_normalized_probe(features, labels, speakers, label_names)
+    ablation, _ = speaker_normalized_probe(features, labels, speakers, label_names, per_speaker=False)
     logger.info(
-        "Speaker-normalised probe (transductive): test UA %.3f (C %g chosen on validation UA %.3f)",
+        "Speaker-normalised probe (transductive): test UA %.3f (C %g chosen on validation UA %.3f); "
+        "the same logistic regression without per-speaker statistics: test UA %.3f",
         metrics["eval_spkprobe_ua"],
         metrics["spkprobe_C"],
         metrics["validation_spkprobe_ua"],
+        ablation["eval_lrprobe_ua"],
     )
-    return metrics
+    return metrics | ablation
