@@ -274,6 +274,22 @@ def main(argv: list[str] | None = None) -> dict:
                     "none" if best is None else f"{best:.3f}",
                 )
             del probe_state
+        if model_args.refit_heads_epochs:
+            # The encoder saw random crops; the heads are refitted on the whole clips a prediction pools.
+            probe_metrics |= fit_heads_on_frozen_encoder(
+                model,
+                parts["train"],
+                parts["validation"],
+                eval_collator,
+                label_names,
+                epochs=model_args.refit_heads_epochs,
+                learning_rate=model_args.linear_probe_learning_rate,
+                weight_decay=training_args.weight_decay,
+                encode_batch_size=training_args.per_device_eval_batch_size,
+                seed=training_args.seed,
+                keep_current_heads=True,
+                name="refit",
+            )
         trainer.save_model(output_dir)
         feature_extractor.save_pretrained(output_dir)
 

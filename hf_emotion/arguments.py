@@ -49,7 +49,17 @@ class ModelArguments:
         },
     )
     linear_probe_learning_rate: float = field(
-        default=1e-3, metadata={"help": "AdamW learning rate of the linear-probe warm start."}
+        default=1e-3,
+        metadata={"help": "AdamW learning rate of the linear-probe warm start and the head refit."},
+    )
+    refit_heads_epochs: int = field(
+        default=0,
+        metadata={
+            "help": "After fine-tuning, refit the layer weights and heads for this many epochs on the fine-tuned "
+            "encoder's pooled hidden states of whole training clips (the encoder trains on random crops of "
+            "--max_train_seconds; predictions pool whole clips). The refit is kept only if it beats the "
+            "fine-tuned heads on the validation speakers. Needs mean pooling. 0 disables."
+        },
     )
     head_learning_rate: float | None = field(
         default=None,
@@ -86,6 +96,8 @@ class ModelArguments:
             raise ValueError(f"--label_smoothing must lie in [0, 1), got {self.label_smoothing}")
         if self.linear_probe_epochs < 0:
             raise ValueError(f"--linear_probe_epochs must be >= 0, got {self.linear_probe_epochs}")
+        if self.refit_heads_epochs < 0:
+            raise ValueError(f"--refit_heads_epochs must be >= 0, got {self.refit_heads_epochs}")
         if self.ccc_loss_weight < 0:
             raise ValueError(f"--ccc_loss_weight must be >= 0, got {self.ccc_loss_weight}")
 

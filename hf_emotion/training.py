@@ -289,6 +289,8 @@ def fit_heads_on_frozen_encoder(
     batch_size: int = 32,
     encode_batch_size: int = 16,
     seed: int = 0,
+    keep_current_heads: bool = False,
+    name: str = "probe",
 ) -> dict[str, float]:
     """Linear-probe warm start (LP-FT: Kumar et al., "Fine-Tuning can Distort Pretrained Features and
     Underperform Out-of-Distribution", ICLR 2022): fit the layer weights and heads on the frozen encoder
@@ -298,11 +300,19 @@ def fit_heads_on_frozen_encoder(
     ``epochs`` passes over those cached features with AdamW and the model's own loss, which costs seconds.
     The epoch with the best validation UA is kept; the validation speakers choose, never the test ones.
 
+    After fine-tuning the same procedure refits the heads on the fine-tuned encoder (``keep_current_heads=True``,
+    ``name="refit"``): the encoder was trained on random crops of a few seconds, while a prediction pools the
+    whole clip, so heads fitted on whole-clip features match what they see at test time. The current heads are
+    then epoch 0, and they stay unless a refitted epoch does better on the validation speakers.
+
     Returns:
-        ``probe_validation_ua``, ``probe_best_epoch``, ``probe_seconds`` (encoding included).
+        ``<name>_validation_ua``, ``<name>_best_epoch`` (0: the current heads were kept), ``<name>_seconds``
+        (encoding included); with ``keep_current_heads`` also ``<name>_initial_validation_ua``.
     """
     if model.config.pooling != "mean":
-        raise ValueError("--linear_probe_epochs needs mean pooling (the heads are fitted on pooled features)")
+        raise ValueError(
+            "--linear_probe_epochs and --refit_heads_epochs need mean pooling (the heads are fitted on pooled features)"
+        )
     started = time.perf_counter()
     train = pooled_features(model, train_dataset, collator, encode_batch_size, "training clips")
     validation = pooled_features(model, validation_dataset, collator, encode_batch_size, "validation clips")
@@ -320,8 +330,21 @@ def fit_heads_on_frozen_encoder(
     )
     generator = torch.Generator().manual_seed(seed)
     n = train["hidden"].shape[0]
-    best_ua, best_epoch, best_state = -1.0, 0, _head_state(model)
+
+    def validation_ua() -> float:
+        model.eval()
+        with torch.no_grad():
+            logits, _ = model.heads_from_pooled(validation["hidden"].to(device))
+        return classification_metrics(
+            validation["labels"].numpy(), logits.argmax(-1).cpu().numpy(), label_names
+        )["ua"]
+
     was_training = model.training
+    best_ua, best_epoch, best_state = -1.0, 0, _head_state(model)
+    initial = {}
+    if keep_current_heads:
+        best_ua = validation_ua()
+        initial[f"{name}_initial_validation_ua"] = float(best_ua)
     for epoch in range(1, epochs + 1):
         model.train()
         for index in torch.randperm(n, generator=generator).split(batch_size):
@@ -334,27 +357,26 @@ def fit_heads_on_frozen_encoder(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            logits, _ = model.heads_from_pooled(validation["hidden"].to(device))
-        ua = classification_metrics(
-            validation["labels"].numpy(), logits.argmax(-1).cpu().numpy(), label_names
-        )["ua"]
+        ua = validation_ua()
         if ua > best_ua:
             best_ua, best_epoch, best_state = ua, epoch, _head_state(model)
     _load_head_state(model, best_state)
     model.train(was_training)
     result = {
-        "probe_validation_ua": float(best_ua),
-        "probe_best_epoch": best_epoch,
-        "probe_seconds": round(time.perf_counter() - started, 1),
+        **initial,
+        f"{name}_validation_ua": float(best_ua),
+        f"{name}_best_epoch": best_epoch,
+        f"{name}_seconds": round(time.perf_counter() - started, 1),
     }
     logger.info(
-        "Linear probe on the frozen encoder: validation UA %.3f at epoch %d of %d (%.0f s)",
+        "%s on the %s encoder: validation UA %.3f at epoch %d of %d%s (%.0f s)",
+        "Heads refitted on whole clips" if keep_current_heads else "Linear probe",
+        "fine-tuned" if keep_current_heads else "frozen",
         best_ua,
         best_epoch,
         epochs,
-        result["probe_seconds"],
+        f" (the heads it started from: {initial[f'{name}_initial_validation_ua']:.3f})" if initial else "",
+        result[f"{name}_seconds"],
     )
     return result
 

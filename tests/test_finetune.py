@@ -467,3 +467,46 @@ def test_the_linear_probe_is_kept_when_fine_tuning_does_worse_on_validation(
     assert written["validation_ua"] == pytest.approx(written["probe_validation_ua"], abs=1e-9)
     reloaded = EmotionModel.from_pretrained(out)
     assert torch.isfinite(reloaded.classifier.weight).all()
+
+
+def test_heads_refitted_on_whole_clips_are_kept_only_when_validation_improves(
+    tmp_path, ravdess_dir, tiny_wav2vec2_dir
+):
+    """Two fine-tuning steps leave near-random heads; the refit on the encoder's whole-clip features must
+    beat them on the validation speakers, and the saved model must score exactly what the refit reported."""
+    out = tmp_path / "run"
+    finetune.main(
+        [
+            "--model_name_or_path",
+            str(tiny_wav2vec2_dir),
+            "--dataset",
+            "ravdess",
+            "--data_dir",
+            str(ravdess_dir),
+            "--num_folds",
+            "4",
+            "--max_steps",
+            "2",
+            "--learning_rate",
+            "1e-5",
+            "--refit_heads_epochs",
+            "40",
+            "--linear_probe_learning_rate",
+            "1e-2",
+            "--eval_strategy",
+            "no",
+            "--save_strategy",
+            "no",
+            "--load_best_model_at_end",
+            "false",
+            *_common(out),
+        ]
+    )
+    written = json.loads((out / "all_results.json").read_text())
+    assert 1 <= written["refit_best_epoch"] <= 40
+    assert written["refit_validation_ua"] > written["refit_initial_validation_ua"]
+    assert written["refit_validation_ua"] > 1.5 / 8  # the synthetic emotions are learnable
+    # What was saved and evaluated (whole clips, the Trainer's prediction loop) is the refitted model.
+    assert written["validation_ua"] == pytest.approx(written["refit_validation_ua"], abs=1e-9)
+    for key in HEADLINE:
+        assert np.isfinite(written[key]), key
