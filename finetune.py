@@ -34,7 +34,7 @@ from hf_emotion.training import (
     EmotionTrainer,
     FreezeEncoderCallback,
     export_model,
-    fit_heads_on_frozen_encoder,
+    fit_heads_on_pooled_features,
     load_feature_extractor,
     make_compute_metrics,
     predict_dataset,
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
         eval_collator = EmotionDataCollator(feature_extractor, is_whisper, data_args.max_eval_seconds)
         probe_metrics, probe_state = {}, None
         if model_args.linear_probe_epochs and not checkpoint:  # a checkpoint already holds trained heads
-            probe_metrics = fit_heads_on_frozen_encoder(
+            probe_metrics = fit_heads_on_pooled_features(
                 model,
                 parts["train"],
                 parts["validation"],
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> dict:
             del probe_state
         if model_args.refit_heads_epochs:
             # The encoder saw random crops; the heads are refitted on the whole clips a prediction pools.
-            probe_metrics |= fit_heads_on_frozen_encoder(
+            probe_metrics |= fit_heads_on_pooled_features(
                 model,
                 parts["train"],
                 parts["validation"],

@@ -276,7 +276,7 @@ def pooled_features(
     return {key: torch.cat(values) for key, values in parts.items()}
 
 
-def fit_heads_on_frozen_encoder(
+def fit_heads_on_pooled_features(
     model,
     train_dataset,
     validation_dataset,

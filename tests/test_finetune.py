@@ -375,7 +375,7 @@ def test_linear_probe_fits_only_the_heads_and_the_full_model_reproduces_its_choi
     from hf_emotion.corpora import decode_dataset, load_corpora
     from hf_emotion.metrics import classification_metrics
     from hf_emotion.splits import apply_split, make_split
-    from hf_emotion.training import EmotionDataCollator, fit_heads_on_frozen_encoder
+    from hf_emotion.training import EmotionDataCollator, fit_heads_on_pooled_features
 
     raw = load_corpora(["ravdess"], [str(ravdess_dir)], channel="both")
     names = raw.features["emotion"].names
@@ -393,7 +393,7 @@ def test_linear_probe_fits_only_the_heads_and_the_full_model_reproduces_its_choi
         Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=True), False, 20.0
     )
 
-    result = fit_heads_on_frozen_encoder(
+    result = fit_heads_on_pooled_features(
         model, parts["train"], parts["validation"], collator, names, epochs=40, learning_rate=1e-2, seed=0
     )
 
