@@ -393,6 +393,7 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
         "eval_lrprobe_ua",
     ]
     keys += ["train_runtime", "train_audio_per_second", "epoch", "probe_validation_ua", "probe_seconds"]
+    keys += ["refit_initial_validation_ua", "refit_validation_ua", "refit_seconds"]
     summary = {k: _mean_std([f.get(k) for f in folds]) for k in keys}
     wall = info.get("wall_s") or _span_seconds(fold_dirs)
     peak = max([info.get("peak_rss_mib") or 0.0] + [f.get("run_peak_rss_mib") or 0.0 for f in folds]) or None
@@ -442,13 +443,14 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
     lines += [
         "Test metrics are on speakers never seen in training or model selection (mean ± population std "
         "over the folds run). The best epoch is chosen by UA on the validation speakers (the next fold); "
-        "with a linear-probe warm start the probe itself is a candidate too. "
+        "with a linear-probe warm start the probe itself is a candidate too, and with the head refit the "
+        "refitted heads replace the chosen ones only when they score higher there. "
         "Valence/arousal CCC is against proxy targets derived from the emotion label and intensity "
         "(`hf_emotion/targets.py`), not listener ratings.",
         "",
         "| run | folds | UA | WA | macro-F1 | CCC valence | CCC arousal | validation UA | linear probe: "
-        "validation UA, folds that kept it |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "validation UA, folds that kept it | head refit: validation UA before → after, folds that kept it |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in runs.items():
         s = r["summary"]
@@ -456,10 +458,17 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
         probe = "–"
         if (s.get("probe_validation_ua") or {}).get("mean") is not None:
             probe = _fmt(s["probe_validation_ua"]) + (f", {sum(kept)} of {len(kept)}" if kept else "")
+        refit = "–"
+        if (s.get("refit_validation_ua") or {}).get("mean") is not None:
+            refitted = [f["refit_best_epoch"] > 0 for f in r["folds"] if "refit_best_epoch" in f]
+            refit = (
+                f"{_fmt(s['refit_initial_validation_ua'])} → {_fmt(s['refit_validation_ua'])}, "
+                f"{sum(refitted)} of {len(refitted)}"
+            )
         lines.append(
             f"| `{name}` | {len(r['folds_done'])} of {r['num_folds']} | {_fmt(s['eval_ua'])} | {_fmt(s['eval_wa'])} | "
             f"{_fmt(s['eval_macro_f1'])} | {_fmt(s['eval_ccc_valence'])} | {_fmt(s['eval_ccc_arousal'])} | "
-            f"{_fmt(s['validation_ua'])} | {probe} |"
+            f"{_fmt(s['validation_ua'])} | {probe} | {refit} |"
         )
     lines += [
         "",
