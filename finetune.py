@@ -11,6 +11,7 @@ reports (metrics JSON, split JSON, confusion matrix, model card) → cross-valid
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -219,19 +220,21 @@ def main(argv: list[str] | None = None) -> dict:
                 )
         eval_collator = EmotionDataCollator(feature_extractor, is_whisper, data_args.max_eval_seconds)
         probe_metrics, probe_state = {}, None
+        # Layer weights and heads fitted on cached whole-clip pooled features: the probe and the refit.
+        fit_heads = functools.partial(
+            fit_heads_on_pooled_features,
+            model,
+            parts["train"],
+            parts["validation"],
+            eval_collator,
+            label_names,
+            learning_rate=model_args.linear_probe_learning_rate,
+            weight_decay=training_args.weight_decay,
+            encode_batch_size=training_args.per_device_eval_batch_size,
+            seed=training_args.seed,
+        )
         if model_args.linear_probe_epochs and not checkpoint:  # a checkpoint already holds trained heads
-            probe_metrics = fit_heads_on_pooled_features(
-                model,
-                parts["train"],
-                parts["validation"],
-                eval_collator,
-                label_names,
-                epochs=model_args.linear_probe_epochs,
-                learning_rate=model_args.linear_probe_learning_rate,
-                weight_decay=training_args.weight_decay,
-                encode_batch_size=training_args.per_device_eval_batch_size,
-                seed=training_args.seed,
-            )
+            probe_metrics = fit_heads(epochs=model_args.linear_probe_epochs)
             # The probe is a candidate like every epoch: if fine-tuning never beats it on the
             # validation speakers, the probe's weights are what this fold keeps.
             probe_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -276,19 +279,8 @@ def main(argv: list[str] | None = None) -> dict:
             del probe_state
         if model_args.refit_heads_epochs:
             # The encoder saw random crops; the heads are refitted on the whole clips a prediction pools.
-            probe_metrics |= fit_heads_on_pooled_features(
-                model,
-                parts["train"],
-                parts["validation"],
-                eval_collator,
-                label_names,
-                epochs=model_args.refit_heads_epochs,
-                learning_rate=model_args.linear_probe_learning_rate,
-                weight_decay=training_args.weight_decay,
-                encode_batch_size=training_args.per_device_eval_batch_size,
-                seed=training_args.seed,
-                keep_current_heads=True,
-                name="refit",
+            probe_metrics |= fit_heads(
+                epochs=model_args.refit_heads_epochs, keep_current_heads=True, name="refit"
             )
         trainer.save_model(output_dir)
         feature_extractor.save_pretrained(output_dir)

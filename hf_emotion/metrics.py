@@ -85,30 +85,27 @@ def speaker_normalize_scores(scores, speakers: Sequence[str]) -> np.ndarray:
         scores: ``(N, C)`` log-probabilities or logits, or ``(N, D)`` regression outputs.
         speakers: the speaker of each row.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    speakers = np.asarray(speakers)
-    out = np.empty_like(scores)
-    for speaker in np.unique(speakers):
-        rows = speakers == speaker
-        out[rows] = scores[rows] - scores[rows].mean(axis=0, keepdims=True)
-    return out
+    return standardize_per_speaker(scores, speakers, scale=False)
 
 
-def standardize_per_speaker(features, speakers: Sequence[str], eps: float = 1e-6) -> np.ndarray:
+def standardize_per_speaker(
+    features, speakers: Sequence[str], scale: bool = True, eps: float = 1e-6
+) -> np.ndarray:
     """Z-score every feature dimension on each speaker's own clips (transductive for unseen speakers).
 
     Args:
         features: ``(N, ...)`` one row per clip.
         speakers: the speaker of each row.
+        scale: divide by the speaker's standard deviation too (``False``: only centre on the speaker's mean).
     """
     features = np.asarray(features, dtype=np.float64)
     speakers = np.asarray(speakers)
     out = np.empty_like(features)
     for speaker in np.unique(speakers):
         rows = speakers == speaker
-        mean = features[rows].mean(axis=0, keepdims=True)
-        std = features[rows].std(axis=0, keepdims=True)
-        out[rows] = (features[rows] - mean) / (std + eps)
+        out[rows] = features[rows] - features[rows].mean(axis=0, keepdims=True)
+        if scale:
+            out[rows] /= features[rows].std(axis=0, keepdims=True) + eps
     return out
 
 
