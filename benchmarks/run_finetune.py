@@ -181,6 +181,11 @@ def run(args) -> int:
     return 0
 
 
+def _data_dirs(data_args) -> list[str]:
+    """A run file's data folders, relative ones taken from the repository root (as finetune.py runs there)."""
+    return [str(ROOT / d) if not os.path.isabs(d) else d for d in data_args.data_dir]
+
+
 # --------------------------------------------------------------------------- speaker-normalised probe
 
 SPKPROBE_DIR = "speaker_norm_probe"
@@ -201,22 +206,12 @@ def spkprobe(args) -> int:
             continue
         info = json.loads((fold_dir / "run_info.json").read_text())
         _, data_args, _ = _parse_run(info["argv"])
-        data_dirs = [str(ROOT / d) if not os.path.isabs(d) else d for d in data_args.data_dir]
-        command = [sys.executable, "-m", "hf_emotion.cli", "evaluate", "--model", str(fold_dir)]
-        command += ["--dataset", *data_args.dataset, "--data_dir", *data_dirs]
-        command += ["--split_file", str(fold_dir / "splits.json"), "--output_dir", str(out)]
-        command += [
-            "--max_seconds",
-            str(data_args.max_eval_seconds),
-            "--batch_size",
-            "16",
-            "--speaker_norm_probe",
-        ]
-        command += [
-            "--ravdess_channel",
-            data_args.ravdess_channel,
-            "--crema_d_labels",
-            data_args.crema_d_labels,
+        command = [
+            *(sys.executable, "-m", "hf_emotion.cli", "evaluate", "--model", str(fold_dir)),
+            *("--dataset", *data_args.dataset, "--data_dir", *_data_dirs(data_args)),
+            *("--ravdess_channel", data_args.ravdess_channel, "--crema_d_labels", data_args.crema_d_labels),
+            *("--split_file", str(fold_dir / "splits.json"), "--output_dir", str(out)),
+            *("--max_seconds", str(data_args.max_eval_seconds), "--batch_size", "16", "--speaker_norm_probe"),
         ]
         started = time.perf_counter()
         out.mkdir(parents=True, exist_ok=True)
@@ -250,7 +245,7 @@ def _train_audio_seconds(data_args, train_speakers: list[str]) -> float:
 
     raw = load_corpora(
         data_args.dataset,
-        [str(ROOT / d) if not os.path.isabs(d) else d for d in data_args.data_dir],
+        _data_dirs(data_args),
         channel=data_args.ravdess_channel,
         label_source=data_args.crema_d_labels,
     )
@@ -542,14 +537,13 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
         if name.endswith(ABLATION_SUFFIXES):
             continue
         partial = len(r["folds_done"]) < (r["num_folds"] or 0)
+        partial_note = f" ({len(r['folds_done'])} of {r['num_folds']} folds only)" if partial else ""
         for prefix, targets in TARGETS.items():
             if not name.startswith(prefix) and not name.endswith(prefix):
                 continue
             for key, threshold in targets:
                 m = r["summary"].get(key, {}).get("mean")
-                met = "–" if m is None else ("yes" if m >= threshold else "no")
-                if partial and m is not None:
-                    met += f" ({len(r['folds_done'])} of {r['num_folds']} folds only)"
+                met = "–" if m is None else ("yes" if m >= threshold else "no") + partial_note
                 lines.append(
                     f"| `{name}` | {key} ≥ {threshold} | {'–' if m is None else f'{m:.3f}'} | {met} |"
                 )
@@ -562,9 +556,7 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
         for key in ("eval_ccc_valence", "eval_ccc_arousal"):
             m = r["summary"].get(key, {}).get("mean")
             if m is not None:
-                met = ("yes" if m >= 0.8 else "no") + (
-                    f" ({len(r['folds_done'])} of {r['num_folds']} folds only)" if partial else ""
-                )
+                met = ("yes" if m >= 0.8 else "no") + partial_note
                 lines.append(f"| `{name}` | {key} ≥ 0.8 | {m:.3f} | {met} |")
     lines += ["", "### Published and earlier anchors (UA, RAVDESS speech)", "", "| system | UA | source |"]
     lines += ["|---|---|---|"] + [f"| {what} | {ua:.3f} | {src} |" for what, ua, src in ANCHORS]
