@@ -263,25 +263,28 @@ def main(argv: list[str] | None = None) -> dict:
         if checkpoint:
             logger.info("Resuming from %s", checkpoint)
         train_result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=IGNORE_KEYS)
+        if model_args.refit_heads_epochs:
+            # The encoder saw random crops; the heads are refitted on the whole clips a prediction pools.
+            # This runs on the fine-tuned encoder before the probe is weighed against it, so the probe
+            # competes with the best fine-tuned model as it will be used, not with its crop-trained heads.
+            probe_metrics |= fit_heads(
+                epochs=model_args.refit_heads_epochs, keep_current_heads=True, name="refit"
+            )
         if probe_state is not None and training_args.load_best_model_at_end:
-            best = trainer.state.best_metric
+            fine_tuned = probe_metrics.get("refit_validation_ua", trainer.state.best_metric)
             by_ua = training_args.metric_for_best_model in ("ua", "eval_ua")
             probe_metrics["probe_selected"] = bool(
-                by_ua and (best is None or probe_metrics["probe_validation_ua"] > best)
+                by_ua and (fine_tuned is None or probe_metrics["probe_validation_ua"] > fine_tuned)
             )
             if probe_metrics["probe_selected"]:
                 model.load_state_dict(probe_state)
                 logger.info(
-                    "The linear probe (validation UA %.3f) beat every fine-tuned epoch (best %s): keeping the probe",
+                    "The linear probe (validation UA %.3f) beat the fine-tuned model (best %s%s): keeping the probe",
                     probe_metrics["probe_validation_ua"],
-                    "none" if best is None else f"{best:.3f}",
+                    "none" if fine_tuned is None else f"{fine_tuned:.3f}",
+                    ", heads refitted" if "refit_validation_ua" in probe_metrics else "",
                 )
             del probe_state
-        if model_args.refit_heads_epochs:
-            # The encoder saw random crops; the heads are refitted on the whole clips a prediction pools.
-            probe_metrics |= fit_heads(
-                epochs=model_args.refit_heads_epochs, keep_current_heads=True, name="refit"
-            )
         trainer.save_model(output_dir)
         feature_extractor.save_pretrained(output_dir)
 

@@ -58,7 +58,8 @@ class ModelArguments:
             "help": "After fine-tuning, refit the layer weights and heads for this many epochs on the fine-tuned "
             "encoder's pooled hidden states of whole training clips (the encoder trains on random crops of "
             "--max_train_seconds; predictions pool whole clips). The refit is kept only if it beats the "
-            "fine-tuned heads on the validation speakers. Needs mean pooling. 0 disables."
+            "fine-tuned heads on the validation speakers; a linear probe (--linear_probe_epochs) is then weighed "
+            "against the refitted model, not the crop-trained heads. Needs mean pooling. 0 disables."
         },
     )
     head_learning_rate: float | None = field(
