@@ -285,6 +285,11 @@ def main(argv: list[str] | None = None) -> dict:
                     ", heads refitted" if "refit_validation_ua" in probe_metrics else "",
                 )
             del probe_state
+        if "refit_best_epoch" in probe_metrics:
+            # what was saved: the refitted heads (not the fine-tuned epoch's own, not the probe)
+            probe_metrics["refit_selected"] = probe_metrics["refit_best_epoch"] > 0 and not probe_metrics.get(
+                "probe_selected", False
+            )
         trainer.save_model(output_dir)
         feature_extractor.save_pretrained(output_dir)
 

@@ -66,11 +66,12 @@ ANCHORS = [
     ("this project earlier: MFCC + random forest", 0.422, "measured here earlier"),
 ]
 
-# Runs named <config>-<suffix> were made with an earlier recipe or with a step of the current one left out.
-ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit")
+# Runs named <config>-<suffix> were made with an earlier recipe, a step of the current one left out, or
+# (-probe-first) the probe weighed against the crop-trained heads before the head refit.
+ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit", "-lr3e-5", "-probe-first")
 
 TARGETS = {
-    # run name prefix → (metric, threshold, what)
+    # run name, or the end of one (after a "-") → (metric, threshold)
     "whisper-base-ravdess-speech": [("eval_ua", 0.80), ("eval_spknorm_ua", 0.88), ("eval_spkprobe_ua", 0.88)],
     "whisper-tiny.en-ravdess-speech": [("eval_ua", 0.75)],
     "ravdess-speech-song": [("eval_ua", 0.78)],
@@ -438,8 +439,9 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
     lines += [
         "Test metrics are on speakers never seen in training or model selection (mean ± population std "
         "over the folds run). The best epoch is chosen by UA on the validation speakers (the next fold); "
-        "with a linear-probe warm start the probe itself is a candidate too, and with the head refit the "
-        "refitted heads replace the chosen ones only when they score higher there. "
+        "with the head refit, the refitted heads replace the chosen epoch's only when they score higher there, "
+        "and with a linear-probe warm start the frozen probe is then a candidate too (runs named `-probe-first` "
+        "weighed the probe against the crop-trained heads before the refit, and refitted the probe when kept). "
         "Valence/arousal CCC is against proxy targets derived from the emotion label and intensity "
         "(`hf_emotion/targets.py`), not listener ratings.",
         "",
@@ -455,7 +457,17 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
             probe = _fmt(s["probe_validation_ua"]) + (f", {sum(kept)} of {len(kept)}" if kept else "")
         refit = "–"
         if (s.get("refit_validation_ua") or {}).get("mean") is not None:
-            refitted = [f["refit_best_epoch"] > 0 for f in r["folds"] if "refit_best_epoch" in f]
+            # folds written before finetune.py recorded refit_selected: a kept probe was refitted only in the
+            # probe-first order
+            refitted = [
+                f.get(
+                    "refit_selected",
+                    f["refit_best_epoch"] > 0
+                    and (name.endswith("-probe-first") or not f.get("probe_selected")),
+                )
+                for f in r["folds"]
+                if "refit_best_epoch" in f
+            ]
             refit = (
                 f"{_fmt(s['refit_initial_validation_ua'])} → {_fmt(s['refit_validation_ua'])}, "
                 f"{sum(refitted)} of {len(refitted)}"
@@ -538,8 +550,8 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
             continue
         partial = len(r["folds_done"]) < (r["num_folds"] or 0)
         partial_note = f" ({len(r['folds_done'])} of {r['num_folds']} folds only)" if partial else ""
-        for prefix, targets in TARGETS.items():
-            if not name.startswith(prefix) and not name.endswith(prefix):
+        for run_name, targets in TARGETS.items():
+            if name != run_name and not name.endswith("-" + run_name):
                 continue
             for key, threshold in targets:
                 m = r["summary"].get(key, {}).get("mean")

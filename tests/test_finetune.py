@@ -428,7 +428,8 @@ def test_linear_probe_fits_only_the_heads_and_the_full_model_reproduces_its_choi
 def test_the_linear_probe_is_kept_when_fine_tuning_does_worse_on_validation(
     tmp_path, ravdess_dir, tiny_wav2vec2_dir
 ):
-    """A learning rate of 10 wrecks the model in two steps; the fold must fall back to the probe."""
+    """A learning rate of 10 wrecks the model in two steps; the fold must fall back to the probe, and the
+    probe is weighed against the wrecked model after its heads are refitted (the refit cannot save it)."""
     out = tmp_path / "run"
     finetune.main(
         [
@@ -448,6 +449,8 @@ def test_the_linear_probe_is_kept_when_fine_tuning_does_worse_on_validation(
             "10",
             "--head_learning_rate",
             "10",
+            "--refit_heads_epochs",
+            "5",
             "--max_steps",
             "2",
             "--eval_strategy",
@@ -463,6 +466,8 @@ def test_the_linear_probe_is_kept_when_fine_tuning_does_worse_on_validation(
     )
     written = json.loads((out / "all_results.json").read_text())
     assert written["probe_selected"] is True
+    assert written["refit_selected"] is False
+    assert written["refit_validation_ua"] < written["probe_validation_ua"]
     # what was saved and evaluated is the probe: its validation UA is the probe's own
     assert written["validation_ua"] == pytest.approx(written["probe_validation_ua"], abs=1e-9)
     reloaded = EmotionModel.from_pretrained(out)
@@ -504,6 +509,7 @@ def test_heads_refitted_on_whole_clips_are_kept_only_when_validation_improves(
     )
     written = json.loads((out / "all_results.json").read_text())
     assert 1 <= written["refit_best_epoch"] <= 40
+    assert written["refit_selected"] is True
     assert written["refit_validation_ua"] > written["refit_initial_validation_ua"]
     assert written["refit_validation_ua"] > 1.5 / 8  # the synthetic emotions are learnable
     # What was saved and evaluated (whole clips, the Trainer's prediction loop) is the refitted model.

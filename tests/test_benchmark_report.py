@@ -1,0 +1,88 @@
+"""The fine-tuning report (benchmarks/run_finetune.py): which targets judge which run, and what a fold kept."""
+
+import importlib.util
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def run_finetune():
+    spec = importlib.util.spec_from_file_location("run_finetune", ROOT / "benchmarks" / "run_finetune.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_finetune_machine() -> dict:
+    return {"nproc": 2, "cpu": "cpu", "gpu": "no GPU", "memory_gib": 23.5, "torch": "2.13.0+cpu"}
+
+
+def _run(folds: list[dict], ua: float) -> dict:
+    stat = {"mean": ua, "std": 0.0, "n": len(folds)}
+    summary = defaultdict(lambda: dict(stat))  # every metric the report reads with [...]
+    for key in ("probe_validation_ua", "refit_initial_validation_ua", "refit_validation_ua"):
+        summary[key]  # and those it reads with .get()
+    return {
+        "folds_done": list(range(len(folds))),
+        "num_folds": 6,
+        "summary": summary,
+        "folds": folds,
+        "wall_s": None,
+        "fold_wall_s_sum": None,
+        "train_runtime_total_s": 0.0,
+        "peak_rss_mib": None,
+        "command": "python finetune.py X",
+        "run_dir": "/tmp/x",
+        "date": "today",
+        "machine": run_finetune_machine(),
+        "collected": "today",
+    }
+
+
+def _target_rows(markdown: str) -> list[str]:
+    section = markdown.split("### Targets")[1].split("###")[0]
+    return [line for line in section.splitlines() if line.startswith("| `")]
+
+
+def _fit_row(markdown: str, name: str) -> str:
+    return next(line for line in markdown.splitlines() if line.startswith(f"| `{name}` | "))
+
+
+def test_each_target_judges_only_its_own_run_and_ablations_are_left_out(run_finetune):
+    fold = {"fold_dir": "/tmp/x/fold_0", "eval_ua": 0.7}
+    runs = {
+        "whisper-tiny.en-ravdess-speech-song": _run([fold] * 6, 0.79),
+        "whisper-tiny.en-ravdess-speech": _run([fold] * 6, 0.74),
+        "whisper-tiny.en-crema-d": _run([fold] * 3, 0.71),
+        "whisper-base-ravdess-speech-lr3e-5-probe-first": _run([fold] * 2, 0.75),
+    }
+    rows = _target_rows(run_finetune.render_markdown(runs, []))
+    song = [r for r in rows if r.startswith("| `whisper-tiny.en-ravdess-speech-song`")]
+    # speech+song is judged by its own 0.78 target, not by the speech-only 0.75 one it shares a prefix with
+    assert [r for r in song if "eval_ua" in r] == [
+        "| `whisper-tiny.en-ravdess-speech-song` | eval_ua ≥ 0.78 | 0.790 | yes |"
+    ]
+    speech = [r for r in rows if r.startswith("| `whisper-tiny.en-ravdess-speech` | eval_ua")]
+    assert speech == ["| `whisper-tiny.en-ravdess-speech` | eval_ua ≥ 0.75 | 0.740 | no |"]
+    crema = [r for r in rows if r.startswith("| `whisper-tiny.en-crema-d` | eval_ua")]
+    assert crema == ["| `whisper-tiny.en-crema-d` | eval_ua ≥ 0.7 | 0.710 | yes (3 of 6 folds only) |"]
+    assert not any("probe-first" in r for r in rows)
+
+
+def test_a_fold_that_kept_the_probe_did_not_keep_its_refit_unless_probe_first(run_finetune):
+    probe_kept = {"fold_dir": "/tmp/x/fold_0", "probe_selected": True, "refit_best_epoch": 12}
+    refit_kept = {"fold_dir": "/tmp/x/fold_1", "probe_selected": False, "refit_best_epoch": 5}
+    recorded = {**probe_kept, "refit_selected": False}
+    runs = {
+        "a": _run([probe_kept, refit_kept], 0.7),
+        "a-probe-first": _run([probe_kept, refit_kept], 0.7),
+        "b": _run([recorded, refit_kept], 0.7),
+    }
+    markdown = run_finetune.render_markdown(runs, [])
+    assert _fit_row(markdown, "a").endswith(", 1 of 2 |")
+    assert _fit_row(markdown, "a-probe-first").endswith(", 2 of 2 |")
+    assert _fit_row(markdown, "b").endswith(", 1 of 2 |")
