@@ -68,7 +68,7 @@ ANCHORS = [
 
 # Runs named <config>-<suffix> were made with an earlier recipe, a step of the current one left out, or
 # (-probe-first) the probe weighed against the crop-trained heads before the head refit.
-ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit", "-lr3e-5", "-probe-first")
+ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit", "-probe-first")
 
 TARGETS = {
     # run name, or the end of one (after a "-") → (metric, threshold)

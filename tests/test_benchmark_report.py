@@ -17,7 +17,7 @@ def run_finetune():
     return module
 
 
-def run_finetune_machine() -> dict:
+def _machine() -> dict:
     return {"nproc": 2, "cpu": "cpu", "gpu": "no GPU", "memory_gib": 23.5, "torch": "2.13.0+cpu"}
 
 
@@ -38,7 +38,7 @@ def _run(folds: list[dict], ua: float) -> dict:
         "command": "python finetune.py X",
         "run_dir": "/tmp/x",
         "date": "today",
-        "machine": run_finetune_machine(),
+        "machine": _machine(),
         "collected": "today",
     }
 
