@@ -434,6 +434,16 @@ def _fmt(s: dict | None, digits: int = 3) -> str:
     return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
 
 
+def _refit_kept(fold: dict, run_name: str) -> bool:
+    """Whether the fold's saved model has refitted heads: finetune.py records it as ``refit_selected``; folds
+    written before that keep the refit unless the probe replaced it, which the probe-first order never did."""
+    if "refit_selected" in fold:
+        return fold["refit_selected"]
+    return fold["refit_best_epoch"] > 0 and (
+        run_name.endswith("-probe-first") or not fold.get("probe_selected")
+    )
+
+
 def render_markdown(runs: dict, notes: list[str]) -> str:
     lines = ["## Fine-tuning (speaker-independent folds)", ""]
     lines += [
@@ -457,17 +467,7 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
             probe = _fmt(s["probe_validation_ua"]) + (f", {sum(kept)} of {len(kept)}" if kept else "")
         refit = "–"
         if (s.get("refit_validation_ua") or {}).get("mean") is not None:
-            # folds written before finetune.py recorded refit_selected: a kept probe was refitted only in the
-            # probe-first order
-            refitted = [
-                f.get(
-                    "refit_selected",
-                    f["refit_best_epoch"] > 0
-                    and (name.endswith("-probe-first") or not f.get("probe_selected")),
-                )
-                for f in r["folds"]
-                if "refit_best_epoch" in f
-            ]
+            refitted = [_refit_kept(f, name) for f in r["folds"] if "refit_best_epoch" in f]
             refit = (
                 f"{_fmt(s['refit_initial_validation_ua'])} → {_fmt(s['refit_validation_ua'])}, "
                 f"{sum(refitted)} of {len(refitted)}"
