@@ -5,7 +5,8 @@
     python finetune.py --model_name_or_path DIR --dataset ravdess --data_dir DATA --output_dir OUT
 
 Reads top to bottom: arguments → logging and seed → corpora → feature extractor and decoding
-→ for each speaker fold: split → model → Trainer → train → evaluate on unseen speakers →
+→ for each speaker fold: split → model → Trainer → train → heads refitted on whole clips → the
+probe or the fine-tuned model → valence/arousal class mixing → evaluate on unseen speakers →
 reports (metrics JSON, split JSON, confusion matrix, model card) → cross-validation summary.
 """
 
@@ -35,6 +36,7 @@ from hf_emotion.training import (
     EmotionTrainer,
     FreezeEncoderCallback,
     export_model,
+    fit_class_mixing,
     fit_heads_on_pooled_features,
     load_feature_extractor,
     make_compute_metrics,
@@ -290,11 +292,14 @@ def main(argv: list[str] | None = None) -> dict:
             probe_metrics["refit_selected"] = probe_metrics["refit_best_epoch"] > 0 and not probe_metrics.get(
                 "probe_selected", False
             )
+        trainer.data_collator = eval_collator
+        if model_args.class_mixing:
+            # valence/arousal: how much of the classifier's expectation to trust, chosen on validation speakers
+            probe_metrics |= fit_class_mixing(trainer, parts["train"], parts["validation"])
         trainer.save_model(output_dir)
         feature_extractor.save_pretrained(output_dir)
 
         # -------------------------------------------------------------- evaluate on unseen speakers
-        trainer.data_collator = eval_collator
         validation_metrics, _ = predict_dataset(trainer, parts["validation"], label_names, "validation")
         test_metrics, record = predict_dataset(trainer, parts["test"], label_names, "eval")
         metrics = {

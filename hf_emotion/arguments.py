@@ -79,6 +79,15 @@ class ModelArguments:
         metadata={"help": "Weight of (1 - CCC) per valence/arousal dimension in the loss; 0 disables."},
     )
     label_smoothing: float = field(default=0.0, metadata={"help": "Label smoothing of the cross-entropy."})
+    class_mixing: bool = field(
+        default=True,
+        metadata={
+            "help": "After training, mix the classifier's expected valence/arousal (the training clips' mean "
+            "per class, weighted by the class probabilities) into the regressor's output, with one weight per "
+            "dimension among 0, 0.25, 0.5, 0.75, 1 chosen by CCC on the validation speakers (0: the "
+            "regressor alone). Stored in the model's config, so every later prediction uses it."
+        },
+    )
     class_weighting: str = field(
         default="none",
         metadata={

@@ -47,6 +47,14 @@ class EmotionConfig(PreTrainedConfig):
             Label smoothing of the cross-entropy, in `[0, 1)`.
         class_weights (`list[float]`, *optional*):
             One cross-entropy weight per class (e.g. inverse class frequency), or `None` for equal weights.
+        class_valence_arousal (`list[list[float]]`, *optional*):
+            Where each emotion lies on the valence/arousal plane: one row per label, one column per regression
+            target (`finetune.py` takes the training clips' mean targets per class).
+        valence_arousal_class_weight (`list[float]`, *optional*):
+            One weight `w` in `[0, 1]` per regression target. The model then outputs
+            `(1 - w) * regressor + w * softmax(logits) @ class_valence_arousal`: the classifier's expectation of
+            the class coordinates mixed into the regressor's. `finetune.py` chooses it on validation speakers;
+            `None` or 0 leaves the regressor's output as it is.
         sampling_rate (`int`, *optional*, defaults to 16000):
             Sampling rate of the audio the encoder expects.
         initializer_range (`float`, *optional*, defaults to 0.02):
@@ -78,6 +86,8 @@ class EmotionConfig(PreTrainedConfig):
     ccc_loss_weight: float = 0.5
     label_smoothing: float = 0.0
     class_weights: list[float] | tuple[float, ...] | None = None
+    class_valence_arousal: list[list[float]] | None = None
+    valence_arousal_class_weight: list[float] | None = None
     sampling_rate: int = 16000
     initializer_range: float = 0.02
 
@@ -129,6 +139,34 @@ class EmotionConfig(PreTrainedConfig):
                 raise ValueError(
                     f"EmotionConfig: class_weights has {len(self.class_weights)} entries but there are "
                     f"{self.num_labels} labels ({list(self.id2label.values())}); give one weight per label."
+                )
+        self._check_class_valence_arousal()
+
+    def _check_class_valence_arousal(self) -> None:
+        targets = len(self.regression_targets)
+        if self.class_valence_arousal is not None:
+            self.class_valence_arousal = [
+                [float(value) for value in row] for row in self.class_valence_arousal
+            ]
+            if len(self.class_valence_arousal) != self.num_labels or any(
+                len(row) != targets for row in self.class_valence_arousal
+            ):
+                raise ValueError(
+                    f"EmotionConfig: class_valence_arousal must have one row per label ({self.num_labels}) and "
+                    f"one column per regression target ({self.regression_targets})."
+                )
+        weights = self.valence_arousal_class_weight
+        if weights is not None:
+            self.valence_arousal_class_weight = weights = [float(weight) for weight in weights]
+            if len(weights) != targets or not all(0.0 <= weight <= 1.0 for weight in weights):
+                raise ValueError(
+                    f"EmotionConfig: valence_arousal_class_weight={weights} must hold one weight in [0, 1] per "
+                    f"regression target ({self.regression_targets})."
+                )
+            if any(weights) and self.class_valence_arousal is None:
+                raise ValueError(
+                    "EmotionConfig: valence_arousal_class_weight needs class_valence_arousal (the class "
+                    "coordinates it mixes in)."
                 )
 
     @property

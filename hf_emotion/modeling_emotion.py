@@ -66,7 +66,8 @@ class EmotionModelOutput(ModelOutput):
         logits (`torch.FloatTensor` of shape `(B, C)`):
             Emotion scores before softmax.
         valence_arousal (`torch.FloatTensor` of shape `(B, R)`):
-            Regression outputs in `[-1, 1]`, columns in `config.regression_targets` order.
+            Regression outputs in `[-1, 1]`, columns in `config.regression_targets` order (mixed with the
+            classifier's expected class coordinates when `config.valence_arousal_class_weight` is set).
         classification_loss (`torch.FloatTensor` of shape `()`, *optional*):
             Cross-entropy (with the config's class weights and label smoothing), when `labels` were given.
         regression_loss (`torch.FloatTensor` of shape `()`, *optional*):
@@ -340,9 +341,9 @@ class EmotionModel(EmotionPreTrainedModel):
         """Every hidden state mean-pooled over its unpadded frames: `(B, L, H)`.
 
         With `pooling="mean"` this is all the heads see of a clip (the projector is affine, so it commutes with
-        the mean), so [`heads_from_pooled`] on it gives the same outputs as `forward`. Computed once with a
-        frozen encoder, it lets the heads be fitted on cached features in seconds (see
-        `hf_emotion.training.fit_heads_on_pooled_features`).
+        the mean), so [`heads_from_pooled`] on it gives the same logits and regressor output as `forward` (before
+        any class mixing). Computed once with a frozen encoder, it lets the heads be fitted on cached features in
+        seconds (see `hf_emotion.training.fit_heads_on_pooled_features`).
         """
         if (input_values is None) == (input_features is None):
             raise ValueError("Pass exactly one of `input_values` (raw audio) or `input_features` (log-mel).")
@@ -371,6 +372,23 @@ class EmotionModel(EmotionPreTrainedModel):
             mixed = pooled_hidden_states[:, -1]
         pooled = self.dropout(self.projector(mixed))  # (B, P)
         return self.classifier(pooled), torch.tanh(self.regressor(pooled))
+
+    def mix_class_valence_arousal(self, logits: torch.Tensor, valence_arousal: torch.Tensor) -> torch.Tensor:
+        """The regressor's `(B, R)` output mixed with the classifier's expectation of the class coordinates.
+
+        `(1 - w) * valence_arousal + w * softmax(logits) @ config.class_valence_arousal`, with one `w` per target
+        from `config.valence_arousal_class_weight`; the regressor's output unchanged when that is unset or 0.
+        """
+        weights = self.config.valence_arousal_class_weight
+        if not weights or not any(weights):
+            return valence_arousal
+        coordinates = torch.tensor(
+            self.config.class_valence_arousal, dtype=torch.float32, device=valence_arousal.device
+        )  # (C, R)
+        weights = torch.tensor(weights, dtype=torch.float32, device=valence_arousal.device)  # (R,)
+        expected = nn.functional.softmax(logits.float(), dim=-1) @ coordinates  # (B, R)
+        mixed = (1.0 - weights) * valence_arousal.float() + weights * expected
+        return mixed.to(valence_arousal.dtype)
 
     def compute_loss(
         self,
@@ -485,6 +503,7 @@ class EmotionModel(EmotionPreTrainedModel):
         pooled = self.dropout(self._pool(self.projector(frames), frame_mask))  # (B, P)
         logits = self.classifier(pooled)  # (B, C)
         valence_arousal = torch.tanh(self.regressor(pooled))  # (B, R)
+        # The losses train the regressor itself; the class mixing is chosen after training.
         loss, classification_loss, regression_loss = self.compute_loss(
             logits, valence_arousal, labels=labels, valence=valence, arousal=arousal
         )
@@ -492,7 +511,7 @@ class EmotionModel(EmotionPreTrainedModel):
         output = EmotionModelOutput(
             loss=loss,
             logits=logits,
-            valence_arousal=valence_arousal,
+            valence_arousal=self.mix_class_valence_arousal(logits, valence_arousal),
             classification_loss=classification_loss,
             regression_loss=regression_loss,
             hidden_states=hidden_states if output_hidden_states else None,

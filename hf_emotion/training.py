@@ -17,6 +17,7 @@ from transformers import Trainer, TrainerCallback
 from .machine import describe_machine
 from .metrics import (
     HEADLINE_METRICS,
+    ccc,
     classification_metrics,
     plot_confusion_matrix,
     plot_valence_arousal,
@@ -381,6 +382,103 @@ def fit_heads_on_pooled_features(
     return result
 
 
+# --------------------------------------------------------------------------- valence/arousal from the classes
+
+CLASS_MIXING_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def class_mean_targets(dataset, num_labels: int, targets: Sequence[str]) -> list[list[float]] | None:
+    """Each class's mean of the training clips' ``targets`` (``valence``, ``arousal`` columns): ``(C, R)``.
+
+    For the proxy targets of RAVDESS and CREMA-D this is the class's circumplex coordinate (arousal averaged
+    over the recorded intensities); with real annotations, where the class's clips lie on average. ``None``
+    when a class has no clip with finite targets.
+    """
+    labels = np.asarray(dataset["emotion"])
+    values = np.stack([np.asarray(dataset[name], dtype=np.float64) for name in targets], axis=1)
+    means = []
+    for label in range(num_labels):
+        rows = values[(labels == label) & np.isfinite(values).all(axis=1)]
+        if not len(rows):
+            return None
+        means.append(rows.mean(axis=0).round(5).tolist())
+    return means
+
+
+def choose_class_mixing(
+    probabilities: np.ndarray,
+    valence_arousal: np.ndarray,
+    targets: np.ndarray,
+    class_valence_arousal: Sequence[Sequence[float]],
+    weights: Sequence[float] = CLASS_MIXING_WEIGHTS,
+) -> tuple[list[float], np.ndarray]:
+    """Per target, the weight of the class expectation that gives the highest CCC on these (validation) clips.
+
+    The candidates are ``(1 - w) * valence_arousal + w * probabilities @ class_valence_arousal`` for each
+    ``w`` in ``weights``; a tie keeps the smaller weight (the regressor alone, first). Returns the weights and
+    the ``(len(weights), R)`` CCC table they were chosen from.
+    """
+    expected = np.asarray(probabilities, dtype=np.float64) @ np.asarray(
+        class_valence_arousal, dtype=np.float64
+    )
+    regressed = np.asarray(valence_arousal, dtype=np.float64)
+    scores = np.array(
+        [
+            [
+                ccc((1 - w) * regressed[:, j] + w * expected[:, j], targets[:, j])
+                for j in range(regressed.shape[1])
+            ]
+            for w in weights
+        ]
+    )
+    chosen = [
+        float(weights[int(np.argmax(np.nan_to_num(scores[:, j], nan=-np.inf)))])
+        for j in range(scores.shape[1])
+    ]
+    return chosen, scores
+
+
+def fit_class_mixing(trainer: Trainer, train_dataset, validation_dataset) -> dict[str, float]:
+    """Sets ``class_valence_arousal`` and ``valence_arousal_class_weight`` of ``trainer.model``'s config.
+
+    The class coordinates are the training clips' mean targets; the weight of each target is chosen by CCC on
+    the validation clips (one prediction pass, with ``trainer``'s data collator). Returns the chosen weights
+    and the regressor's own validation CCC, for the run's metrics; nothing changes when the targets are
+    missing (a dataset without valence/arousal) or the validation set is too small to score.
+    """
+    config = trainer.model.config
+    names = list(config.regression_targets)
+    config.valence_arousal_class_weight = None
+    coordinates = class_mean_targets(train_dataset, config.num_labels, names)
+    if coordinates is None or len(validation_dataset) < 2:
+        logger.info(
+            "Valence/arousal: no class coordinates or validation clips to choose a mixing on; regressor only"
+        )
+        return {}
+    output = trainer.predict(validation_dataset, metric_key_prefix="mixing", ignore_keys=IGNORE_KEYS)
+    logits, regressed = _unpack_predictions(output.predictions)
+    targets = np.stack(
+        [np.asarray(output.label_ids[1 + ("valence", "arousal").index(n)]) for n in names], axis=1
+    )
+    probabilities = torch.softmax(torch.from_numpy(logits.astype(np.float32)), dim=-1).numpy()
+    weights, scores = choose_class_mixing(probabilities, regressed, targets, coordinates)
+    config.class_valence_arousal, config.valence_arousal_class_weight = coordinates, weights
+    result = {}
+    for j, name in enumerate(names):
+        best = CLASS_MIXING_WEIGHTS.index(weights[j])
+        logger.info(
+            "Valence/arousal: %s mixes in the class expectation with weight %.2f (validation CCC %.3f; "
+            "regressor alone %.3f)",
+            name,
+            weights[j],
+            scores[best, j],
+            scores[0, j],
+        )
+        result[f"class_mixing_weight_{name}"] = weights[j]
+        result[f"validation_ccc_{name}_regressor"] = float(scores[0, j])
+    return result
+
+
 # --------------------------------------------------------------------------- reports
 
 
@@ -478,6 +576,18 @@ def write_model_card(
     skipped = (
         "\n".join(f"- `{f['path']}`: {f['detail']}" for f in skipped_files[:50]) if skipped_files else "none"
     )
+    mixing = ""
+    weights = {
+        k.removeprefix("class_mixing_weight_"): v
+        for k, v in metrics.items()
+        if k.startswith("class_mixing_weight_")
+    }
+    if weights:
+        mixing = (
+            "\nThe valence/arousal outputs mix the regressor's with the classifier's expected class coordinates, "
+            f"with weights {', '.join(f'{name} {w:g}' for name, w in weights.items())} (0: regressor only), chosen "
+            "on the validation speakers (`valence_arousal_class_weight` in config.json)."
+        )
     card = f"""---
 library_name: transformers
 pipeline_tag: audio-classification
@@ -501,7 +611,7 @@ Speaker-independent: the test speakers were never heard in training or model sel
 Protocol `{split.get("protocol")}`; test speakers {", ".join(split.get("test", []))};
 validation speakers (best checkpoint by UA) {", ".join(split.get("validation", []))}.
 Valence/arousal targets are **proxies** derived from the emotion label and its recorded intensity
-(circumplex coordinates, see `hf_emotion/targets.py`), not listener ratings.
+(circumplex coordinates, see `hf_emotion/targets.py`), not listener ratings.{mixing}
 
 ## Results on the test speakers
 

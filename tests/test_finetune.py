@@ -21,6 +21,8 @@ from hf_emotion.audio import decode_audio
 from hf_emotion.cli import main as cli_main
 from hf_emotion.metrics import SPEAKER_PROBE_CS
 from hf_emotion.modeling_emotion import EmotionModel
+from hf_emotion.targets import CIRCUMPLEX
+from hf_emotion.training import CLASS_MIXING_WEIGHTS, choose_class_mixing, class_mean_targets
 from tests.conftest import real_data_dir, tiny_wav2vec2_config
 from tests.synth import emotion_signal, write_audio
 
@@ -120,6 +122,18 @@ def test_finetune_wav2vec2_reports_bad_files_and_saves_a_usable_model(
     assert output.logits.shape == (1, 8)
     assert model.config.id2label[int(output.logits.argmax())] in predictions["label_names"]
     assert torch.all(output.valence_arousal.abs() <= 1)
+    # Valence/arousal mixing: the class coordinates are the training clips' mean targets (a proxy valence
+    # does not depend on intensity, so it is the circumplex's), and the weight chosen on validation can
+    # only have raised the validation CCC above the regressor's own.
+    for name, row in zip(predictions["label_names"], model.config.class_valence_arousal, strict=True):
+        assert row[0] == pytest.approx(CIRCUMPLEX[name][0], abs=1e-5), name
+    for target in ("valence", "arousal"):
+        assert written[f"class_mixing_weight_{target}"] in CLASS_MIXING_WEIGHTS
+        assert written[f"validation_ccc_{target}"] >= written[f"validation_ccc_{target}_regressor"] - 1e-6
+    assert model.config.valence_arousal_class_weight == [
+        written["class_mixing_weight_valence"],
+        written["class_mixing_weight_arousal"],
+    ]
 
     # `hf-emotion evaluate` on the run's test speakers reproduces the run's own test score, and the
     # transductive speaker-normalised probe is fitted on the split's training and validation speakers.
@@ -516,3 +530,35 @@ def test_heads_refitted_on_whole_clips_are_kept_only_when_validation_improves(
     assert written["validation_ua"] == pytest.approx(written["refit_validation_ua"], abs=1e-9)
     for key in HEADLINE:
         assert np.isfinite(written[key]), key
+
+
+def test_class_mixing_weight_is_chosen_by_validation_ccc():
+    coordinates = [[0.0, 0.0], [0.8, 0.5], [-0.6, -0.3]]
+    labels = np.array([0, 1, 2, 1, 2, 0, 1, 2])
+    targets = np.asarray(coordinates)[labels]
+    one_hot = np.eye(3)[labels]
+    noisy = targets + np.random.default_rng(0).normal(scale=0.4, size=targets.shape)
+    # a perfect classifier and a noisy regressor: the class expectation alone
+    weights, scores = choose_class_mixing(one_hot, noisy, targets, coordinates)
+    assert weights == [1.0, 1.0] and scores.shape == (len(CLASS_MIXING_WEIGHTS), 2)
+    assert scores[-1] == pytest.approx([1.0, 1.0])
+    # a perfect regressor and a classifier that knows nothing: the regressor alone
+    weights, _ = choose_class_mixing(np.full((8, 3), 1 / 3), targets, targets, coordinates)
+    assert weights == [0.0, 0.0]
+    # both perfect: a tie keeps the regressor
+    assert choose_class_mixing(one_hot, targets, targets, coordinates)[0] == [0.0, 0.0]
+
+
+def test_class_mean_targets_skip_clips_without_targets():
+    clips = {
+        "emotion": [0, 0, 1, 1, 1],
+        "valence": [0.5, 0.3, -0.2, float("nan"), -0.4],
+        "arousal": [0.1, 0.3, 0.6, 0.9, 0.2],
+    }
+    means = class_mean_targets(clips, 2, ["valence", "arousal"])
+    assert means == [pytest.approx([0.4, 0.2]), pytest.approx([-0.3, 0.4])]
+    assert class_mean_targets(clips, 2, ["arousal"]) == [
+        pytest.approx([0.2]),
+        pytest.approx([(0.6 + 0.9 + 0.2) / 3], abs=1e-5),  # stored rounded to 5 decimals
+    ]
+    assert class_mean_targets(clips, 3, ["valence", "arousal"]) is None  # class 2 has no clip

@@ -137,6 +137,14 @@ def test_config_from_encoder_reads_a_folder(tmp_path):
         (dict(regression_targets=["dominance"]), "regression_targets"),
         (dict(pooling="attention"), "pooling"),
         (dict(label_smoothing=1.0), "label_smoothing"),
+        (dict(class_valence_arousal=[[0.0, 0.0]] * 3), "one row per label"),
+        (dict(class_valence_arousal=[[0.0]] * 4), "one column per regression target"),
+        (
+            dict(class_valence_arousal=[[0.0, 0.0]] * 4, valence_arousal_class_weight=[0.5]),
+            r"one weight in \[0, 1\]",
+        ),
+        (dict(class_valence_arousal=[[0.0, 0.0]] * 4, valence_arousal_class_weight=[0.5, 1.5]), r"\[0, 1\]"),
+        (dict(valence_arousal_class_weight=[0.5, 0.0]), "needs class_valence_arousal"),
     ],
 )
 def test_config_rejects_bad_values(kwargs, message):
@@ -214,6 +222,34 @@ def test_heads_on_pooled_hidden_states_give_the_forward_outputs(model_type, use_
     assert pooled.shape == (3, num_layers, model.config.encoder_config.hidden_size)
     torch.testing.assert_close(logits, full.logits, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(valence_arousal, full.valence_arousal, atol=1e-5, rtol=1e-5)
+
+
+CLASS_VALENCE_AROUSAL = [[0.0, 0.0], [0.8, 0.5], [-0.6, -0.3], [-0.5, 0.6]]
+
+
+def test_class_mixing_of_valence_arousal():
+    plain = tiny_model("wav2vec2", class_valence_arousal=CLASS_VALENCE_AROUSAL)
+    mixing = tiny_model(
+        "wav2vec2", class_valence_arousal=CLASS_VALENCE_AROUSAL, valence_arousal_class_weight=[0.25, 1.0]
+    )
+    off = tiny_model(
+        "wav2vec2", class_valence_arousal=CLASS_VALENCE_AROUSAL, valence_arousal_class_weight=[0, 0]
+    )
+    inputs = tiny_inputs("wav2vec2", batch=3)
+    targets = dict(
+        labels=torch.tensor([0, 1, 3]), valence=torch.tensor([0.0, 0.8, -0.5]), arousal=torch.zeros(3)
+    )
+    with torch.no_grad():
+        raw, mixed, unmixed = plain(**inputs, **targets), mixing(**inputs, **targets), off(**inputs)
+    expected = torch.softmax(raw.logits, dim=-1) @ torch.tensor(CLASS_VALENCE_AROUSAL)
+    torch.testing.assert_close(
+        mixed.valence_arousal[:, 0], 0.75 * raw.valence_arousal[:, 0] + 0.25 * expected[:, 0]
+    )
+    torch.testing.assert_close(mixed.valence_arousal[:, 1], expected[:, 1])
+    assert not torch.allclose(mixed.valence_arousal, raw.valence_arousal)
+    assert torch.equal(unmixed.valence_arousal, raw.valence_arousal)  # weight 0 is the regressor alone
+    # training is untouched: the losses are the regressor's
+    assert torch.equal(mixed.loss, raw.loss) and torch.equal(mixed.regression_loss, raw.regression_loss)
 
 
 def test_heads_from_pooled_refuses_max_pooling():
@@ -430,7 +466,12 @@ def _assert_same_state_dict(a: dict[str, torch.Tensor], b: dict[str, torch.Tenso
 
 @pytest.mark.parametrize("model_type", ["wav2vec2", "whisper"])
 def test_save_pretrained_round_trip(tmp_path, model_type):
-    model = tiny_model(model_type, class_weights=[1.0, 1.0, 2.0, 2.0])
+    model = tiny_model(
+        model_type,
+        class_weights=[1.0, 1.0, 2.0, 2.0],
+        class_valence_arousal=CLASS_VALENCE_AROUSAL,
+        valence_arousal_class_weight=[0.5, 0.25],
+    )
     model.save_pretrained(tmp_path)
     assert {"config.json", "model.safetensors", "configuration_emotion.py", "modeling_emotion.py"} <= set(
         os.listdir(tmp_path)
