@@ -229,6 +229,98 @@ def spkprobe(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- valence/arousal class mixing
+
+
+def mix(args) -> int:
+    """Add the valence/arousal class mixing (``finetune.py --class_mixing``) to folds trained before it existed.
+
+    Per fold: the class coordinates from its training speakers and the weights from its validation speakers,
+    exactly as finetune.py chooses them, written into the fold model's config; then the test speakers are
+    predicted again. The test UA must come out as before (same model, same clips): only valence/arousal change.
+    The regressor-only values stay in all_results.json as ``*_regressor``.
+    """
+    import tempfile
+
+    from transformers import AutoFeatureExtractor
+
+    from hf_emotion.corpora import decode_dataset, load_corpora
+    from hf_emotion.modeling_emotion import EmotionModel
+    from hf_emotion.splits import Split, apply_split
+    from hf_emotion.training import evaluation_trainer, fit_class_mixing, predict_dataset, save_predictions
+
+    run_dir = Path(args.run_dir)
+    fold_dirs = sorted(p.parent for p in run_dir.glob("fold_*/all_results.json"))
+    fold_dirs = [d for d in fold_dirs if args.folds is None or _fold_number(d) in args.folds]
+    todo = [
+        d
+        for d in fold_dirs
+        if "class_mixing_weight_valence" not in json.loads((d / "all_results.json").read_text())
+    ]
+    for done in sorted(set(fold_dirs) - set(todo)):
+        print(f"{done.name}: already mixes")
+    if not todo:
+        return 0
+    _, data_args, _ = _parse_run(json.loads((todo[0] / "run_info.json").read_text())["argv"])
+    extractor = AutoFeatureExtractor.from_pretrained(todo[0])
+    raw = load_corpora(
+        data_args.dataset,
+        _data_dirs(data_args),
+        channel=data_args.ravdess_channel,
+        label_source=data_args.crema_d_labels,
+    )
+    dataset, _ = decode_dataset(raw, extractor.sampling_rate, max_duration=data_args.max_audio_seconds)
+    dataset = dataset.with_format(
+        "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
+    )
+    for fold_dir in todo:
+        started = time.perf_counter()
+        results = json.loads((fold_dir / "all_results.json").read_text())
+        model = EmotionModel.from_pretrained(fold_dir).eval()
+        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        if names != raw.features["emotion"].names:
+            raise SystemExit(
+                f"{fold_dir}: the model's labels {names} are not the data's {raw.features['emotion'].names}"
+            )
+        parts = apply_split(dataset, Split.from_json(fold_dir / "splits.json"))
+        with tempfile.TemporaryDirectory() as scratch:
+            trainer = evaluation_trainer(model, extractor, scratch, 16, data_args.max_eval_seconds)
+            mixing = fit_class_mixing(trainer, parts["train"], parts["validation"])
+            test_metrics, record = predict_dataset(trainer, parts["test"], names, "eval")
+        if abs(test_metrics["eval_ua"] - results["eval_ua"]) > 1e-6:
+            raise SystemExit(
+                f"{fold_dir}: test UA {test_metrics['eval_ua']:.4f} differs from the run's {results['eval_ua']:.4f}; "
+                "not the same model or clips, left unchanged"
+            )
+        for name in model.config.regression_targets:
+            for prefix in ("validation", "eval"):
+                for metric in ("ccc", "mse", "r2"):
+                    key = f"{prefix}_{metric}_{name}"
+                    if key in results:
+                        results[f"{key}_regressor"] = results.pop(key)
+            results[f"eval_ccc_{name}"] = test_metrics[f"eval_ccc_{name}"]
+            results[f"eval_mse_{name}"] = test_metrics[f"eval_mse_{name}"]
+            results[f"eval_r2_{name}"] = test_metrics[f"eval_r2_{name}"]
+        results |= mixing | {"class_mixing_added_after_training": now()}
+        model.save_pretrained(
+            fold_dir
+        )  # the config (and its code) now carry the mixing; weights as they were
+        (fold_dir / "all_results.json").write_text(json.dumps(results, indent=2))
+        save_predictions(
+            record, str(fold_dir), title=f"{fold_dir.name}: test UA {test_metrics['eval_ua']:.3f}"
+        )
+        print(
+            f"{fold_dir.name}: "
+            + ", ".join(
+                f"{n} weight {mixing.get(f'class_mixing_weight_{n}', 0):g}, test CCC "
+                f"{results[f'eval_ccc_{n}_regressor']:.3f} → {results[f'eval_ccc_{n}']:.3f}"
+                for n in model.config.regression_targets
+            )
+            + f" ({time.perf_counter() - started:.0f} s)"
+        )
+    return 0
+
+
 # --------------------------------------------------------------------------- collect
 
 
@@ -640,6 +732,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_dir")
     p.add_argument("--folds", type=int, nargs="+", help="only these folds")
     p.set_defaults(func=spkprobe)
+    p = commands.add_parser(
+        "mix", help="add the valence/arousal class mixing to folds trained before finetune.py chose it"
+    )
+    p.add_argument("run_dir")
+    p.add_argument("--folds", type=int, nargs="+", help="only these folds")
+    p.set_defaults(func=mix)
     p = commands.add_parser("collect", help="gather finished runs into benchmarks/results/finetune.*")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument(

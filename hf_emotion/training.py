@@ -382,6 +382,26 @@ def fit_heads_on_pooled_features(
     return result
 
 
+def evaluation_trainer(model, feature_extractor, output_dir: str, batch_size: int, max_seconds: float | None):
+    """A Trainer that only predicts: whole clips (cut to ``max_seconds``), the project's metrics."""
+    from transformers import TrainingArguments
+
+    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return Trainer(
+        model=model,
+        args=TrainingArguments(
+            output_dir=output_dir,
+            per_device_eval_batch_size=batch_size,
+            remove_unused_columns=False,
+            label_names=["labels", "valence", "arousal"],
+            report_to="none",
+            dataloader_pin_memory=False,
+        ),
+        data_collator=EmotionDataCollator(feature_extractor, model.config.is_whisper, max_seconds),
+        compute_metrics=make_compute_metrics(label_names),
+    )
+
+
 # --------------------------------------------------------------------------- valence/arousal from the classes
 
 CLASS_MIXING_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -442,8 +462,8 @@ def fit_class_mixing(trainer: Trainer, train_dataset, validation_dataset) -> dic
     """Sets ``class_valence_arousal`` and ``valence_arousal_class_weight`` of ``trainer.model``'s config.
 
     The class coordinates are the training clips' mean targets; the weight of each target is chosen by CCC on
-    the validation clips (one prediction pass, with ``trainer``'s data collator). Returns the chosen weights
-    and the regressor's own validation CCC, for the run's metrics; nothing changes when the targets are
+    the validation clips (one prediction pass, with ``trainer``'s data collator). Returns the chosen weights,
+    the validation CCC they give and the regressor's own, for the run's metrics; nothing changes when the targets are
     missing (a dataset without valence/arousal) or the validation set is too small to score.
     """
     config = trainer.model.config
@@ -475,6 +495,7 @@ def fit_class_mixing(trainer: Trainer, train_dataset, validation_dataset) -> dic
             scores[0, j],
         )
         result[f"class_mixing_weight_{name}"] = weights[j]
+        result[f"validation_ccc_{name}"] = float(scores[best, j])
         result[f"validation_ccc_{name}_regressor"] = float(scores[0, j])
     return result
 

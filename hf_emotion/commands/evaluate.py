@@ -36,12 +36,12 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     import numpy as np
-    from transformers import AutoFeatureExtractor, Trainer, TrainingArguments
+    from transformers import AutoFeatureExtractor
 
     from ..corpora import decode_dataset, load_corpora
     from ..modeling_emotion import EmotionModel
     from ..splits import Split
-    from ..training import EmotionDataCollator, make_compute_metrics, predict_dataset, save_predictions
+    from ..training import evaluation_trainer, predict_dataset, save_predictions
 
     model = EmotionModel.from_pretrained(args.model).eval()
     extractor = AutoFeatureExtractor.from_pretrained(args.model)
@@ -78,19 +78,7 @@ def run(args) -> int:
     )
     dataset = decoded.filter(lambda s: s in speakers, input_columns="speaker") if speakers else decoded
     os.makedirs(args.output_dir, exist_ok=True)
-    trainer = Trainer(
-        model=model,
-        args=TrainingArguments(
-            output_dir=args.output_dir,
-            per_device_eval_batch_size=args.batch_size,
-            remove_unused_columns=False,
-            label_names=["labels", "valence", "arousal"],
-            report_to="none",
-            dataloader_pin_memory=False,
-        ),
-        data_collator=EmotionDataCollator(extractor, model.config.is_whisper, args.max_seconds),
-        compute_metrics=make_compute_metrics(names),
-    )
+    trainer = evaluation_trainer(model, extractor, args.output_dir, args.batch_size, args.max_seconds)
     metrics, record = predict_dataset(trainer, dataset, names, "eval")
     if args.speaker_norm_probe:
         metrics |= _speaker_norm_probe(model, decoded, split, trainer.data_collator, names, args.batch_size)
