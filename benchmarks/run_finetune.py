@@ -545,7 +545,8 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
         "and with a linear-probe warm start the frozen probe is then a candidate too (runs named `-probe-first` "
         "weighed the probe against the crop-trained heads before the refit, and refitted the probe when kept). "
         "Valence/arousal CCC is against proxy targets derived from the emotion label and intensity "
-        "(`hf_emotion/targets.py`), not listener ratings.",
+        "(`hf_emotion/targets.py`), not listener ratings; it includes the class mixing on the folds that have "
+        "it (next table but one).",
         "",
         "| run | folds | UA | WA | macro-F1 | CCC valence | CCC arousal | validation UA | linear probe: "
         "validation UA, folds that kept it | head refit: validation UA before → after, folds that kept it |",
@@ -569,6 +570,35 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
             f"{_fmt(s['eval_macro_f1'])} | {_fmt(s['eval_ccc_valence'])} | {_fmt(s['eval_ccc_arousal'])} | "
             f"{_fmt(s['validation_ua'])} | {probe} | {refit} |"
         )
+    lines += [
+        "",
+        "### Valence/arousal: the classifier's expectation mixed in",
+        "",
+        "With `--class_mixing` (the default) finetune.py mixes into the regressor's output the class "
+        "probabilities' expectation of each class's mean training target, with one weight per dimension "
+        "(0: regressor only, 1: class expectation only) chosen by CCC on the validation speakers. Folds trained "
+        "before it existed got it afterwards with `python benchmarks/run_finetune.py mix RUN_DIR`, which "
+        "chooses the weights the same way and predicts the test speakers again (their test UA reproduced to "
+        "1e-6); for those the test CCC of the regressor alone is known too. Weights are listed fold by fold.",
+        "",
+        "| run | folds mixing | weights valence | weights arousal | validation CCC valence: regressor → mixed | "
+        "validation CCC arousal: regressor → mixed | test CCC valence: regressor → mixed | "
+        "test CCC arousal: regressor → mixed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in runs.items():
+        mixing = [f for f in r["folds"] if "class_mixing_weight_valence" in f]
+        if not mixing:
+            continue
+        cells = [
+            " ".join(f"{f[f'class_mixing_weight_{d}']:g}" for f in mixing) for d in ("valence", "arousal")
+        ]
+        for prefix in ("validation", "eval"):
+            for d in ("valence", "arousal"):
+                before = _mean_std([f.get(f"{prefix}_ccc_{d}_regressor") for f in mixing])
+                after = _mean_std([f.get(f"{prefix}_ccc_{d}") for f in mixing])
+                cells.append(f"{_fmt(before)} → {_fmt(after)}")
+        lines.append(f"| `{name}` | {len(mixing)} of {len(r['folds'])} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "### Transductive: per-speaker normalisation",

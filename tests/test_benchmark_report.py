@@ -86,3 +86,29 @@ def test_a_fold_that_kept_the_probe_did_not_keep_its_refit_unless_probe_first(ru
     assert _fit_row(markdown, "a").endswith(", 1 of 2 |")
     assert _fit_row(markdown, "a-probe-first").endswith(", 2 of 2 |")
     assert _fit_row(markdown, "b").endswith(", 1 of 2 |")
+
+
+def test_the_mixing_table_shows_only_folds_that_mix(run_finetune):
+    mixed = {
+        "fold_dir": "/tmp/x/fold_0",
+        "class_mixing_weight_valence": 0.75,
+        "class_mixing_weight_arousal": 0.25,
+        "validation_ccc_valence_regressor": 0.70,
+        "validation_ccc_valence": 0.80,
+        "validation_ccc_arousal_regressor": 0.85,
+        "validation_ccc_arousal": 0.86,
+        "eval_ccc_valence_regressor": 0.72,
+        "eval_ccc_valence": 0.76,
+    }
+    plain = {"fold_dir": "/tmp/x/fold_1", "validation_ccc_valence": 0.5, "eval_ccc_valence": 0.5}
+    markdown = run_finetune.render_markdown(
+        {"whisper-tiny.en-ravdess-speech": _run([mixed, plain], 0.75), "whisper-base-x": _run([plain], 0.7)},
+        [],
+    )
+    section = markdown.split("### Valence/arousal")[1].split("###")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    # the unmixed fold stays out of the before → after means; a run with no mixing fold has no row
+    assert rows == [
+        "| `whisper-tiny.en-ravdess-speech` | 1 of 2 | 0.75 | 0.25 | 0.700 → 0.800 | 0.850 → 0.860 | "
+        "0.720 → 0.760 | – → – |"
+    ]
