@@ -261,7 +261,7 @@ def mix(args) -> int:
         print(f"{done.name}: already mixes")
     if not todo:
         return 0
-    _, data_args, _ = _parse_run(json.loads((todo[0] / "run_info.json").read_text())["argv"])
+    _, data_args, training_args = _parse_run(json.loads((todo[0] / "run_info.json").read_text())["argv"])
     extractor = AutoFeatureExtractor.from_pretrained(todo[0])
     raw = load_corpora(
         data_args.dataset,
@@ -284,7 +284,9 @@ def mix(args) -> int:
             )
         parts = apply_split(dataset, Split.from_json(fold_dir / "splits.json"))
         with tempfile.TemporaryDirectory() as scratch:
-            trainer = evaluation_trainer(model, extractor, scratch, 16, data_args.max_eval_seconds)
+            # the run's own batch size: padding changes the float rounding, and that can flip a near tie
+            batch_size = training_args.per_device_eval_batch_size
+            trainer = evaluation_trainer(model, extractor, scratch, batch_size, data_args.max_eval_seconds)
             mixing = fit_class_mixing(trainer, parts["train"], parts["validation"])
             test_metrics, record = predict_dataset(trainer, parts["test"], names, "eval")
         if abs(test_metrics["eval_ua"] - results["eval_ua"]) > 1e-6:
