@@ -296,6 +296,8 @@ def main(argv: list[str] | None = None) -> dict:
         if model_args.class_mixing:
             # valence/arousal: how much of the classifier's expectation to trust, chosen on validation speakers
             probe_metrics |= fit_class_mixing(trainer, parts["train"], parts["validation"])
+        else:  # a model trained further keeps no mixing chosen for its old heads
+            model.config.valence_arousal_class_weight = None
         trainer.save_model(output_dir)
         feature_extractor.save_pretrained(output_dir)
 
