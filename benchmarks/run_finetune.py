@@ -304,9 +304,8 @@ def mix(args) -> int:
             results[f"eval_mse_{name}"] = test_metrics[f"eval_mse_{name}"]
             results[f"eval_r2_{name}"] = test_metrics[f"eval_r2_{name}"]
         results |= mixing | {"class_mixing_added_after_training": now()}
-        model.save_pretrained(
-            fold_dir
-        )  # the config (and its code) now carry the mixing; weights as they were
+        # the config (and the model code beside it) now carry the mixing; the weights are as they were
+        model.save_pretrained(fold_dir)
         (fold_dir / "all_results.json").write_text(json.dumps(results, indent=2))
         save_predictions(
             record, str(fold_dir), title=f"{fold_dir.name}: test UA {test_metrics['eval_ua']:.3f}"

@@ -463,8 +463,9 @@ def fit_class_mixing(trainer: Trainer, train_dataset, validation_dataset) -> dic
 
     The class coordinates are the training clips' mean targets; the weight of each target is chosen by CCC on
     the validation clips (one prediction pass, with ``trainer``'s data collator). Returns the chosen weights,
-    the validation CCC they give and the regressor's own, for the run's metrics; nothing changes when the targets are
-    missing (a dataset without valence/arousal) or the validation set is too small to score.
+    the validation CCC they give and the regressor's own, for the run's metrics. Without targets (a dataset
+    with no valence/arousal) or with fewer than 2 validation clips, the model keeps the regressor alone and
+    the result is empty.
     """
     config = trainer.model.config
     names = list(config.regression_targets)
