@@ -66,9 +66,10 @@ ANCHORS = [
     ("this project earlier: MFCC + random forest", 0.422, "measured here earlier"),
 ]
 
-# Runs named <config>-<suffix> were made with an earlier recipe, a step of the current one left out, or
-# (-probe-first) the probe weighed against the crop-trained heads before the head refit.
-ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit", "-probe-first")
+# Runs named <config>-<suffix> were made with an earlier recipe, a step of the current one left out,
+# (-probe-first) the probe weighed against the crop-trained heads before the head refit, or (-6-epochs) a
+# longer schedule tried on some folds.
+ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit", "-probe-first", "-6-epochs")
 
 TARGETS = {
     # run name, or the end of one (after a "-") → (metric, threshold)
