@@ -301,9 +301,8 @@ def mix(args) -> int:
                     key = f"{prefix}_{metric}_{name}"
                     if key in results:
                         results[f"{key}_regressor"] = results.pop(key)
-            results[f"eval_ccc_{name}"] = test_metrics[f"eval_ccc_{name}"]
-            results[f"eval_mse_{name}"] = test_metrics[f"eval_mse_{name}"]
-            results[f"eval_r2_{name}"] = test_metrics[f"eval_r2_{name}"]
+                    if prefix == "eval":
+                        results[key] = test_metrics[key]
         results |= mixing | {"class_mixing_added_after_training": now()}
         # the config (and the model code beside it) now carry the mixing; the weights are as they were
         model.save_pretrained(fold_dir)
