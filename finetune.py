@@ -42,6 +42,7 @@ from hf_emotion.training import (
     make_compute_metrics,
     predict_dataset,
     save_predictions,
+    with_model_columns,
     write_model_card,
 )
 
@@ -126,9 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
         num_proc=data_args.preprocessing_num_workers,
     )
     skipped_files = [b.as_dict() for b in skipped]
-    dataset = dataset.with_format(
-        "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
-    )
+    dataset = with_model_columns(dataset)
 
     # ------------------------------------------------------------------ folds
     run_dir = training_args.output_dir

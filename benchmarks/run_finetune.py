@@ -248,7 +248,13 @@ def mix(args) -> int:
     from hf_emotion.corpora import decode_dataset, load_corpora
     from hf_emotion.modeling_emotion import EmotionModel
     from hf_emotion.splits import Split, apply_split
-    from hf_emotion.training import evaluation_trainer, fit_class_mixing, predict_dataset, save_predictions
+    from hf_emotion.training import (
+        evaluation_trainer,
+        fit_class_mixing,
+        predict_dataset,
+        save_predictions,
+        with_model_columns,
+    )
 
     run_dir = Path(args.run_dir)
     fold_dirs = sorted(p.parent for p in run_dir.glob("fold_*/all_results.json"))
@@ -271,9 +277,7 @@ def mix(args) -> int:
         label_source=data_args.crema_d_labels,
     )
     dataset, _ = decode_dataset(raw, extractor.sampling_rate, max_duration=data_args.max_audio_seconds)
-    dataset = dataset.with_format(
-        "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
-    )
+    dataset = with_model_columns(dataset)
     for fold_dir in todo:
         started = time.perf_counter()
         results = json.loads((fold_dir / "all_results.json").read_text())

@@ -34,6 +34,14 @@ IGNORE_KEYS = ["classification_loss", "regression_loss", "hidden_states"]
 # --------------------------------------------------------------------------- batches
 
 
+def with_model_columns(dataset):
+    """A decoded dataset whose audio and targets come out as numpy arrays (what the collator takes), the
+    other columns (speaker, path, ...) as they are."""
+    return dataset.with_format(
+        "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
+    )
+
+
 @dataclass
 class EmotionDataCollator:
     """Pads a list of decoded clips into a model batch.

@@ -41,7 +41,7 @@ def run(args) -> int:
     from ..corpora import decode_dataset, load_corpora
     from ..modeling_emotion import EmotionModel
     from ..splits import Split
-    from ..training import evaluation_trainer, predict_dataset, save_predictions
+    from ..training import evaluation_trainer, predict_dataset, save_predictions, with_model_columns
 
     model = EmotionModel.from_pretrained(args.model).eval()
     extractor = AutoFeatureExtractor.from_pretrained(args.model)
@@ -73,9 +73,7 @@ def run(args) -> int:
         lambda e: {"emotion": [names.index(data_names[i]) for i in e]}, input_columns="emotion", batched=True
     )
     decoded, skipped = decode_dataset(raw, extractor.sampling_rate)
-    decoded = decoded.with_format(
-        "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
-    )
+    decoded = with_model_columns(decoded)
     dataset = decoded.filter(lambda s: s in speakers, input_columns="speaker") if speakers else decoded
     os.makedirs(args.output_dir, exist_ok=True)
     trainer = evaluation_trainer(model, extractor, args.output_dir, args.batch_size, args.max_seconds)
