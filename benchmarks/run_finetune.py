@@ -67,9 +67,9 @@ ANCHORS = [
 ]
 
 # Runs named <config>-<suffix> were made with an earlier recipe, a step of the current one left out,
-# (-probe-first) the probe weighed against the crop-trained heads before the head refit, or (-6-epochs) a
-# longer schedule tried on some folds.
-ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit", "-probe-first", "-6-epochs")
+# (-probe-first) the probe weighed against the crop-trained heads before the head refit, or (-4-epochs) the
+# shorter schedule the config had before.
+ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit", "-probe-first", "-4-epochs")
 
 TARGETS = {
     # run name, or the end of one (after a "-") → (metric, threshold)
