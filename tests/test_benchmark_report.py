@@ -59,6 +59,8 @@ def test_each_target_judges_only_its_own_run_and_ablations_are_left_out(run_fine
         "whisper-tiny.en-ravdess-speech": _run([fold] * 6, 0.74),
         "whisper-tiny.en-crema-d": _run([fold] * 3, 0.71),
         "whisper-base-ravdess-speech-lr3e-5-probe-first": _run([fold] * 2, 0.75),
+        "whisper-base-ravdess-speech": _run([fold] * 6, 0.76),
+        "whisper-base-ravdess-speech-4-epochs": _run([fold] * 6, 0.77),
     }
     rows = _target_rows(run_finetune.render_markdown(runs, []))
     song = [r for r in rows if r.startswith("| `whisper-tiny.en-ravdess-speech-song`")]
@@ -71,6 +73,10 @@ def test_each_target_judges_only_its_own_run_and_ablations_are_left_out(run_fine
     crema = [r for r in rows if r.startswith("| `whisper-tiny.en-crema-d` | eval_ua")]
     assert crema == ["| `whisper-tiny.en-crema-d` | eval_ua ≥ 0.7 | 0.710 | yes (3 of 6 folds only) |"]
     assert not any("probe-first" in r for r in rows)
+    # the config's run is judged; the schedule it replaced is an ablation
+    base = [r for r in rows if r.startswith("| `whisper-base-ravdess-speech` | eval_ua")]
+    assert base == ["| `whisper-base-ravdess-speech` | eval_ua ≥ 0.8 | 0.760 | no |"]
+    assert not any("4-epochs" in r for r in rows)
 
 
 def test_a_fold_that_kept_the_probe_did_not_keep_its_refit_unless_probe_first(run_finetune):
