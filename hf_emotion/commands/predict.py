@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         recognizer = EmotionRecognizer.from_pretrained(
-            args.model, device=args.device, batch_size=args.batch_size
+            args.model, device=args.device, batch_size=args.batch_size, dtype=args.dtype
         )
         # Checked once here, so a bad --window is one clear error rather than one per file.
         if args.window is not None:
