@@ -31,7 +31,7 @@ except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hf_emotion.audio import AudioDecodeError, audio_info  # noqa: E402
-from hf_emotion.inference import EmotionPrediction, EmotionRecognizer  # noqa: E402
+from hf_emotion.inference import EmotionPrediction, EmotionRecognizer, split_model_names  # noqa: E402
 
 try:
     from hf_emotion.targets import CIRCUMPLEX  # noqa: E402
@@ -59,8 +59,13 @@ the demo starts, not speech: use your own voice for a meaningful answer."""
 # ---------------------------------------------------------------------- model
 
 
-def resolve_model(model: str | os.PathLike | None = None) -> str:
-    """The model to serve: the argument, else ``$HF_EMOTION_MODEL``, else :data:`DEFAULT_MODEL_DIR`."""
+def resolve_model(model: str | os.PathLike | list[str | os.PathLike] | None = None) -> str:
+    """The model to serve: the argument, else ``$HF_EMOTION_MODEL``, else :data:`DEFAULT_MODEL_DIR`.
+
+    Several models (a list, or names separated by commas) come back comma-separated.
+    """
+    if model and not isinstance(model, (str, os.PathLike)):
+        return ",".join(os.fspath(m) for m in model)
     if model:
         return os.fspath(model)
     if os.environ.get(MODEL_ENV):
@@ -69,16 +74,23 @@ def resolve_model(model: str | os.PathLike | None = None) -> str:
     return str(default if default.is_absolute() or default.exists() else REPOSITORY_ROOT / default)
 
 
-def load_recognizer(model: str | os.PathLike | None = None, *, device: str = "cpu") -> EmotionRecognizer:
-    """Load the recognizer, with a message that says what to do when the model is missing."""
-    name = resolve_model(model)
-    looks_local = name.startswith((".", "/", "~")) or os.path.exists(name) or name.count("/") != 1
-    if looks_local and not os.path.isdir(name):
-        raise FileNotFoundError(
-            f"no model folder at {name}: train one (see finetune.py), or point ${MODEL_ENV} or --model "
-            "at a trained model folder or Hub id"
-        )
-    return EmotionRecognizer.from_pretrained(name, device=device)
+def load_recognizer(
+    model: str | os.PathLike | list[str | os.PathLike] | None = None, *, device: str = "cpu"
+) -> EmotionRecognizer:
+    """Load the recognizer, with a message that says what to do when the model is missing.
+
+    Several models separated by commas (``"dirA,dirB"``) are served as their ensemble: the mean of
+    their probabilities and valence/arousal (:class:`hf_emotion.inference.EnsembleRecognizer`).
+    """
+    names = split_model_names(resolve_model(model))
+    for name in names:
+        looks_local = name.startswith((".", "/", "~")) or os.path.exists(name) or name.count("/") != 1
+        if looks_local and not os.path.isdir(name):
+            raise FileNotFoundError(
+                f"no model folder at {name}: train one (see finetune.py), or point ${MODEL_ENV} or --model "
+                "at a trained model folder or Hub id"
+            )
+    return EmotionRecognizer.from_pretrained(names, device=device)
 
 
 def _load_at_import() -> EmotionRecognizer | None:

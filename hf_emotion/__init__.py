@@ -17,6 +17,7 @@ _EXPORTS = {
     "EmotionModelOutput": "hf_emotion.modeling_emotion",
     "EmotionRecognizer": "hf_emotion.inference",
     "EmotionPrediction": "hf_emotion.inference",
+    "EnsembleRecognizer": "hf_emotion.inference",
     "decode_audio": "hf_emotion.audio",
     "AudioDecodeError": "hf_emotion.audio",
     "load_corpora": "hf_emotion.corpora",

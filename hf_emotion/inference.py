@@ -249,6 +249,7 @@ class EmotionRecognizer:
         self.sampling_rate = int(getattr(feature_extractor, "sampling_rate", None) or DEFAULT_SAMPLING_RATE)
         self.labels = [self.config.id2label[i] for i in range(self.config.num_labels)]
         targets = list(getattr(self.config, "regression_targets", ("valence", "arousal")))
+        self.regression_targets = targets
         self._target_column = {
             name: targets.index(name) for name in ("valence", "arousal") if name in targets
         }
@@ -271,7 +272,7 @@ class EmotionRecognizer:
     @classmethod
     def from_pretrained(
         cls,
-        path_or_hub_id: str | os.PathLike,
+        path_or_hub_id: str | os.PathLike | Sequence[str | os.PathLike],
         *,
         device: str | torch.device = "cpu",
         window: float = DEFAULT_WINDOW_SECONDS,
@@ -286,7 +287,8 @@ class EmotionRecognizer:
 
         Args:
             path_or_hub_id: a folder written by ``save_pretrained`` (with the feature
-                extractor saved next to the model) or a Hub model id.
+                extractor saved next to the model) or a Hub model id; a list of several
+                gives an :class:`EnsembleRecognizer` of them.
             device: where the model runs.
             window, hop, batch_size, max_clip_seconds, silence_threshold_db, dtype: see the class.
             **hub_kwargs: passed to both ``from_pretrained`` calls (``revision``, ``token``,
@@ -296,6 +298,21 @@ class EmotionRecognizer:
 
         from hf_emotion.modeling_emotion import EmotionModel
 
+        if not isinstance(path_or_hub_id, (str, os.PathLike)):
+            names = list(path_or_hub_id)
+            if len(names) != 1:
+                return EnsembleRecognizer.from_pretrained(
+                    names,
+                    device=device,
+                    window=window,
+                    hop=hop,
+                    batch_size=batch_size,
+                    max_clip_seconds=max_clip_seconds,
+                    silence_threshold_db=silence_threshold_db,
+                    dtype=dtype,
+                    **hub_kwargs,
+                )
+            path_or_hub_id = names[0]
         name = os.fspath(path_or_hub_id)
         if os.path.isdir(name) and not os.path.exists(os.path.join(name, "config.json")):
             raise FileNotFoundError(
@@ -621,12 +638,138 @@ class EmotionRecognizer:
         return probabilities.cpu().numpy(), output.valence_arousal.float().cpu().numpy()
 
 
+def split_model_names(value: str | None) -> list[str]:
+    """``"dirA, dirB"`` → ``["dirA", "dirB"]``: several models named in one string (``$HF_EMOTION_MODEL``)."""
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+class EnsembleRecognizer(EmotionRecognizer):
+    """The weighted mean of several recognizers' answers: probabilities and valence/arousal.
+
+    Models trained apart err apart; averaging their probabilities is the plainest way to trade
+    inference time for accuracy (on RAVDESS speech, the fine-tuned Whisper tiny.en and base
+    together score higher than either; see BENCHMARKS.md). Every member must have the same
+    labels in the same order, the same regression targets and the same sampling rate. Audio is
+    decoded, windowed and checked for silence once, by the ensemble; each member then scores the
+    same signals its own way (its own feature extractor, device and dtype).
+
+    Args:
+        members: the loaded recognizers (at least two).
+        weights: one non-negative weight per member (normalised to sum 1); default: equal.
+        window, hop, batch_size, silence_threshold_db: as for :class:`EmotionRecognizer`;
+            ``max_clip_seconds`` is the smallest of the members'.
+
+    Example::
+
+        recognizer = EmotionRecognizer.from_pretrained(["outputs/tiny-en", "outputs/base"])
+        recognizer("clip.wav").label
+    """
+
+    def __init__(
+        self,
+        members: Sequence[EmotionRecognizer],
+        *,
+        weights: Sequence[float] | None = None,
+        window: float = DEFAULT_WINDOW_SECONDS,
+        hop: float = DEFAULT_HOP_SECONDS,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        silence_threshold_db: float | None = DEFAULT_SILENCE_THRESHOLD_DB,
+    ) -> None:
+        members = list(members)
+        if len(members) < 2:
+            raise ValueError(f"an ensemble needs at least two models, got {len(members)}")
+        first = members[0]
+        for index, member in enumerate(members[1:], start=2):
+            for what in ("labels", "regression_targets", "sampling_rate"):
+                if getattr(member, what) != getattr(first, what):
+                    raise ValueError(
+                        f"model {index} of the ensemble has {what} {getattr(member, what)}, model 1 has "
+                        f"{getattr(first, what)}: only models with the same {what} can be averaged"
+                    )
+        weights = np.ones(len(members)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if weights.shape != (len(members),) or (weights < 0).any() or not weights.sum() > 0:
+            raise ValueError(
+                f"weights must be {len(members)} non-negative numbers, not all 0; got {weights.tolist()}"
+            )
+        self.members = members
+        self.weights = weights / weights.sum()
+        self.device = first.device
+        self.sampling_rate = first.sampling_rate
+        self.labels = first.labels
+        self.regression_targets = first.regression_targets
+        self._target_column = dict(first._target_column)
+        self._num_targets = first._num_targets
+        self.max_clip_seconds = min(member.max_clip_seconds for member in members)
+        self.window, self.hop = self.check_window(window, hop)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.silence_threshold_db = silence_threshold_db
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_hub_id: Sequence[str | os.PathLike],
+        *,
+        weights: Sequence[float] | None = None,
+        device: str | torch.device = "cpu",
+        window: float = DEFAULT_WINDOW_SECONDS,
+        hop: float = DEFAULT_HOP_SECONDS,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_clip_seconds: float = DEFAULT_MAX_CLIP_SECONDS,
+        silence_threshold_db: float | None = DEFAULT_SILENCE_THRESHOLD_DB,
+        dtype: str | torch.dtype | None = None,
+        **hub_kwargs: Any,
+    ) -> EnsembleRecognizer:
+        """Load every model folder or Hub id in ``path_or_hub_id`` and average them.
+
+        The arguments are those of :meth:`EmotionRecognizer.from_pretrained`, given to every
+        member, plus ``weights``.
+        """
+        if isinstance(path_or_hub_id, (str, os.PathLike)):
+            path_or_hub_id = [path_or_hub_id]
+        members = [
+            EmotionRecognizer.from_pretrained(
+                name,
+                device=device,
+                batch_size=batch_size,
+                max_clip_seconds=max_clip_seconds,
+                silence_threshold_db=silence_threshold_db,
+                dtype=dtype,
+                **hub_kwargs,
+            )
+            for name in path_or_hub_id
+        ]
+        return cls(
+            members,
+            weights=weights,
+            window=window,
+            hop=hop,
+            batch_size=batch_size,
+            silence_threshold_db=silence_threshold_db,
+        )
+
+    def score(
+        self, signals: Sequence[np.ndarray], *, batch_size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The members' :meth:`EmotionRecognizer.score`, averaged with the ensemble's weights."""
+        probabilities = np.zeros((len(signals), len(self.labels)), dtype=np.float64)
+        regression = np.zeros((len(signals), self._num_targets), dtype=np.float64)
+        for weight, member in zip(self.weights, self.members, strict=True):
+            p, r = member.score(signals, batch_size=batch_size or self.batch_size)
+            probabilities += weight * p
+            regression += weight * r
+        return probabilities.astype(np.float32), regression.astype(np.float32)
+
+
 __all__ = [
     "DEFAULT_HOP_SECONDS",
     "DEFAULT_WINDOW_SECONDS",
     "EmotionPrediction",
     "EmotionRecognizer",
+    "EnsembleRecognizer",
     "rms_dbfs",
     "sliding_windows",
+    "split_model_names",
     "window_count",
 ]

@@ -146,3 +146,26 @@ def test_hf_emotion_demo_command(demo_recognizer, monkeypatch, tmp_path):
     args = parser.parse_args(["--model", str(model_dir), "--port", "7999"])
     assert demo_command.run(args) == 0
     assert launched["server_port"] == 7999 and launched["share"] is False
+
+
+def test_an_ensemble_is_served_with_the_mean_of_its_models(tiny_whisper_dir, tmp_path_factory):
+    """``hf-emotion demo --model A --model B``: the app loads both; the real server answers with their mean."""
+    tmp = tmp_path_factory.mktemp("ensemble")
+    models = [
+        make_emotion_model_dir(tiny_whisper_dir, tmp / name, seed=seed) for name, seed in (("a", 1), ("b", 2))
+    ]
+    ensemble_app = demo_command.load_app([str(m) for m in models])  # as `hf-emotion demo --model A --model B`
+    assert [type(m) for m in ensemble_app.recognizer.members] == [EmotionRecognizer] * 2
+    demo, url = launch(ensemble_app, ensemble_app.recognizer, tmp_path_factory)
+    try:
+        wav = write_audio(tmp / "happy.wav", emotion_signal("happy", 1.5), 16_000)
+        label, _, _, numbers = Client(url, verbose=False).predict(handle_file(str(wav)), api_name="/predict")
+    finally:
+        demo.close()
+    alone = [EmotionRecognizer.from_pretrained(m)(str(wav)) for m in models]
+    confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
+    for emotion in EMOTIONS:
+        mean = (alone[0].probabilities[emotion] + alone[1].probabilities[emotion]) / 2
+        assert confidences[emotion] == pytest.approx(mean, abs=1e-4)
+    assert numbers["arousal"] == pytest.approx((alone[0].arousal + alone[1].arousal) / 2, abs=1e-4)
+    assert abs(alone[0].arousal - alone[1].arousal) > 1e-3  # two different models: the mean is not vacuous

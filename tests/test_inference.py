@@ -18,6 +18,7 @@ from hf_emotion.audio import AudioDecodeError
 from hf_emotion.inference import (
     EmotionPrediction,
     EmotionRecognizer,
+    EnsembleRecognizer,
     sliding_windows,
     window_count,
 )
@@ -318,3 +319,64 @@ def test_an_hour_of_silence_is_all_silent_and_fast(fast_recognizer, tmp_path, mo
     assert len(prediction.timeline) == window_count(3600.0, 3.0, 1.5)
     assert all(w.silent and w.label is None for w in prediction.timeline)
     assert elapsed < 30.0, f"an hour of silence took {elapsed:.1f} s"
+
+
+# ---------------------------------------------------------------------- ensembles
+
+
+def _vectors(prediction: EmotionPrediction) -> np.ndarray:
+    return np.array([prediction.probabilities[k] for k in LABELS] + [prediction.valence, prediction.arousal])
+
+
+def test_ensemble_is_the_weighted_mean_of_its_members(wav2vec2_model_dir, whisper_model_dir, tmp_path):
+    """Two backbones (wav2vec2 and Whisper) averaged: clips in one batch, windows, files, weights."""
+    members = [EmotionRecognizer.from_pretrained(d) for d in (wav2vec2_model_dir, whisper_model_dir)]
+    ensemble = EmotionRecognizer.from_pretrained([wav2vec2_model_dir, whisper_model_dir])
+    assert isinstance(ensemble, EnsembleRecognizer) and len(ensemble.members) == 2
+    assert ensemble.labels == LABELS and ensemble.max_clip_seconds == 30.0
+    clips = [
+        emotion_signal(e, s, seed=i) for i, (e, s) in enumerate(zip(EMOTIONS, [0.6, 1.9, 1.2], strict=False))
+    ]
+    averaged = ensemble(clips, sampling_rate=16_000, batch_size=3)
+    alone = [member(clips, sampling_rate=16_000, batch_size=3) for member in members]
+    for index, prediction in enumerate(averaged):
+        first, second = _vectors(alone[0][index]), _vectors(alone[1][index])
+        np.testing.assert_allclose(_vectors(prediction), (first + second) / 2, atol=1e-5)
+        assert prediction.label == max(prediction.probabilities, key=prediction.probabilities.get)
+    # The members disagree, so the mean is not either of them: the check above is not vacuous.
+    assert np.abs(_vectors(alone[0][0]) - _vectors(alone[1][0])).max() > 0.05
+
+    # Windows: each window, and the recording's summary, is the mean of the members' windows.
+    path = write_audio(
+        tmp_path / "six.wav", np.concatenate([emotion_signal("happy", 3.0), emotion_signal("sad", 3.0)])
+    )
+    windowed = ensemble(path, window=2.0, hop=1.0)
+    member_windows = [member(path, window=2.0, hop=1.0) for member in members]
+    assert len(windowed.timeline) == window_count(6.0, 2.0, 1.0)
+    for position, window in enumerate(windowed.timeline):
+        expected = sum(_vectors(m.timeline[position]) for m in member_windows) / 2
+        np.testing.assert_allclose(_vectors(window), expected, atol=1e-5)
+    np.testing.assert_allclose(_vectors(windowed), sum(_vectors(m) for m in member_windows) / 2, atol=1e-5)
+
+    # Weights are normalised; all the weight on one member gives that member's answer.
+    only_whisper = EnsembleRecognizer(members, weights=[0, 3])
+    np.testing.assert_allclose(
+        _vectors(only_whisper(clips[1], sampling_rate=16_000)), _vectors(alone[1][1]), atol=1e-5
+    )
+    # Silence never reaches a member, as for a single model.
+    assert ensemble(np.zeros(16_000), sampling_rate=16_000).silent
+
+
+def test_ensemble_refuses_models_that_cannot_be_averaged(tiny_wav2vec2_dir, wav2vec2_model_dir, tmp_path):
+    reordered = make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path / "reordered", labels=LABELS[::-1])
+    one = EmotionRecognizer.from_pretrained(wav2vec2_model_dir)
+    with pytest.raises(ValueError, match="model 2 of the ensemble has labels"):
+        EmotionRecognizer.from_pretrained([wav2vec2_model_dir, reordered])
+    with pytest.raises(ValueError, match="at least two models"):
+        EnsembleRecognizer([one])
+    with pytest.raises(ValueError, match="weights must be 2 non-negative numbers"):
+        EnsembleRecognizer([one, one], weights=[1, -1])
+    with pytest.raises(ValueError, match="weights must be 2"):
+        EnsembleRecognizer([one, one], weights=[1])
+    # A list of one is that model, not an ensemble.
+    assert type(EmotionRecognizer.from_pretrained([wav2vec2_model_dir])) is EmotionRecognizer

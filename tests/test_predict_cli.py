@@ -92,3 +92,26 @@ def test_stdout_folder_input_and_usage_errors(model_dir, clips, tmp_path, capsys
     assert main(["predict", str(good[0]), "--model", str(tmp_path / "no-such-model")]) == 2
     assert main(["predict", str(good[0]), "--model", str(model_dir), "--window", "1", "--hop", "2"]) == 2
     assert "0 < hop <= window" in caplog.text
+
+
+def test_several_models_are_averaged_and_dtype_is_used(
+    model_dir, tiny_whisper_dir, clips, tmp_path, capsys, caplog, monkeypatch
+):
+    good, _, _ = clips
+    whisper_dir = make_emotion_model_dir(tiny_whisper_dir, tmp_path / "whisper-model")
+
+    def records(*args: str) -> list[dict]:
+        assert main(["predict", *map(str, good), "--no_progress", *args]) == 0
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    alone = [records("--model", str(d)) for d in (model_dir, whisper_dir)]
+    together = records("--model", str(model_dir), "--model", str(whisper_dir))
+    monkeypatch.setenv("HF_EMOTION_MODEL", f"{model_dir},{whisper_dir}")
+    assert records() == together  # the same ensemble named in $HF_EMOTION_MODEL
+    for first, second, both in zip(*alone, together, strict=True):
+        for label in EMOTIONS:
+            mean = (first["probabilities"][label] + second["probabilities"][label]) / 2
+            assert both["probabilities"][label] == pytest.approx(mean, abs=1e-5)
+        assert both["valence"] == pytest.approx((first["valence"] + second["valence"]) / 2, abs=1e-5)
+    assert main(["predict", str(good[0]), "--model", str(model_dir), "--dtype", "float33"]) == 2
+    assert "not a torch dtype" in caplog.text

@@ -17,8 +17,10 @@ APP_PATH = Path(__file__).resolve().parents[2] / "demo" / "app.py"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
+        action="append",
         default=None,
-        help="trained model folder or Hub id (default: $HF_EMOTION_MODEL, else the app's)",
+        help="trained model folder or Hub id (default: $HF_EMOTION_MODEL, else the app's); repeated "
+        "(--model A --model B), their ensemble is served",
     )
     parser.add_argument(
         "--port", type=int, default=None, help="port (default: gradio's, 7860 or the next free)"
@@ -28,11 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
 
 
-def load_app(model: str | None = None) -> ModuleType:
+def load_app(model: str | list[str] | None = None) -> ModuleType:
     """Import ``demo/app.py`` from the repository (it is not part of the installed package).
 
-    With ``model`` given, the app's import-time load uses it (through ``$HF_EMOTION_MODEL``).
+    With ``model`` given (one, or a list for an ensemble), the app's import-time load uses it
+    (through ``$HF_EMOTION_MODEL``, comma-separated).
     """
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        model = ",".join(os.fspath(m) for m in model)
     if not APP_PATH.is_file():
         raise FileNotFoundError(
             f"{APP_PATH}: the demo app is not here; run from a checkout of the repository"

@@ -8,6 +8,8 @@ Example::
 
     hf-emotion predict clips/*.wav --model outputs/whisper-tiny.en-ravdess-speech --format csv
     hf-emotion predict meeting.flac --model outputs/whisper-tiny.en-ravdess-speech --window 4 --hop 2
+    hf-emotion predict clips/ --model outputs/whisper-tiny.en-ravdess-speech \\
+        --model outputs/whisper-base-ravdess-speech
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", help="audio files, or folders searched for audio files")
     parser.add_argument(
         "--model",
-        default=os.environ.get(MODEL_ENV),
-        help=f"trained model folder or Hub id (default: ${MODEL_ENV})",
+        action="append",
+        default=None,
+        help=f"trained model folder or Hub id (default: ${MODEL_ENV}); repeated (--model A --model B), the "
+        f"ensemble of those: the mean of their probabilities and valence/arousal (${MODEL_ENV}=A,B)",
     )
     parser.add_argument(
         "--format", choices=("jsonl", "csv"), default=None, help="default: from --output, else jsonl"
@@ -130,8 +134,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from hf_emotion.audio import AudioDecodeError
-    from hf_emotion.inference import EmotionRecognizer
+    from hf_emotion.inference import EmotionRecognizer, split_model_names
 
+    args.model = args.model or split_model_names(os.environ.get(MODEL_ENV))
     if not args.model:
         logger.error("no model: pass --model DIR_OR_HUB_ID or set $%s", MODEL_ENV)
         return 2
@@ -151,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         if args.window is not None:
             recognizer.check_window(args.window, args.hop or args.window / 2)
     except (OSError, ValueError) as error:
-        logger.error("cannot use model %s: %s", args.model, error)
+        logger.error("cannot use model %s: %s", " + ".join(args.model), error)
         return 2
 
     failed = 0
