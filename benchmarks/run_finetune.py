@@ -13,6 +13,15 @@ process); with ``--folds`` each fold is its own ``finetune.py --fold k`` into ``
 Either way ``RUN_DIR/run_info.json`` (or ``fold_k/run_info.json``) records the command, wall
 time, peak RSS, machine and date.
 
+Ensemble (no training; from the test predictions the runs saved)::
+
+    python benchmarks/run_finetune.py ensemble RUN_DIR RUN_DIR [...] [--name NAME]
+
+averages, fold by fold, the members' saved test probabilities and valence/arousal with equal
+weights (fixed in advance, nothing chosen on the test speakers), which is what
+``hf-emotion predict --model A --model B`` serves, and adds the ensemble to
+``benchmarks/results/finetune.*``.
+
 Collect (no training; numbers from runs made earlier)::
 
     python benchmarks/run_finetune.py collect RUN_DIR [RUN_DIR ...] [--measure_inference THREADS]
@@ -326,6 +335,114 @@ def mix(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- ensembles
+
+
+def _test_predictions(fold_dir: Path) -> dict:
+    """A fold's saved test predictions, checked against the UA the fold reported."""
+    from hf_emotion.metrics import classification_metrics
+
+    record = json.loads((fold_dir / "predictions.json").read_text())
+    reported = json.loads((fold_dir / "all_results.json").read_text())["eval_ua"]
+    probabilities = np.asarray(record["probabilities"])
+    ua = classification_metrics(record["y_true"], probabilities.argmax(1), record["label_names"])["ua"]
+    # probabilities are saved to 5 decimals: a near tie may round into a different arg-max, rarely
+    if abs(ua - reported) > 0.01:
+        raise SystemExit(
+            f"{fold_dir}: predictions.json gives test UA {ua:.3f}, the fold reported {reported:.3f}; "
+            "it is not the fold's final test evaluation"
+        )
+    names = [Path(p).name for p in record["paths"]]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"{fold_dir}: two test clips share a file name; cannot match them across runs")
+    record["index"] = {name: i for i, name in enumerate(names)}
+    return record
+
+
+def ensemble_fold(fold_dirs: list[Path]) -> dict:
+    """Test metrics of the equal-weight mean of several runs' saved test predictions for one fold."""
+    from hf_emotion.metrics import classification_metrics, regression_metrics, speaker_normalize_scores
+
+    records = [_test_predictions(d) for d in fold_dirs]
+    first = records[0]
+    for fold_dir, record in zip(fold_dirs[1:], records[1:], strict=True):
+        if set(record["index"]) != set(first["index"]) or record["label_names"] != first["label_names"]:
+            raise SystemExit(
+                f"{fold_dir} and {fold_dirs[0]}: not the same test clips and labels; not the same fold of one corpus"
+            )
+    order = [[r["index"][name] for name in first["index"]] for r in records]
+    y_true = np.asarray(first["y_true"])
+    for record, rows in zip(records, order, strict=True):
+        if not (np.asarray(record["y_true"])[rows] == y_true).all():
+            raise SystemExit(f"{fold_dirs[0]}: the runs disagree on the true labels of the same clips")
+    probabilities = np.mean(
+        [np.asarray(r["probabilities"])[rows] for r, rows in zip(records, order, strict=True)], axis=0
+    )
+    valence_arousal = np.mean(
+        [
+            np.asarray(r["valence_arousal_pred"], dtype=float)[rows]
+            for r, rows in zip(records, order, strict=True)
+        ],
+        axis=0,
+    )
+    names = first["label_names"]
+    metrics = {
+        f"eval_{k}": v for k, v in classification_metrics(y_true, probabilities.argmax(1), names).items()
+    }
+    metrics |= {
+        f"eval_{k}": v for k, v in regression_metrics(valence_arousal, first["valence_arousal_true"]).items()
+    }
+    centred = speaker_normalize_scores(np.log(np.clip(probabilities, 1e-12, None)), first["speakers"])
+    metrics |= {
+        f"eval_spknorm_{k}": v for k, v in classification_metrics(y_true, centred.argmax(1), names).items()
+    }
+    metrics["member_eval_ua"] = [
+        json.loads((d / "all_results.json").read_text())["eval_ua"] for d in fold_dirs
+    ]
+    return metrics
+
+
+def ensemble(args) -> int:
+    run_dirs = [Path(d).resolve() for d in args.run_dirs]
+    if len(run_dirs) < 2:
+        raise SystemExit("an ensemble needs at least two run dirs")
+    folds = sorted(
+        set.intersection(
+            *({_fold_number(p.parent) for p in d.glob("fold_*/predictions.json")} for d in run_dirs)
+        )
+    )
+    if not folds:
+        raise SystemExit(f"{' and '.join(map(str, run_dirs))}: no fold has test predictions in every run")
+    records = []
+    for fold in folds:
+        record = {"fold": fold} | ensemble_fold([d / f"fold_{fold}" for d in run_dirs])
+        records.append(record)
+        members = " / ".join(f"{ua:.3f}" for ua in record["member_eval_ua"])
+        print(f"fold {fold}: ensemble UA {record['eval_ua']:.3f} (members {members})")
+    results = Path(args.results_dir)
+    store_path = results / "finetune.json"
+    store = json.loads(store_path.read_text()) if store_path.exists() else {"runs": {}, "notes": []}
+    name = args.name or "+".join(d.name for d in run_dirs)
+    keys = [f"eval_{m}" for m in METRICS] + [f"eval_spknorm_{m}" for m in ("ua", "wa", "macro_f1")]
+    store.setdefault("ensembles", {})[name] = {
+        "name": name,
+        "members": [d.name for d in run_dirs],
+        "run_dirs": [str(d) for d in run_dirs],
+        "folds_done": folds,
+        "folds": records,
+        "summary": {k: _mean_std([r[k] for r in records]) for k in keys},
+        "command": "python benchmarks/run_finetune.py ensemble " + " ".join(map(str, run_dirs)),
+        "machine": machine(),
+        "collected": now(),
+    }
+    entry = store["ensembles"][name]
+    print(f"{name}: {len(folds)} folds, UA {_fmt(entry['summary']['eval_ua'])}")
+    store_path.write_text(json.dumps(store, indent=2) + "\n")
+    (results / "finetune.md").write_text(render_markdown(store["runs"], store["notes"], store["ensembles"]))
+    print(f"wrote {store_path} and {results / 'finetune.md'}")
+    return 0
+
+
 # --------------------------------------------------------------------------- collect
 
 
@@ -541,7 +658,39 @@ def _refit_kept(fold: dict, run_name: str) -> bool:
     )
 
 
-def render_markdown(runs: dict, notes: list[str]) -> str:
+def render_ensembles(ensembles: dict, runs: dict) -> list[str]:
+    """The ensembles table: the mean of the members' test predictions, beside the members."""
+    lines = [
+        "",
+        "### Ensembles: the mean of several runs' probabilities",
+        "",
+        "Fold by fold, the members' saved test probabilities and valence/arousal averaged with equal weights "
+        "(fixed in advance; nothing chosen on any speakers), which is what `hf-emotion predict --model A "
+        "--model B` and the demo serve (`python benchmarks/run_finetune.py ensemble RUN_DIR RUN_DIR`). "
+        "Inference costs the sum of the members' (their RTFs from the cost table, added).",
+        "",
+        "| ensemble | folds | UA | WA | macro-F1 | CCC valence | CCC arousal | spknorm UA (transductive) | "
+        "members' UA on the same folds | folds above the best member | inference RTF (sum) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, e in ensembles.items():
+        s = e["summary"]
+        member_ua = [
+            _mean_std([f["member_eval_ua"][i] for f in e["folds"]]) for i in range(len(e["members"]))
+        ]
+        above = sum(f["eval_ua"] > max(f["member_eval_ua"]) for f in e["folds"])
+        rtfs = [(runs.get(m) or {}).get("inference", {}).get("rtf") for m in e["members"]]
+        rtf = f"{sum(rtfs):.3f}" if all(r is not None for r in rtfs) else "–"
+        members = ", ".join(f"`{m}` {_fmt(u)}" for m, u in zip(e["members"], member_ua, strict=True))
+        lines.append(
+            f"| `{name}` | {len(e['folds_done'])} | {_fmt(s['eval_ua'])} | {_fmt(s['eval_wa'])} | "
+            f"{_fmt(s['eval_macro_f1'])} | {_fmt(s['eval_ccc_valence'])} | {_fmt(s['eval_ccc_arousal'])} | "
+            f"{_fmt(s['eval_spknorm_ua'])} | {members} | {above} of {len(e['folds'])} | {rtf} |"
+        )
+    return lines
+
+
+def render_markdown(runs: dict, notes: list[str], ensembles: dict | None = None) -> str:
     lines = ["## Fine-tuning (speaker-independent folds)", ""]
     lines += [
         "Test metrics are on speakers never seen in training or model selection (mean ± population std "
@@ -604,6 +753,8 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
                 after = _mean_std([f.get(f"{prefix}_ccc_{d}") for f in mixing])
                 cells.append(f"{_fmt(before)} → {_fmt(after)}")
         lines.append(f"| `{name}` | {len(mixing)} of {len(r['folds'])} | " + " | ".join(cells) + " |")
+    if ensembles:
+        lines += render_ensembles(ensembles, runs)
     lines += [
         "",
         "### Transductive: per-speaker normalisation",
@@ -707,6 +858,17 @@ def render_markdown(runs: dict, notes: list[str]) -> str:
         "### How each number was made",
         "",
     ]
+    for name, e in (ensembles or {}).items():
+        lines.append(
+            f"- `{name}`: `{e['command']}`, folds {e['folds_done']}, on {machine_line(e['machine'])}; "
+            f"collected {e['collected']}."
+        )
+        for f in e["folds"]:
+            lines.append(
+                f"  - fold {f['fold']}: test UA {f['eval_ua']:.3f} (members "
+                + " / ".join(f"{ua:.3f}" for ua in f["member_eval_ua"])
+                + f"), spknorm UA {f['eval_spknorm_ua']:.3f}"
+            )
     for name, r in runs.items():
         lines.append(
             f"- `{name}`: `{r['command']}` (run dir `{r['run_dir']}`), folds {r['folds_done']}, "
@@ -742,7 +904,9 @@ def collect(args) -> int:
         if note not in store["notes"]:
             store["notes"].append(note)
     store_path.write_text(json.dumps(store, indent=2) + "\n")
-    (results / "finetune.md").write_text(render_markdown(store["runs"], store["notes"]))
+    (results / "finetune.md").write_text(
+        render_markdown(store["runs"], store["notes"], store.get("ensembles"))
+    )
     print(f"wrote {store_path} and {results / 'finetune.md'}")
     return 0
 
@@ -773,6 +937,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_dir")
     p.add_argument("--folds", type=int, nargs="+", help="only these folds")
     p.set_defaults(func=mix)
+    p = commands.add_parser(
+        "ensemble", help="score the equal-weight mean of several runs' test predictions, fold by fold"
+    )
+    p.add_argument("run_dirs", nargs="+", help="runs over the same corpus and folds (e.g. two backbones)")
+    p.add_argument("--name", help="row name (default: the run dir names joined with +)")
+    p.add_argument("--results_dir", default=str(RESULTS), help="where finetune.json/.md are written")
+    p.set_defaults(func=ensemble)
     p = commands.add_parser("collect", help="gather finished runs into benchmarks/results/finetune.*")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument(

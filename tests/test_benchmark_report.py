@@ -118,3 +118,80 @@ def test_the_mixing_table_shows_only_folds_that_mix(run_finetune):
         "| `whisper-tiny.en-ravdess-speech` | 1 of 2 | 0.75 | 0.25 | 0.700 → 0.800 | 0.850 → 0.860 | "
         "0.720 → 0.760 | – → – |"
     ]
+
+
+def _write_fold(fold_dir: Path, probabilities, y_true, valence_arousal, names, speakers) -> None:
+    import json
+
+    import numpy as np
+
+    from hf_emotion.metrics import classification_metrics
+
+    fold_dir.mkdir(parents=True)
+    labels = ["angry", "calm", "sad"]
+    record = {
+        "label_names": labels,
+        "y_true": y_true,
+        "y_pred": np.argmax(probabilities, 1).tolist(),
+        "probabilities": probabilities,
+        "valence_arousal_pred": valence_arousal,
+        "valence_arousal_true": [[-0.5, 0.8], [0.3, -0.5], [-0.6, -0.4], [-0.5, 0.8]],
+        "speakers": speakers,
+        "paths": [f"/data/{fold_dir.parent.name}/{n}" for n in names],
+    }
+    (fold_dir / "predictions.json").write_text(json.dumps(record))
+    ua = classification_metrics(y_true, record["y_pred"], labels)["ua"]
+    (fold_dir / "all_results.json").write_text(json.dumps({"eval_ua": ua}))
+
+
+def test_ensemble_averages_the_saved_test_predictions_clip_by_clip(run_finetune, tmp_path):
+    import json
+
+    # Two runs over the same 4 clips, saved in different orders, wrong on different clips.
+    _write_fold(
+        tmp_path / "a" / "fold_0",
+        [[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.2, 0.5, 0.3], [0.6, 0.2, 0.2]],
+        [0, 1, 2, 0],
+        [[-0.4, 0.7], [0.2, -0.4], [-0.6, -0.2], [-0.4, 0.6]],
+        ["w.wav", "x.wav", "y.wav", "z.wav"],
+        ["s1", "s1", "s2", "s2"],
+    )
+    _write_fold(
+        tmp_path / "b" / "fold_0",
+        [[0.1, 0.1, 0.8], [0.5, 0.3, 0.2], [0.3, 0.3, 0.4], [0.1, 0.1, 0.8]],
+        [2, 0, 1, 0],  # y.wav, w.wav, x.wav, z.wav
+        [[-0.6, -0.6], [-0.6, 0.9], [0.4, -0.6], [-0.6, 0.8]],
+        ["y.wav", "w.wav", "x.wav", "z.wav"],
+        ["s2", "s1", "s1", "s2"],
+    )
+    results = tmp_path / "results"
+    results.mkdir()
+    status = run_finetune.main(
+        ["ensemble", str(tmp_path / "a"), str(tmp_path / "b"), "--name", "a+b", "--results_dir", str(results)]
+    )
+    assert status == 0
+    entry = json.loads((results / "finetune.json").read_text())["ensembles"]["a+b"]
+    fold = entry["folds"][0]
+    # alone: a is wrong on y (UA 2/3), b on x and z (UA 1/2). The mean: w [.7 .175 .125] angry ✓,
+    # x [.2 .55 .25] calm ✓, y [.15 .3 .55] sad ✓, z [.35 .15 .5] sad ✗ → UA (1/2 + 1 + 1) / 3.
+    assert fold["member_eval_ua"] == [pytest.approx(2 / 3), pytest.approx(1 / 2)]
+    assert fold["eval_wa"] == pytest.approx(0.75) and fold["eval_ua"] == pytest.approx(5 / 6)
+    # valence of the mean, clip by clip after matching the orders: w -0.5, x 0.3, y -0.6, z -0.5 → exact
+    assert fold["eval_ccc_valence"] == pytest.approx(1.0)
+    markdown = (results / "finetune.md").read_text()
+    row = _fit_row(markdown, "a+b")
+    assert "| 1 | 0.833 |" in row and "`a` 0.667, `b` 0.500 | 1 of 1 |" in row
+
+    # Runs over different clips (another fold or corpus) are refused, naming the folders.
+    _write_fold(
+        tmp_path / "c" / "fold_0",
+        [[0.9, 0.05, 0.05]] * 4,
+        [0, 1, 2, 0],
+        [[0, 0]] * 4,
+        ["p.wav", "q.wav", "r.wav", "s.wav"],
+        ["s3"] * 4,
+    )
+    with pytest.raises(SystemExit, match="not the same test clips"):
+        run_finetune.main(
+            ["ensemble", str(tmp_path / "a"), str(tmp_path / "c"), "--results_dir", str(results)]
+        )
