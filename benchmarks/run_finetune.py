@@ -352,50 +352,21 @@ def _test_predictions(fold_dir: Path) -> dict:
             f"{fold_dir}: predictions.json gives test UA {ua:.3f}, the fold reported {reported:.3f}; "
             "it is not the fold's final test evaluation"
         )
-    names = [Path(p).name for p in record["paths"]]
-    if len(set(names)) != len(names):
-        raise SystemExit(f"{fold_dir}: two test clips share a file name; cannot match them across runs")
-    record["index"] = {name: i for i, name in enumerate(names)}
     return record
 
 
 def ensemble_fold(fold_dirs: list[Path]) -> dict:
     """Test metrics of the equal-weight mean of several runs' saved test predictions for one fold."""
-    from hf_emotion.metrics import classification_metrics, regression_metrics, speaker_normalize_scores
+    from hf_emotion.training import average_predictions, record_metrics
 
-    records = [_test_predictions(d) for d in fold_dirs]
-    first = records[0]
-    for fold_dir, record in zip(fold_dirs[1:], records[1:], strict=True):
-        if set(record["index"]) != set(first["index"]) or record["label_names"] != first["label_names"]:
-            raise SystemExit(
-                f"{fold_dir} and {fold_dirs[0]}: not the same test clips and labels; not the same fold of one corpus"
-            )
-    order = [[r["index"][name] for name in first["index"]] for r in records]
-    y_true = np.asarray(first["y_true"])
-    for record, rows in zip(records, order, strict=True):
-        if not (np.asarray(record["y_true"])[rows] == y_true).all():
-            raise SystemExit(f"{fold_dirs[0]}: the runs disagree on the true labels of the same clips")
-    probabilities = np.mean(
-        [np.asarray(r["probabilities"])[rows] for r, rows in zip(records, order, strict=True)], axis=0
-    )
-    valence_arousal = np.mean(
-        [
-            np.asarray(r["valence_arousal_pred"], dtype=float)[rows]
-            for r, rows in zip(records, order, strict=True)
-        ],
-        axis=0,
-    )
-    names = first["label_names"]
-    metrics = {
-        f"eval_{k}": v for k, v in classification_metrics(y_true, probabilities.argmax(1), names).items()
-    }
-    metrics |= {
-        f"eval_{k}": v for k, v in regression_metrics(valence_arousal, first["valence_arousal_true"]).items()
-    }
-    centred = speaker_normalize_scores(np.log(np.clip(probabilities, 1e-12, None)), first["speakers"])
-    metrics |= {
-        f"eval_spknorm_{k}": v for k, v in classification_metrics(y_true, centred.argmax(1), names).items()
-    }
+    try:
+        # matched by file name: the runs may spell the corpus folder differently
+        record = average_predictions([_test_predictions(d) for d in fold_dirs], key=lambda p: Path(p).name)
+    except ValueError as error:
+        raise SystemExit(
+            f"{', '.join(map(str, fold_dirs))}: {error}; not the same fold of one corpus"
+        ) from error
+    metrics = record_metrics(record)
     metrics["member_eval_ua"] = [
         json.loads((d / "all_results.json").read_text())["eval_ua"] for d in fold_dirs
     ]
@@ -420,6 +391,7 @@ def ensemble(args) -> int:
         members = " / ".join(f"{ua:.3f}" for ua in record["member_eval_ua"])
         print(f"fold {fold}: ensemble UA {record['eval_ua']:.3f} (members {members})")
     results = Path(args.results_dir)
+    results.mkdir(parents=True, exist_ok=True)
     store_path = results / "finetune.json"
     store = json.loads(store_path.read_text()) if store_path.exists() else {"runs": {}, "notes": []}
     name = args.name or "+".join(d.name for d in run_dirs)

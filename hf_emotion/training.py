@@ -529,12 +529,63 @@ def predict_dataset(trainer: Trainer, dataset, label_names: Sequence[str], prefi
         "paths": list(dataset["audio"]),
     }
     metrics = dict(output.metrics)
-    # Transductive, labelled as such: each test speaker's log-probabilities centred on their own mean.
-    log_probs = np.log(np.clip(probabilities, 1e-12, None))
-    normalized = speaker_normalize_scores(log_probs, record["speakers"])
-    for key, value in classification_metrics(labels, normalized.argmax(-1), label_names).items():
-        metrics[f"{prefix}_spknorm_{key}"] = value
+    metrics |= _spknorm_metrics(probabilities, labels, record["speakers"], label_names, prefix)
     return metrics, record
+
+
+def _spknorm_metrics(probabilities, labels, speakers, label_names: Sequence[str], prefix: str) -> dict:
+    """Transductive, labelled as such: each test speaker's log-probabilities centred on their own mean."""
+    log_probs = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, None))
+    normalized = speaker_normalize_scores(log_probs, speakers)
+    return {
+        f"{prefix}_spknorm_{key}": value
+        for key, value in classification_metrics(labels, normalized.argmax(-1), label_names).items()
+    }
+
+
+def record_metrics(record: dict, prefix: str = "eval") -> dict[str, float]:
+    """The metrics of a predictions record (``predict_dataset``'s): those of ``compute_metrics``, and spknorm."""
+    names = record["label_names"]
+    probabilities = np.asarray(record["probabilities"], dtype=np.float64)
+    metrics = classification_metrics(record["y_true"], probabilities.argmax(-1), names)
+    metrics |= regression_metrics(record["valence_arousal_pred"], record["valence_arousal_true"])
+    metrics = {f"{prefix}_{k}": v for k, v in metrics.items()}
+    return metrics | _spknorm_metrics(probabilities, record["y_true"], record["speakers"], names, prefix)
+
+
+def average_predictions(records: Sequence[dict], key=os.path.normpath) -> dict:
+    """The equal-weight mean of several models' predictions records over the same clips: an ensemble's record.
+
+    Probabilities and valence/arousal are averaged clip by clip, the clips matched by ``key(path)``
+    (records saved in different orders, or with differently spelled paths, still line up); the result
+    is in the first record's order. A ``ValueError`` names what differs when the records are not over
+    the same clips, labels and true answers.
+    """
+    first = records[0]
+    keys = [key(p) for p in first["paths"]]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two clips share a key; give a key that tells them apart")
+    arrays = {"probabilities": [], "valence_arousal_pred": []}
+    for number, record in enumerate(records, start=1):
+        if record["label_names"] != first["label_names"]:
+            raise ValueError(
+                f"record {number} has labels {record['label_names']}, record 1 {first['label_names']}"
+            )
+        index = {key(p): i for i, p in enumerate(record["paths"])}
+        if set(index) != set(keys) or len(index) != len(record["paths"]):
+            raise ValueError(f"record {number} is not over the same clips as record 1")
+        rows = [index[k] for k in keys]
+        if np.asarray(record["y_true"])[rows].tolist() != list(first["y_true"]):
+            raise ValueError(f"record {number} has other true labels for the same clips than record 1")
+        for name, values in arrays.items():
+            values.append(np.asarray(record[name], dtype=np.float64)[rows])
+    probabilities = np.mean(arrays["probabilities"], axis=0)
+    valence_arousal = np.mean(arrays["valence_arousal_pred"], axis=0)
+    return first | {
+        "y_pred": probabilities.argmax(-1).astype(int).tolist(),
+        "probabilities": probabilities.tolist(),
+        "valence_arousal_pred": valence_arousal.tolist(),
+    }
 
 
 def save_predictions(record: dict, output_dir: str, title: str = "") -> None:

@@ -191,7 +191,7 @@ def test_ensemble_averages_the_saved_test_predictions_clip_by_clip(run_finetune,
         ["p.wav", "q.wav", "r.wav", "s.wav"],
         ["s3"] * 4,
     )
-    with pytest.raises(SystemExit, match="not the same test clips"):
+    with pytest.raises(SystemExit, match="not over the same clips"):
         run_finetune.main(
             ["ensemble", str(tmp_path / "a"), str(tmp_path / "c"), "--results_dir", str(results)]
         )

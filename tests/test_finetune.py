@@ -562,3 +562,62 @@ def test_class_mean_targets_skip_clips_without_targets():
         pytest.approx([(0.6 + 0.9 + 0.2) / 3], abs=1e-5),  # stored rounded to 5 decimals
     ]
     assert class_mean_targets(clips, 3, ["valence", "arousal"]) is None  # class 2 has no clip
+
+
+def test_evaluate_an_ensemble_scores_the_mean_of_its_models(
+    tmp_path, ravdess_dir, tiny_wav2vec2_dir, tiny_whisper_dir
+):
+    """``hf-emotion evaluate --model A --model B``: each model as alone, and the mean of their predictions."""
+    from hf_emotion.metrics import classification_metrics
+    from tests.test_inference import make_emotion_model_dir
+
+    models = [
+        make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path / "wav2vec2"),
+        make_emotion_model_dir(tiny_whisper_dir, tmp_path / "whisper"),
+    ]
+    common = [
+        "--dataset",
+        "ravdess",
+        "--data_dir",
+        str(ravdess_dir),
+        "--speakers",
+        "ravdess-01",
+        "ravdess-02",
+    ]
+    alone = []
+    for model in models:
+        assert (
+            cli_main(["evaluate", "--model", str(model), *common, "--output_dir", str(tmp_path / model.name)])
+            == 0
+        )
+        alone.append(
+            (
+                json.loads((tmp_path / model.name / "all_results.json").read_text()),
+                json.loads((tmp_path / model.name / "predictions.json").read_text()),
+            )
+        )
+    out = tmp_path / "both"
+    assert cli_main(["evaluate", *(f"--model={m}" for m in models), *common, "--output_dir", str(out)]) == 0
+    both = json.loads((out / "all_results.json").read_text())
+    record = json.loads((out / "predictions.json").read_text())
+    assert both["member_eval_ua"] == [a["eval_ua"] for a, _ in alone]
+    assert both["models"] == [str(m) for m in models]
+    # The same clips in the same order in every record (one decoded dataset); the ensemble's are the means.
+    assert alone[0][1]["paths"] == alone[1][1]["paths"] == record["paths"] and len(record["paths"]) == 30
+    mean = (np.asarray(alone[0][1]["probabilities"]) + np.asarray(alone[1][1]["probabilities"])) / 2
+    np.testing.assert_allclose(record["probabilities"], mean, atol=1e-5)
+    assert both["eval_ua"] == pytest.approx(
+        classification_metrics(record["y_true"], mean.argmax(1), record["label_names"])["ua"]
+    )
+    assert (out / "confusion_matrix.png").is_file() and "eval_spknorm_ua" in both
+    with pytest.raises(SystemExit, match="give one --model"):
+        cli_main(
+            [
+                "evaluate",
+                *(f"--model={m}" for m in models),
+                *common,
+                "--output_dir",
+                str(out),
+                "--speaker_norm_probe",
+            ]
+        )

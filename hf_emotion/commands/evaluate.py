@@ -10,7 +10,13 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", required=True, help="trained hf-emotion model folder or Hub id")
+    parser.add_argument(
+        "--model",
+        required=True,
+        action="append",
+        help="trained hf-emotion model folder or Hub id; repeated (--model A --model B), their ensemble is "
+        "scored: the mean of their probabilities and valence/arousal (each model alone too, as member_*)",
+    )
     parser.add_argument("--dataset", nargs="+", default=["ravdess"], help="corpora, as in finetune.py")
     parser.add_argument("--data_dir", nargs="*", default=[], help="one folder per --dataset")
     parser.add_argument(
@@ -41,10 +47,28 @@ def run(args) -> int:
     from ..corpora import decode_dataset, load_corpora
     from ..modeling_emotion import EmotionModel
     from ..splits import Split
-    from ..training import evaluation_trainer, predict_dataset, save_predictions, with_model_columns
+    from ..training import (
+        average_predictions,
+        evaluation_trainer,
+        predict_dataset,
+        record_metrics,
+        save_predictions,
+        with_model_columns,
+    )
 
-    model = EmotionModel.from_pretrained(args.model).eval()
-    extractor = AutoFeatureExtractor.from_pretrained(args.model)
+    if args.speaker_norm_probe and len(args.model) > 1:
+        raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
+    models = [EmotionModel.from_pretrained(name).eval() for name in args.model]
+    extractors = [AutoFeatureExtractor.from_pretrained(name) for name in args.model]
+    model, extractor = models[0], extractors[0]
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    for name, other, other_extractor in zip(args.model[1:], models[1:], extractors[1:], strict=True):
+        other_names = [other.config.id2label[i] for i in range(other.config.num_labels)]
+        if other_names != names or other_extractor.sampling_rate != extractor.sampling_rate:
+            raise SystemExit(
+                f"{name} (labels {other_names}, {other_extractor.sampling_rate} Hz) cannot be averaged with "
+                f"{args.model[0]} (labels {names}, {extractor.sampling_rate} Hz)"
+            )
     raw = load_corpora(
         args.dataset, args.data_dir, channel=args.ravdess_channel, label_source=args.crema_d_labels
     )
@@ -63,11 +87,10 @@ def run(args) -> int:
         if unknown:
             raise SystemExit(f"speakers {sorted(unknown)} are not in the data")
         raw = raw.filter(lambda s: s in keep, input_columns="speaker")
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     data_names = raw.features["emotion"].names
     missing = sorted(set(data_names) - set(names))
     if missing:
-        raise SystemExit(f"the data has labels {missing} that {args.model} does not predict ({names})")
+        raise SystemExit(f"the data has labels {missing} that {args.model[0]} does not predict ({names})")
     # Re-index the data's labels onto the model's.
     raw = raw.map(
         lambda e: {"emotion": [names.index(data_names[i]) for i in e]}, input_columns="emotion", batched=True
@@ -76,16 +99,29 @@ def run(args) -> int:
     decoded = with_model_columns(decoded)
     dataset = decoded.filter(lambda s: s in speakers, input_columns="speaker") if speakers else decoded
     os.makedirs(args.output_dir, exist_ok=True)
-    trainer = evaluation_trainer(model, extractor, args.output_dir, args.batch_size, args.max_seconds)
-    metrics, record = predict_dataset(trainer, dataset, names, "eval")
+    records, member_metrics = [], {}
+    for number, (member, member_extractor) in enumerate(zip(models, extractors, strict=True)):
+        trainer = evaluation_trainer(
+            member, member_extractor, args.output_dir, args.batch_size, args.max_seconds
+        )
+        metrics, record = predict_dataset(trainer, dataset, names, "eval")
+        records.append(record)
+        if len(models) > 1:
+            member_metrics[number] = metrics
+            logger.info("%s alone: UA %.3f", args.model[number], metrics["eval_ua"])
+    if len(models) > 1:
+        record = average_predictions(records)
+        metrics = record_metrics(record) | {
+            "models": list(args.model),
+            "member_eval_ua": [m["eval_ua"] for m in member_metrics.values()],
+        }
     if args.speaker_norm_probe:
         metrics |= _speaker_norm_probe(model, decoded, split, trainer.data_collator, names, args.batch_size)
     metrics["skipped_files"] = [b.as_dict() for b in skipped]
     with open(os.path.join(args.output_dir, "all_results.json"), "w") as handle:
         json.dump(metrics, handle, indent=2)
-    save_predictions(
-        record, args.output_dir, title=f"{os.path.basename(args.model)}: UA {metrics['eval_ua']:.3f}"
-    )
+    title = " + ".join(os.path.basename(os.path.normpath(name)) for name in args.model)
+    save_predictions(record, args.output_dir, title=f"{title}: UA {metrics['eval_ua']:.3f}")
     logger.info("UA %.3f, WA %.3f on %d clips", metrics["eval_ua"], metrics["eval_wa"], len(dataset))
     print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}, indent=2))
     return 0
