@@ -45,7 +45,6 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from glob import glob
 from pathlib import Path
 
 import numpy as np
@@ -205,9 +204,7 @@ SPKPROBE_DIR = "speaker_norm_probe"
 def spkprobe(args) -> int:
     """``hf-emotion evaluate --speaker_norm_probe`` on every finished fold of a run, into fold_k/speaker_norm_probe."""
     run_dir = Path(args.run_dir)
-    fold_dirs = sorted(p.parent for p in run_dir.glob("fold_*/all_results.json"))
-    if args.folds is not None:
-        fold_dirs = [d for d in fold_dirs if _fold_number(d) in args.folds]
+    fold_dirs = _finished_folds(run_dir, args.folds)
     if not fold_dirs:
         raise SystemExit(f"{run_dir}: no finished fold_*/all_results.json")
     for fold_dir in fold_dirs:
@@ -266,8 +263,7 @@ def mix(args) -> int:
     )
 
     run_dir = Path(args.run_dir)
-    fold_dirs = sorted(p.parent for p in run_dir.glob("fold_*/all_results.json"))
-    fold_dirs = [d for d in fold_dirs if args.folds is None or _fold_number(d) in args.folds]
+    fold_dirs = _finished_folds(run_dir, args.folds)
     todo = [
         d
         for d in fold_dirs
@@ -377,13 +373,9 @@ def ensemble(args) -> int:
     run_dirs = [Path(d).resolve() for d in args.run_dirs]
     if len(run_dirs) < 2:
         raise SystemExit("an ensemble needs at least two run dirs")
-    folds = sorted(
-        set.intersection(
-            *({_fold_number(p.parent) for p in d.glob("fold_*/predictions.json")} for d in run_dirs)
-        )
-    )
+    folds = sorted(set.intersection(*({_fold_number(f) for f in _finished_folds(d)} for d in run_dirs)))
     if not folds:
-        raise SystemExit(f"{' and '.join(map(str, run_dirs))}: no fold has test predictions in every run")
+        raise SystemExit(f"{' and '.join(map(str, run_dirs))}: no fold has finished in every run")
     records = []
     for fold in folds:
         record = {"fold": fold} | ensemble_fold([d / f"fold_{fold}" for d in run_dirs])
@@ -538,6 +530,13 @@ def _span_seconds(fold_dirs: list[Path]) -> float | None:
     return round(max(e for _, e in spans) - min(s for s, _ in spans), 1)
 
 
+def _finished_folds(run_dir: Path, folds: list[int] | None = None) -> list[Path]:
+    """The run's ``fold_k`` folders that finished (``all_results.json`` written), in fold order; only ``folds``
+    when given."""
+    fold_dirs = sorted((p.parent for p in run_dir.glob("fold_*/all_results.json")), key=_fold_number)
+    return [d for d in fold_dirs if folds is None or _fold_number(d) in folds]
+
+
 def _fold_number(fold_dir: Path) -> int:
     if fold_dir.name.startswith("fold_"):
         return int(fold_dir.name.split("_")[1])
@@ -554,10 +553,7 @@ def _mean_std(values: list[float]) -> dict:
 def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> dict:
     info_path = run_dir / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    fold_dirs = sorted(
-        (Path(p).parent for p in glob(str(run_dir / "fold_*" / "all_results.json"))),
-        key=lambda p: int(p.name.split("_")[1]),
-    )
+    fold_dirs = _finished_folds(run_dir)
     if not fold_dirs and (run_dir / "splits.json").exists() and (run_dir / "all_results.json").exists():
         fold_dirs = [run_dir]  # a single-fold run (no --cross_validation) writes straight into its dir
     if not fold_dirs:
