@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
         required=True,
         action="append",
         help="trained hf-emotion model folder or Hub id; repeated (--model A --model B), their ensemble is "
-        "scored: the mean of their probabilities and valence/arousal (each model alone too, as member_*)",
+        "scored: the mean of their probabilities and valence/arousal (each model's own UA too, as member_eval_ua)",
     )
     parser.add_argument("--dataset", nargs="+", default=["ravdess"], help="corpora, as in finetune.py")
     parser.add_argument("--data_dir", nargs="*", default=[], help="one folder per --dataset")
@@ -99,22 +99,21 @@ def run(args) -> int:
     decoded = with_model_columns(decoded)
     dataset = decoded.filter(lambda s: s in speakers, input_columns="speaker") if speakers else decoded
     os.makedirs(args.output_dir, exist_ok=True)
-    records, member_metrics = [], {}
-    for number, (member, member_extractor) in enumerate(zip(models, extractors, strict=True)):
+    records, member_ua = [], []
+    for name, member, member_extractor in zip(args.model, models, extractors, strict=True):
         trainer = evaluation_trainer(
             member, member_extractor, args.output_dir, args.batch_size, args.max_seconds
         )
         metrics, record = predict_dataset(trainer, dataset, names, "eval")
         records.append(record)
+        member_ua.append(metrics["eval_ua"])
         if len(models) > 1:
-            member_metrics[number] = metrics
-            logger.info("%s alone: UA %.3f", args.model[number], metrics["eval_ua"])
+            logger.info("%s alone: UA %.3f", name, metrics["eval_ua"])
     if len(models) > 1:
         record = average_predictions(records)
-        metrics = record_metrics(record) | {
-            "models": list(args.model),
-            "member_eval_ua": [m["eval_ua"] for m in member_metrics.values()],
-        }
+        metrics = record_metrics(record) | {"models": list(args.model), "member_eval_ua": member_ua}
+        for key in ("probabilities", "valence_arousal_pred"):  # saved as a single model's are
+            record[key] = np.round(record[key], 5).tolist()
     if args.speaker_norm_probe:
         metrics |= _speaker_norm_probe(model, decoded, split, trainer.data_collator, names, args.batch_size)
     metrics["skipped_files"] = [b.as_dict() for b in skipped]
