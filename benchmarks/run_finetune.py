@@ -334,8 +334,8 @@ def mix(args) -> int:
 # --------------------------------------------------------------------------- ensembles
 
 
-def _test_predictions(fold_dir: Path) -> dict:
-    """A fold's saved test predictions, checked against the UA the fold reported."""
+def _test_predictions(fold_dir: Path) -> tuple[dict, float]:
+    """A fold's saved test predictions, checked against the UA the fold reported, and that UA."""
     from hf_emotion.metrics import classification_metrics
 
     record = json.loads((fold_dir / "predictions.json").read_text())
@@ -348,24 +348,23 @@ def _test_predictions(fold_dir: Path) -> dict:
             f"{fold_dir}: predictions.json gives test UA {ua:.3f}, the fold reported {reported:.3f}; "
             "it is not the fold's final test evaluation"
         )
-    return record
+    return record, reported
 
 
 def ensemble_fold(fold_dirs: list[Path]) -> dict:
     """Test metrics of the equal-weight mean of several runs' saved test predictions for one fold."""
     from hf_emotion.training import average_predictions, record_metrics
 
+    records, member_ua = zip(*(_test_predictions(d) for d in fold_dirs), strict=True)
     try:
         # matched by file name: the runs may spell the corpus folder differently
-        record = average_predictions([_test_predictions(d) for d in fold_dirs], key=lambda p: Path(p).name)
+        record = average_predictions(records, key=lambda p: Path(p).name)
     except ValueError as error:
         raise SystemExit(
             f"{', '.join(map(str, fold_dirs))}: {error}; not the same fold of one corpus"
         ) from error
     metrics = record_metrics(record)
-    metrics["member_eval_ua"] = [
-        json.loads((d / "all_results.json").read_text())["eval_ua"] for d in fold_dirs
-    ]
+    metrics["member_eval_ua"] = list(member_ua)
     return metrics
 
 
@@ -384,8 +383,7 @@ def ensemble(args) -> int:
         print(f"fold {fold}: ensemble UA {record['eval_ua']:.3f} (members {members})")
     results = Path(args.results_dir)
     results.mkdir(parents=True, exist_ok=True)
-    store_path = results / "finetune.json"
-    store = json.loads(store_path.read_text()) if store_path.exists() else {"runs": {}, "notes": []}
+    store = _load_store(results)
     name = args.name or "+".join(d.name for d in run_dirs)
     keys = [f"eval_{m}" for m in METRICS] + [f"eval_spknorm_{m}" for m in ("ua", "wa", "macro_f1")]
     store.setdefault("ensembles", {})[name] = {
@@ -401,9 +399,7 @@ def ensemble(args) -> int:
     }
     entry = store["ensembles"][name]
     print(f"{name}: {len(folds)} folds, UA {_fmt(entry['summary']['eval_ua'])}")
-    store_path.write_text(json.dumps(store, indent=2) + "\n")
-    (results / "finetune.md").write_text(render_markdown(store["runs"], store["notes"], store["ensembles"]))
-    print(f"wrote {store_path} and {results / 'finetune.md'}")
+    _save_store(results, store)
     return 0
 
 
@@ -856,11 +852,25 @@ def render_markdown(runs: dict, notes: list[str], ensembles: dict | None = None)
     return "\n".join(lines) + "\n"
 
 
+def _load_store(results: Path) -> dict:
+    """benchmarks/results/finetune.json: every collected run, ensemble and note."""
+    path = results / "finetune.json"
+    return json.loads(path.read_text()) if path.exists() else {"runs": {}, "notes": []}
+
+
+def _save_store(results: Path, store: dict) -> None:
+    """Write finetune.json and the finetune.md rendered from it."""
+    (results / "finetune.json").write_text(json.dumps(store, indent=2) + "\n")
+    (results / "finetune.md").write_text(
+        render_markdown(store["runs"], store["notes"], store.get("ensembles"))
+    )
+    print(f"wrote {results / 'finetune.json'} and {results / 'finetune.md'}")
+
+
 def collect(args) -> int:
     results = Path(args.results_dir)
     results.mkdir(parents=True, exist_ok=True)
-    store_path = results / "finetune.json"
-    store = json.loads(store_path.read_text()) if store_path.exists() else {"runs": {}, "notes": []}
+    store = _load_store(results)
     for run_dir in args.run_dirs:
         entry = collect_run(Path(run_dir).resolve(), args.config, args.measure_inference)
         old = store["runs"].get(entry["name"], {})
@@ -871,11 +881,7 @@ def collect(args) -> int:
     for note in args.note or []:
         if note not in store["notes"]:
             store["notes"].append(note)
-    store_path.write_text(json.dumps(store, indent=2) + "\n")
-    (results / "finetune.md").write_text(
-        render_markdown(store["runs"], store["notes"], store.get("ensembles"))
-    )
-    print(f"wrote {store_path} and {results / 'finetune.md'}")
+    _save_store(results, store)
     return 0
 
 

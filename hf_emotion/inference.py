@@ -298,21 +298,29 @@ class EmotionRecognizer:
 
         from hf_emotion.modeling_emotion import EmotionModel
 
-        if not isinstance(path_or_hub_id, (str, os.PathLike)):
-            names = list(path_or_hub_id)
-            if len(names) != 1:
-                return EnsembleRecognizer.from_pretrained(
-                    names,
+        single = isinstance(path_or_hub_id, (str, os.PathLike))
+        names = [path_or_hub_id] if single else list(path_or_hub_id)
+        if len(names) != 1 or issubclass(cls, EnsembleRecognizer):
+            members = [
+                EmotionRecognizer.from_pretrained(
+                    member,
                     device=device,
-                    window=window,
-                    hop=hop,
                     batch_size=batch_size,
                     max_clip_seconds=max_clip_seconds,
                     silence_threshold_db=silence_threshold_db,
                     dtype=dtype,
                     **hub_kwargs,
                 )
-            path_or_hub_id = names[0]
+                for member in names
+            ]
+            return EnsembleRecognizer(
+                members,
+                window=window,
+                hop=hop,
+                batch_size=batch_size,
+                silence_threshold_db=silence_threshold_db,
+            )
+        path_or_hub_id = names[0]
         name = os.fspath(path_or_hub_id)
         if os.path.isdir(name) and not os.path.exists(os.path.join(name, "config.json")):
             raise FileNotFoundError(
@@ -659,6 +667,9 @@ class EnsembleRecognizer(EmotionRecognizer):
         window, hop, batch_size, silence_threshold_db: as for :class:`EmotionRecognizer`;
             ``max_clip_seconds`` is the smallest of the members'.
 
+    ``EmotionRecognizer.from_pretrained`` (or this class's) with a list of model folders or Hub
+    ids loads each with the same arguments and returns their equal-weight ensemble.
+
     Example::
 
         recognizer = EmotionRecognizer.from_pretrained(["outputs/tiny-en", "outputs/base"])
@@ -705,49 +716,6 @@ class EnsembleRecognizer(EmotionRecognizer):
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
         self.silence_threshold_db = silence_threshold_db
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        path_or_hub_id: Sequence[str | os.PathLike],
-        *,
-        weights: Sequence[float] | None = None,
-        device: str | torch.device = "cpu",
-        window: float = DEFAULT_WINDOW_SECONDS,
-        hop: float = DEFAULT_HOP_SECONDS,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        max_clip_seconds: float = DEFAULT_MAX_CLIP_SECONDS,
-        silence_threshold_db: float | None = DEFAULT_SILENCE_THRESHOLD_DB,
-        dtype: str | torch.dtype | None = None,
-        **hub_kwargs: Any,
-    ) -> EnsembleRecognizer:
-        """Load every model folder or Hub id in ``path_or_hub_id`` and average them.
-
-        The arguments are those of :meth:`EmotionRecognizer.from_pretrained`, given to every
-        member, plus ``weights``.
-        """
-        if isinstance(path_or_hub_id, (str, os.PathLike)):
-            path_or_hub_id = [path_or_hub_id]
-        members = [
-            EmotionRecognizer.from_pretrained(
-                name,
-                device=device,
-                batch_size=batch_size,
-                max_clip_seconds=max_clip_seconds,
-                silence_threshold_db=silence_threshold_db,
-                dtype=dtype,
-                **hub_kwargs,
-            )
-            for name in path_or_hub_id
-        ]
-        return cls(
-            members,
-            weights=weights,
-            window=window,
-            hop=hop,
-            batch_size=batch_size,
-            silence_threshold_db=silence_threshold_db,
-        )
 
     def score(
         self, signals: Sequence[np.ndarray], *, batch_size: int | None = None
