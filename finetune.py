@@ -201,6 +201,12 @@ def main(argv: list[str] | None = None) -> dict:
             model = EmotionModel.from_encoder_pretrained(
                 model_args.model_name_or_path, id2label=dict(enumerate(label_names)), **head_config
             )
+        model.configure_spec_augment(
+            mask_time_prob=model_args.mask_time_prob,
+            mask_time_length=model_args.mask_time_length,
+            mask_feature_prob=model_args.mask_feature_prob,
+            mask_feature_length=model_args.mask_feature_length,
+        )
         if model_args.freeze_feature_encoder:
             model.freeze_feature_encoder()
         if model_args.freeze_base_model:

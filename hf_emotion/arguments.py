@@ -79,6 +79,29 @@ class ModelArguments:
         metadata={"help": "Weight of (1 - CCC) per valence/arousal dimension in the loss; 0 disables."},
     )
     label_smoothing: float = field(default=0.0, metadata={"help": "Label smoothing of the cross-entropy."})
+    mask_time_prob: float | None = field(
+        default=None,
+        metadata={
+            "help": "SpecAugment while training: the chance that each frame starts a masked span of "
+            "--mask_time_length frames (Whisper: log-mel frames, 10 ms; wav2vec2-like: encoder frames, 20 ms). "
+            "Default: the backbone config's (wav2vec2 0.05, on; Whisper's Hub configs have it off). For Whisper, "
+            "a probability above 0 here or in --mask_feature_prob turns it on, 0 for both turns it off."
+        },
+    )
+    mask_time_length: int | None = field(
+        default=None, metadata={"help": "SpecAugment: frames per time mask. Default: the backbone config's."}
+    )
+    mask_feature_prob: float | None = field(
+        default=None,
+        metadata={
+            "help": "SpecAugment while training: the chance that each channel (Whisper: mel bin) starts a "
+            "masked band of --mask_feature_length. Default: the backbone config's (0)."
+        },
+    )
+    mask_feature_length: int | None = field(
+        default=None,
+        metadata={"help": "SpecAugment: channels per feature mask. Default: the backbone config's."},
+    )
     class_mixing: bool = field(
         default=True,
         metadata={

@@ -21,7 +21,7 @@ from transformers import (
 )
 from transformers import initialization as init
 from transformers.masking_utils import create_bidirectional_mask
-from transformers.models.whisper.modeling_whisper import WhisperEncoder
+from transformers.models.whisper.modeling_whisper import WhisperEncoder, _compute_mask_indices
 from transformers.utils import ModelOutput, logging
 
 from .configuration_emotion import EmotionConfig
@@ -296,6 +296,8 @@ class EmotionModel(EmotionPreTrainedModel):
             )
         if attention_mask is not None:
             input_features = input_features * attention_mask[:, None, :].to(input_features.dtype)
+        if self.training:
+            input_features = self._spec_augment_whisper(input_features, attention_mask)
         if num_frames % 2:  # conv2 has stride 2: pad odd lengths with one (zero) frame
             input_features = nn.functional.pad(input_features, (0, 1))
             if attention_mask is not None:
@@ -320,6 +322,67 @@ class EmotionModel(EmotionPreTrainedModel):
         # As in Whisper, the last hidden state is the one after the final layer norm.
         all_hidden_states[-1] = encoder.layer_norm(all_hidden_states[-1])
         return tuple(all_hidden_states), frame_mask
+
+    def _spec_augment_whisper(
+        self, input_features: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """SpecAugment on `(B, M, T)` log-mel, as `WhisperModel._mask_input_features` does: when the encoder
+        config's `apply_spec_augment` is set, spans of `mask_time_length` frames (within each clip's own frames)
+        and of `mask_feature_length` mel bins are set to 0, with probabilities `mask_time_prob` and
+        `mask_feature_prob`. Training only; returns a new tensor and leaves the input as it was."""
+        config = self.encoder.config
+        if not getattr(config, "apply_spec_augment", False):
+            return input_features
+        batch_size, num_mel_bins, num_frames = input_features.shape
+        keep = torch.ones_like(input_features, dtype=torch.bool)
+        if config.mask_time_prob > 0:
+            masked_frames = _compute_mask_indices(
+                (batch_size, num_frames),
+                mask_prob=config.mask_time_prob,
+                mask_length=config.mask_time_length,
+                attention_mask=attention_mask,
+                min_masks=config.mask_time_min_masks,
+            )
+            keep &= ~torch.as_tensor(masked_frames, device=input_features.device)[:, None, :]
+        if config.mask_feature_prob > 0:
+            masked_bins = _compute_mask_indices(
+                (batch_size, num_mel_bins),
+                mask_prob=config.mask_feature_prob,
+                mask_length=config.mask_feature_length,
+                min_masks=config.mask_feature_min_masks,
+            )
+            keep &= ~torch.as_tensor(masked_bins, device=input_features.device)[:, :, None]
+        return input_features * keep.to(input_features.dtype)
+
+    def configure_spec_augment(self, **settings) -> None:
+        """Set the encoder's SpecAugment fields (`mask_time_prob`, `mask_time_length`, `mask_feature_prob`,
+        `mask_feature_length`; None leaves a field as it is). wav2vec2-like encoders mask their hidden states
+        with them while training (their `apply_spec_augment` defaults to on); for Whisper, whose Hub configs
+        turn it off, `apply_spec_augment` follows whether any probability given is above 0. The fields are
+        saved with the model's config; prediction never masks."""
+        settings = {name: value for name, value in settings.items() if value is not None}
+        unknown = sorted(
+            set(settings) - {"mask_time_prob", "mask_time_length", "mask_feature_prob", "mask_feature_length"}
+        )
+        if unknown:
+            raise ValueError(f"configure_spec_augment: unknown settings {unknown}")
+        for name in ("mask_time_prob", "mask_feature_prob"):
+            if name in settings and not 0.0 <= settings[name] < 1.0:
+                raise ValueError(f"--{name}={settings[name]} must be in [0, 1).")
+        for name in ("mask_time_length", "mask_feature_length"):
+            if name in settings and settings[name] < 1:
+                raise ValueError(f"--{name}={settings[name]} must be at least 1.")
+        if not settings:
+            return
+        if self.is_whisper:
+            probabilities = [
+                settings.get(name, getattr(self.encoder.config, name))
+                for name in ("mask_time_prob", "mask_feature_prob")
+            ]
+            settings["apply_spec_augment"] = any(probability > 0 for probability in probabilities)
+        for config in {id(c): c for c in (self.config.encoder_config, self.encoder.config)}.values():
+            for name, value in settings.items():
+                setattr(config, name, value)
 
     # ------------------------------------------------------------------ forward
 

@@ -188,6 +188,9 @@ def test_finetune_whisper_cross_validation_from_run_file(tmp_path, ravdess_dir, 
                 "max_steps": 2,
                 "freeze_encoder_epochs": 0.5,
                 "linear_probe_epochs": 2,
+                "mask_time_prob": 0.1,
+                "mask_feature_prob": 0.1,
+                "mask_feature_length": 8,
             }
         )
     )
@@ -213,7 +216,12 @@ def test_finetune_whisper_cross_validation_from_run_file(tmp_path, ravdess_dir, 
     assert (out / "model.safetensors").read_bytes() == (
         out / f"fold_{best}" / "model.safetensors"
     ).read_bytes()
-    assert EmotionModel.from_pretrained(out).config.is_whisper
+    trained = EmotionModel.from_pretrained(out)
+    assert trained.config.is_whisper
+    # SpecAugment was on while training and is saved with the model (prediction never masks)
+    encoder_config = trained.config.encoder_config
+    assert encoder_config.apply_spec_augment and encoder_config.mask_time_prob == 0.1
+    assert (encoder_config.mask_feature_prob, encoder_config.mask_feature_length) == (0.1, 8)
     assert "Cross-validation" in (out / "README.md").read_text()
 
 

@@ -297,6 +297,84 @@ def test_whisper_short_odd_length_and_too_long_input():
     assert model.encoder.embed_positions.weight.shape == (1500, 16)
 
 
+def _conv1_inputs(model, **inputs) -> torch.Tensor:
+    """The log-mel the Whisper encoder's first convolution sees in one forward pass."""
+    seen = []
+    handle = model.encoder.conv1.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach()))
+    try:
+        model(**inputs)
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+def test_whisper_spec_augment_masks_time_and_mel_bins_only_while_training():
+    model = tiny_model("whisper")
+    model.configure_spec_augment(
+        mask_time_prob=0.2, mask_time_length=5, mask_feature_prob=0.2, mask_feature_length=4
+    )
+    assert model.encoder.config.apply_spec_augment and model.config.encoder_config.mask_time_prob == 0.2
+    features = torch.randn(3, 80, 60, generator=torch.Generator().manual_seed(3)) + 5.0  # no zeros of its own
+    mask = torch.ones(3, 60, dtype=torch.long)
+    mask[0, 30:] = 0  # the first clip has 30 frames, then padding
+    original = features.clone()
+
+    np.random.seed(0)  # `_compute_mask_indices` draws from numpy, which the Trainer seeds
+    model.train()
+    seen = _conv1_inputs(model, input_features=features, attention_mask=mask)
+    torch.testing.assert_close(features, original)  # the caller's tensor is left alone
+    zero = seen == 0
+    masked_frames = zero.all(dim=1)  # (B, T): every mel bin zeroed
+    masked_bins = zero.all(dim=2)  # (B, M): every frame zeroed
+    assert masked_frames[0, :30].any() and masked_frames[1:].any(dim=1).all() and masked_bins.any(dim=1).all()
+    # time masks stay within each clip's own frames (the padding is zero anyway)
+    assert masked_frames[0, 30:].all() and not masked_frames[0, :30].all()
+    # apart from the masks and the padding, the log-mel passes unchanged
+    kept = ~zero
+    torch.testing.assert_close(seen[kept], (features * mask[:, None, :])[kept])
+    # spans of the configured lengths: every run of masked frames in the full clips is >= 5 long
+    for row in masked_frames[1:]:
+        runs = np.diff(np.flatnonzero(np.diff(np.r_[0, row.numpy().astype(int), 0])))[::2]
+        assert len(runs) and (runs >= 5).all()
+
+    model.eval()
+    seen = _conv1_inputs(model, input_features=features, attention_mask=mask)
+    assert not (seen[:, :, :30] == 0).any() and not (seen[1:] == 0).any()
+
+
+def test_spec_augment_is_off_for_whisper_by_default_and_checks_its_settings():
+    model = tiny_model("whisper").train()
+    features = torch.randn(2, 80, 40, generator=torch.Generator().manual_seed(5)) + 5.0
+    assert not (_conv1_inputs(model, input_features=features) == 0).any()  # Hub Whisper configs: off
+    model.configure_spec_augment(mask_time_prob=0.3)
+    assert model.encoder.config.apply_spec_augment
+    model.configure_spec_augment(mask_time_prob=0.0, mask_feature_prob=0.0)
+    assert not model.encoder.config.apply_spec_augment
+    assert not (_conv1_inputs(model, input_features=features) == 0).any()
+    with pytest.raises(ValueError, match="mask_time_prob=1.5"):
+        model.configure_spec_augment(mask_time_prob=1.5)
+    with pytest.raises(ValueError, match="mask_feature_length=0"):
+        model.configure_spec_augment(mask_feature_length=0)
+    # wav2vec2-like encoders read the same fields from their own config
+    wav2vec2 = tiny_model("wav2vec2")
+    wav2vec2.configure_spec_augment(mask_time_prob=0.3, mask_time_length=2)
+    assert wav2vec2.encoder.config.mask_time_prob == 0.3 and wav2vec2.encoder.config.apply_spec_augment
+
+
+def test_spec_augment_settings_survive_save_and_load(tmp_path):
+    model = tiny_model("whisper")
+    model.configure_spec_augment(mask_time_prob=0.1, mask_feature_prob=0.05, mask_feature_length=8)
+    model.save_pretrained(tmp_path)
+    loaded = EmotionModel.from_pretrained(tmp_path)
+    encoder_config = loaded.encoder.config
+    assert encoder_config.apply_spec_augment and encoder_config.mask_time_prob == 0.1
+    assert (encoder_config.mask_feature_prob, encoder_config.mask_feature_length) == (0.05, 8)
+    # and prediction is unaffected by them
+    inputs = tiny_inputs("whisper")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(**inputs).logits, model.eval()(**inputs).logits)
+
+
 # ---------------------------------------------------------------------------- losses
 
 
