@@ -386,7 +386,8 @@ def ensemble(args) -> int:
     store = _load_store(results)
     name = args.name or "+".join(d.name for d in run_dirs)
     keys = [f"eval_{m}" for m in METRICS] + [f"eval_spknorm_{m}" for m in ("ua", "wa", "macro_f1")]
-    store.setdefault("ensembles", {})[name] = {
+    old = store.setdefault("ensembles", {}).get(name, {})
+    entry = {
         "name": name,
         "members": [d.name for d in run_dirs],
         "run_dirs": [str(d) for d in run_dirs],
@@ -397,7 +398,14 @@ def ensemble(args) -> int:
         "machine": machine(),
         "collected": now(),
     }
-    entry = store["ensembles"][name]
+    if args.measure_inference:
+        entry["inference"] = _inference_entry(
+            [d / f"fold_{folds[0]}" for d in run_dirs], args.measure_inference
+        )
+        print(f"inference RTF {entry['inference']['rtf']:.3f} (batch 1, {args.measure_inference} threads)")
+    elif "inference" in old:  # measured before: the clips and models have not changed
+        entry["inference"] = old["inference"]
+    store["ensembles"][name] = entry
     print(f"{name}: {len(folds)} folds, UA {_fmt(entry['summary']['eval_ua'])}")
     _save_store(results, store)
     return 0
@@ -464,10 +472,19 @@ def _fold_record(fold_dir: Path, run_argv: list[str] | None) -> dict:
     return record
 
 
-def _inference(model_dir: Path, paths: list[str], threads: int) -> dict:
-    """Real-time factor and peak RSS of batch-1 inference, measured in a fresh process."""
+def _inference(model_dirs: list[Path], paths: list[str], threads: int) -> dict:
+    """Real-time factor and peak RSS of batch-1 inference, measured in a fresh process. Several model dirs: an
+    ensemble, each clip decoded once and scored by every model, their probabilities averaged."""
     out = subprocess.run(
-        [sys.executable, __file__, "_inference_worker", str(threads), str(model_dir), *paths],
+        [
+            sys.executable,
+            __file__,
+            "_inference_worker",
+            str(threads),
+            str(len(model_dirs)),
+            *map(str, model_dirs),
+            *paths,
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -477,7 +494,7 @@ def _inference(model_dir: Path, paths: list[str], threads: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _inference_worker(threads: int, model_dir: str, paths: list[str]) -> None:
+def _inference_worker(threads: int, model_dirs: list[str], paths: list[str]) -> None:
     import torch
     from transformers import AutoFeatureExtractor
 
@@ -486,22 +503,29 @@ def _inference_worker(threads: int, model_dir: str, paths: list[str]) -> None:
     from hf_emotion.training import EmotionDataCollator
 
     torch.set_num_threads(threads)
-    extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-    model = EmotionModel.from_pretrained(model_dir).eval()
-    collate = EmotionDataCollator(extractor, model.config.is_whisper, 20.0)
+    members = []
+    for model_dir in model_dirs:
+        extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+        model = EmotionModel.from_pretrained(model_dir).eval()
+        members.append((model, EmotionDataCollator(extractor, model.config.is_whisper, 20.0)))
+    sampling_rate = members[0][1].feature_extractor.sampling_rate
     audio_s = compute_s = 0.0
     with torch.inference_mode():
         for i, path in enumerate(paths):
-            audio = decode_audio(path, extractor.sampling_rate)
+            audio = decode_audio(path, sampling_rate)
             started = time.perf_counter()
-            model(**collate([{"input_audio": audio}]))
+            probabilities = [
+                model(**collate([{"input_audio": audio}])).logits.softmax(-1) for model, collate in members
+            ]
+            torch.stack(probabilities).mean(0)
             if i:  # the first call warms up
                 compute_s += time.perf_counter() - started
-                audio_s += min(len(audio) / extractor.sampling_rate, 20.0)
+                audio_s += min(len(audio) / sampling_rate, 20.0)
     print(
         json.dumps(
             {
                 "clips": len(paths) - 1,
+                "models": len(members),
                 "audio_seconds": round(audio_s, 1),
                 "compute_seconds": round(compute_s, 2),
                 "rtf": compute_s / audio_s,
@@ -597,11 +621,15 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
         "collected": now(),
     }
     if measure_inference:
-        record = json.loads((fold_dirs[0] / "predictions.json").read_text())
-        entry["inference"] = _inference(fold_dirs[0], record["paths"][:41], measure_inference)
-        entry["inference"]["machine"] = machine()
-        entry["inference"]["date"] = now()
+        entry["inference"] = _inference_entry([fold_dirs[0]], measure_inference)
     return entry
+
+
+def _inference_entry(model_dirs: list[Path], threads: int) -> dict:
+    """Batch-1 inference of these fold models (several: their ensemble) on 40 of the first one's test clips
+    (plus one to warm up), with the machine and date."""
+    paths = json.loads((model_dirs[0] / "predictions.json").read_text())["paths"][:41]
+    return _inference(model_dirs, paths, threads) | {"machine": machine(), "date": now()}
 
 
 def _fmt(s: dict | None, digits: int = 3) -> str:
@@ -631,10 +659,12 @@ def render_ensembles(ensembles: dict, runs: dict) -> list[str]:
         "Fold by fold, the members' saved test probabilities and valence/arousal averaged with equal weights "
         "(fixed in advance; nothing chosen on any speakers), which is what `hf-emotion predict --model A "
         "--model B` and the demo serve (`python benchmarks/run_finetune.py ensemble RUN_DIR RUN_DIR`). "
-        "Inference costs the sum of the members' (their RTFs from the cost table, added).",
+        "Inference RTF is batch 1: measured on the ensemble of the first fold's models where `ensemble "
+        "--measure_inference THREADS` timed it (each clip decoded once, then scored by every model), otherwise "
+        "the sum of the members' RTFs from the cost table.",
         "",
         "| ensemble | folds | UA | WA | macro-F1 | CCC valence | CCC arousal | spknorm UA (transductive) | "
-        "members' UA on the same folds | folds above the best member | inference RTF (sum) |",
+        "members' UA on the same folds | folds above the best member | inference RTF (batch 1) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, e in ensembles.items():
@@ -644,7 +674,10 @@ def render_ensembles(ensembles: dict, runs: dict) -> list[str]:
         ]
         above = sum(f["eval_ua"] > max(f["member_eval_ua"]) for f in e["folds"])
         rtfs = [(runs.get(m) or {}).get("inference", {}).get("rtf") for m in e["members"]]
-        rtf = f"{sum(rtfs):.3f}" if all(r is not None for r in rtfs) else "–"
+        if e.get("inference"):
+            rtf = f"{e['inference']['rtf']:.3f} ({_inference_conditions(e['inference'])})"
+        else:
+            rtf = f"{sum(rtfs):.3f} (sum of the members')" if all(r is not None for r in rtfs) else "–"
         members = ", ".join(f"`{m}` {_fmt(u)}" for m, u in zip(e["members"], member_ua, strict=True))
         lines.append(
             f"| `{name}` | {len(e['folds_done'])} | {_fmt(s['eval_ua'])} | {_fmt(s['eval_wa'])} | "
@@ -652,6 +685,13 @@ def render_ensembles(ensembles: dict, runs: dict) -> list[str]:
             f"{_fmt(s['eval_spknorm_ua'])} | {members} | {above} of {len(e['folds'])} | {rtf} |"
         )
     return lines
+
+
+def _inference_conditions(inference: dict) -> str:
+    return (
+        f"{inference['clips']} clips, {inference['threads']} threads, "
+        f"load {inference['machine'].get('load_average_1min', '?')}"
+    )
 
 
 def render_markdown(runs: dict, notes: list[str], ensembles: dict | None = None) -> str:
@@ -760,12 +800,7 @@ def render_markdown(runs: dict, notes: list[str], ensembles: dict | None = None)
         s, inf = r["summary"], r.get("inference") or {}
         fold_sum = f"{r['fold_wall_s_sum'] / 60:.1f} min" if r.get("fold_wall_s_sum") else "–"
         wall = f"{r['wall_s'] / 60:.1f} min" if r.get("wall_s") else "–"
-        rtf = (
-            f"{inf['rtf']:.3f} ({inf['clips']} clips, {inf['threads']} threads, "
-            f"load {inf['machine'].get('load_average_1min', '?')})"
-            if inf
-            else "–"
-        )
+        rtf = f"{inf['rtf']:.3f} ({_inference_conditions(inf)})" if inf else "–"
         lines.append(
             f"| `{name}` | {wall} | {fold_sum} | {r['train_runtime_total_s'] / 60:.1f} min | "
             f"{_fmt(s['train_audio_per_second'], 1)} | "
@@ -887,8 +922,9 @@ def collect(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "_inference_worker":
-        _inference_worker(int(argv[1]), argv[2], argv[3:])
+    if argv and argv[0] == "_inference_worker":  # THREADS N MODEL_DIR×N PATH...
+        count = int(argv[2])
+        _inference_worker(int(argv[1]), argv[3 : 3 + count], argv[3 + count :])
         return 0
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -916,6 +952,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("run_dirs", nargs="+", help="runs over the same corpus and folds (e.g. two backbones)")
     p.add_argument("--name", help="row name (default: the run dir names joined with +)")
+    p.add_argument(
+        "--measure_inference",
+        type=int,
+        default=0,
+        metavar="THREADS",
+        help="time the ensemble's batch-1 inference (its fold models of the first fold, 40 test clips)",
+    )
     p.add_argument("--results_dir", default=str(RESULTS), help="where finetune.json/.md are written")
     p.set_defaults(func=ensemble)
     p = commands.add_parser("collect", help="gather finished runs into benchmarks/results/finetune.*")

@@ -195,3 +195,52 @@ def test_ensemble_averages_the_saved_test_predictions_clip_by_clip(run_finetune,
         run_finetune.main(
             ["ensemble", str(tmp_path / "a"), str(tmp_path / "c"), "--results_dir", str(results)]
         )
+
+
+def test_ensemble_inference_is_timed_on_the_first_folds_models(run_finetune, tmp_path, tiny_whisper_dir):
+    import json
+
+    from tests.synth import emotion_signal, write_audio
+    from tests.test_inference import make_emotion_model_dir
+
+    names = ["w.wav", "x.wav", "y.wav", "z.wav"]
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for i, name in enumerate(names):
+        write_audio(audio / name, emotion_signal("angry", seconds=1.0 + 0.5 * i, seed=i))
+    for run, seed in (("a", 0), ("b", 1)):
+        fold_dir = tmp_path / run / "fold_0"
+        _write_fold(fold_dir, [[0.6, 0.2, 0.2]] * 4, [0, 1, 2, 0], [[0, 0]] * 4, names, ["s1"] * 4)
+        record = json.loads((fold_dir / "predictions.json").read_text())
+        record["paths"] = [str(audio / name) for name in names]  # real clips, for the timing
+        (fold_dir / "predictions.json").write_text(json.dumps(record))
+        make_emotion_model_dir(tiny_whisper_dir, fold_dir, seed=seed)
+    results = tmp_path / "results"
+    argv = [
+        "ensemble",
+        str(tmp_path / "a"),
+        str(tmp_path / "b"),
+        "--name",
+        "a+b",
+        "--results_dir",
+        str(results),
+    ]
+    assert run_finetune.main([*argv, "--measure_inference", "1"]) == 0
+    inference = json.loads((results / "finetune.json").read_text())["ensembles"]["a+b"]["inference"]
+    # 4 clips, the first one warms up; both models ran on each clip, in a fresh process with 1 thread
+    assert (inference["clips"], inference["models"], inference["threads"]) == (3, 2, 1)
+    assert inference["audio_seconds"] == pytest.approx(1.5 + 2.0 + 2.5, abs=0.05)
+    # compute seconds are saved rounded to 0.01
+    assert inference["compute_seconds"] == pytest.approx(
+        inference["rtf"] * inference["audio_seconds"], abs=0.006
+    )
+    assert inference["peak_rss_mib"] > 0 and inference["date"]
+    row = _fit_row((results / "finetune.md").read_text(), "a+b")
+    assert f"| {inference['rtf']:.3f} (3 clips, 1 threads, load " in row
+    # A later run without --measure_inference keeps the measurement (same models, same clips).
+    assert run_finetune.main(argv) == 0
+    kept = json.loads((results / "finetune.json").read_text())["ensembles"]["a+b"]["inference"]
+    assert kept == inference
+    # The single-model timing goes through the same worker.
+    single = run_finetune._inference([tmp_path / "a" / "fold_0"], [str(audio / n) for n in names], 1)
+    assert (single["clips"], single["models"]) == (3, 1)
