@@ -76,8 +76,8 @@ ANCHORS = [
 
 # Runs named <config>-<suffix> were made with an earlier recipe, a step of the current one left out,
 # (-probe-first) the probe weighed against the crop-trained heads before the head refit, or (-4-epochs) the
-# shorter schedule the config had before.
-ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit", "-probe-first", "-4-epochs")
+# shorter schedule the config had before, or (-specaugment) a step tried and not adopted.
+ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit", "-probe-first", "-4-epochs", "-specaugment")
 
 TARGETS = {
     # run name, or the end of one (after a "-") → (metric, threshold)
