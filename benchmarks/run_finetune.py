@@ -386,7 +386,6 @@ def ensemble(args) -> int:
     store = _load_store(results)
     name = args.name or "+".join(d.name for d in run_dirs)
     keys = [f"eval_{m}" for m in METRICS] + [f"eval_spknorm_{m}" for m in ("ua", "wa", "macro_f1")]
-    old = store.setdefault("ensembles", {}).get(name, {})
     entry = {
         "name": name,
         "members": [d.name for d in run_dirs],
@@ -403,9 +402,7 @@ def ensemble(args) -> int:
             [d / f"fold_{folds[0]}" for d in run_dirs], args.measure_inference
         )
         print(f"inference RTF {entry['inference']['rtf']:.3f} (batch 1, {args.measure_inference} threads)")
-    elif "inference" in old:  # measured before: the clips and models have not changed
-        entry["inference"] = old["inference"]
-    store["ensembles"][name] = entry
+    _replace_entry(store.setdefault("ensembles", {}), entry)
     print(f"{name}: {len(folds)} folds, UA {_fmt(entry['summary']['eval_ua'])}")
     _save_store(results, store)
     return 0
@@ -496,36 +493,27 @@ def _inference(model_dirs: list[Path], paths: list[str], threads: int) -> dict:
 
 def _inference_worker(threads: int, model_dirs: list[str], paths: list[str]) -> None:
     import torch
-    from transformers import AutoFeatureExtractor
 
     from hf_emotion.audio import decode_audio
-    from hf_emotion.modeling_emotion import EmotionModel
-    from hf_emotion.training import EmotionDataCollator
+    from hf_emotion.inference import EmotionRecognizer
 
     torch.set_num_threads(threads)
-    members = []
-    for model_dir in model_dirs:
-        extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-        model = EmotionModel.from_pretrained(model_dir).eval()
-        members.append((model, EmotionDataCollator(extractor, model.config.is_whisper, 20.0)))
-    sampling_rate = members[0][1].feature_extractor.sampling_rate
+    # One folder: the model; several: their EnsembleRecognizer, what `predict --model A --model B` runs.
+    recognizer = EmotionRecognizer.from_pretrained(model_dirs[0] if len(model_dirs) == 1 else model_dirs)
+    sampling_rate = recognizer.sampling_rate
     audio_s = compute_s = 0.0
-    with torch.inference_mode():
-        for i, path in enumerate(paths):
-            audio = decode_audio(path, sampling_rate)
-            started = time.perf_counter()
-            probabilities = [
-                model(**collate([{"input_audio": audio}])).logits.softmax(-1) for model, collate in members
-            ]
-            torch.stack(probabilities).mean(0)
-            if i:  # the first call warms up
-                compute_s += time.perf_counter() - started
-                audio_s += min(len(audio) / sampling_rate, 20.0)
+    for i, path in enumerate(paths):
+        audio = decode_audio(path, sampling_rate)[: int(20.0 * sampling_rate)]  # as evaluation cuts clips
+        started = time.perf_counter()
+        recognizer.score([audio], batch_size=1)
+        if i:  # the first call warms up
+            compute_s += time.perf_counter() - started
+            audio_s += len(audio) / sampling_rate
     print(
         json.dumps(
             {
                 "clips": len(paths) - 1,
-                "models": len(members),
+                "models": len(model_dirs),
                 "audio_seconds": round(audio_s, 1),
                 "compute_seconds": round(compute_s, 2),
                 "rtf": compute_s / audio_s,
@@ -625,6 +613,15 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
     return entry
 
 
+def _replace_entry(section: dict, entry: dict) -> None:
+    """Put a run's or ensemble's fresh entry in its store section under its name, keeping the inference timing
+    of the entry it replaces when this one was not timed (the same fold models, the same clips)."""
+    old = section.get(entry["name"], {})
+    if "inference" in old and "inference" not in entry:
+        entry["inference"] = old["inference"]
+    section[entry["name"]] = entry
+
+
 def _inference_entry(model_dirs: list[Path], threads: int) -> dict:
     """Batch-1 inference of these fold models (several: their ensemble) on 40 of the first one's test clips
     (plus one to warm up), with the machine and date."""
@@ -673,10 +670,10 @@ def render_ensembles(ensembles: dict, runs: dict) -> list[str]:
             _mean_std([f["member_eval_ua"][i] for f in e["folds"]]) for i in range(len(e["members"]))
         ]
         above = sum(f["eval_ua"] > max(f["member_eval_ua"]) for f in e["folds"])
-        rtfs = [(runs.get(m) or {}).get("inference", {}).get("rtf") for m in e["members"]]
         if e.get("inference"):
             rtf = f"{e['inference']['rtf']:.3f} ({_inference_conditions(e['inference'])})"
         else:
+            rtfs = [(runs.get(m) or {}).get("inference", {}).get("rtf") for m in e["members"]]
             rtf = f"{sum(rtfs):.3f} (sum of the members')" if all(r is not None for r in rtfs) else "–"
         members = ", ".join(f"`{m}` {_fmt(u)}" for m, u in zip(e["members"], member_ua, strict=True))
         lines.append(
@@ -908,10 +905,7 @@ def collect(args) -> int:
     store = _load_store(results)
     for run_dir in args.run_dirs:
         entry = collect_run(Path(run_dir).resolve(), args.config, args.measure_inference)
-        old = store["runs"].get(entry["name"], {})
-        if "inference" in old and "inference" not in entry:
-            entry["inference"] = old["inference"]
-        store["runs"][entry["name"]] = entry
+        _replace_entry(store["runs"], entry)
         print(f"{entry['name']}: {len(entry['folds_done'])} folds, UA {_fmt(entry['summary']['eval_ua'])}")
     for note in args.note or []:
         if note not in store["notes"]:
