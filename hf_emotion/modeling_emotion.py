@@ -380,9 +380,8 @@ class EmotionModel(EmotionPreTrainedModel):
                 for name in ("mask_time_prob", "mask_feature_prob")
             ]
             settings["apply_spec_augment"] = any(probability > 0 for probability in probabilities)
-        for config in {id(c): c for c in (self.config.encoder_config, self.encoder.config)}.values():
-            for name, value in settings.items():
-                setattr(config, name, value)
+        for name, value in settings.items():  # the encoder's config is `self.config.encoder_config` itself
+            setattr(self.encoder.config, name, value)
 
     # ------------------------------------------------------------------ forward
 
