@@ -79,6 +79,32 @@ def test_each_target_judges_only_its_own_run_and_ablations_are_left_out(run_fine
     assert not any("4-epochs" in r for r in rows)
 
 
+def test_a_reproduction_of_a_config_is_judged_by_that_configs_targets(run_finetune):
+    fold = {"fold_dir": "/tmp/x/fold_0", "eval_ua": 0.7}
+    speech, readme, song = (
+        _run([fold] * 6, 0.756),
+        _run([fold] * 6, 0.759),
+        _run([fold] * 6, 0.754),
+    )
+    speech["wall_s"], readme["wall_s"], song["wall_s"] = 3050.0, 3156.5, 6896.0
+    runs = {
+        "whisper-tiny.en-ravdess-speech": speech,
+        "whisper-tiny.en-ravdess-speech-readme-command": readme,
+        "whisper-tiny.en-ravdess-speech-song-readme-command": song,
+    }
+    rows = _target_rows(run_finetune.render_markdown(runs, []))
+    readme_rows = [r for r in rows if r.startswith("| `whisper-tiny.en-ravdess-speech-readme-command`")]
+    assert readme_rows[:2] == [
+        "| `whisper-tiny.en-ravdess-speech-readme-command` | eval_ua ≥ 0.75 | 0.759 | yes |",
+        "| `whisper-tiny.en-ravdess-speech-readme-command` | 6-fold wall time on 2 cores < 60 min | 52.6 min | yes |",
+    ]
+    # a reproduction of speech+song keeps speech+song's own target and has no wall-time target
+    song_rows = [r for r in rows if r.startswith("| `whisper-tiny.en-ravdess-speech-song-readme-command`")]
+    assert [r for r in song_rows if "eval_ua" in r or "wall time" in r] == [
+        "| `whisper-tiny.en-ravdess-speech-song-readme-command` | eval_ua ≥ 0.78 | 0.754 | no |"
+    ]
+
+
 def test_a_fold_that_kept_the_probe_did_not_keep_its_refit_unless_probe_first(run_finetune):
     probe_kept = {"fold_dir": "/tmp/x/fold_0", "probe_selected": True, "refit_best_epoch": 12}
     refit_kept = {"fold_dir": "/tmp/x/fold_1", "probe_selected": False, "refit_best_epoch": 5}
