@@ -21,7 +21,6 @@ import sys
 import numpy as np
 import transformers
 from transformers import AutoConfig, HfArgumentParser, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from hf_emotion.arguments import DataArguments, EmotionTrainingArguments, ModelArguments
 from hf_emotion.backbones import BACKBONES, build_backbone
@@ -38,6 +37,7 @@ from hf_emotion.training import (
     export_model,
     fit_class_mixing,
     fit_heads_on_pooled_features,
+    last_complete_checkpoint,
     load_feature_extractor,
     make_compute_metrics,
     predict_dataset,
@@ -220,10 +220,10 @@ def main(argv: list[str] | None = None) -> dict:
         # -------------------------------------------------------------- linear-probe warm start
         checkpoint = training_args.resume_from_checkpoint
         if checkpoint in ("true", "True", "latest", True):
-            checkpoint = get_last_checkpoint(output_dir)
+            checkpoint = last_complete_checkpoint(output_dir)
             if checkpoint is None:
                 logger.warning(
-                    "--resume_from_checkpoint: no checkpoint in %s yet, starting fresh", output_dir
+                    "--resume_from_checkpoint: no complete checkpoint in %s yet, starting fresh", output_dir
                 )
         eval_collator = EmotionDataCollator(feature_extractor, is_whisper, data_args.max_eval_seconds)
         probe_metrics, probe_state = {}, None

@@ -227,6 +227,35 @@ class FreezeEncoderCallback(TrainerCallback):
         self._apply(model, state.epoch or 0.0)
 
 
+def last_complete_checkpoint(output_dir: str) -> str | None:
+    """The newest ``checkpoint-N`` in ``output_dir`` that the Trainer finished writing, or None.
+
+    ``Trainer._save_checkpoint`` writes ``trainer_state.json`` after the weights, optimiser and RNG
+    state, so a run killed while saving leaves a newest checkpoint without it (or with it cut
+    short). transformers' ``get_last_checkpoint`` would pick that one and the resumed run would
+    fail on it; this skips it, with a warning naming it, and resumes from the one before.
+    """
+    steps = []
+    for name in os.listdir(output_dir) if os.path.isdir(output_dir) else []:
+        prefix, _, step = name.partition("-")
+        if prefix == "checkpoint" and step.isdigit() and os.path.isdir(os.path.join(output_dir, name)):
+            steps.append(int(step))
+    for step in sorted(steps, reverse=True):
+        path = os.path.join(output_dir, f"checkpoint-{step}")
+        try:
+            with open(os.path.join(path, "trainer_state.json")) as f:
+                json.load(f)
+        except (OSError, ValueError) as error:
+            logger.warning(
+                "%s is incomplete (the run was stopped while saving it: %s); resuming from an earlier checkpoint",
+                path,
+                error,
+            )
+            continue
+        return path
+    return None
+
+
 # --------------------------------------------------------------------------- linear-probe warm start
 
 

@@ -22,7 +22,12 @@ from hf_emotion.cli import main as cli_main
 from hf_emotion.metrics import SPEAKER_PROBE_CS
 from hf_emotion.modeling_emotion import EmotionModel
 from hf_emotion.targets import CIRCUMPLEX
-from hf_emotion.training import CLASS_MIXING_WEIGHTS, choose_class_mixing, class_mean_targets
+from hf_emotion.training import (
+    CLASS_MIXING_WEIGHTS,
+    choose_class_mixing,
+    class_mean_targets,
+    last_complete_checkpoint,
+)
 from tests.conftest import real_data_dir, tiny_wav2vec2_config
 from tests.synth import emotion_signal, write_audio
 
@@ -301,6 +306,14 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, ravdess_dir, tiny_wav2
     assert not (out / "all_results.json").exists()
     checkpoints = sorted(p.name for p in out.glob("checkpoint-*"))
     assert checkpoints and "checkpoint-16" not in checkpoints
+    # The kill may land while a checkpoint is being written (the Trainer writes trainer_state.json
+    # last); make sure one is: the folder exists, the model's config is in, nothing else.
+    last = max(int(c.split("-")[1]) for c in checkpoints if (out / c / "trainer_state.json").exists())
+    cut_short = out / f"checkpoint-{last + 4}"
+    cut_short.mkdir(exist_ok=True)
+    for name in ("trainer_state.json", "model.safetensors", "optimizer.pt"):
+        (cut_short / name).unlink(missing_ok=True)
+    shutil.copy(out / f"checkpoint-{last}" / "config.json", cut_short / "config.json")
 
     # The resumed run goes through `accelerate launch`, as users start it.
     launch = [
@@ -322,10 +335,30 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, ravdess_dir, tiny_wav2
         timeout=300,
     )
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert "Resuming from" in second.stdout + second.stderr
+    log = second.stdout + second.stderr
+    assert f"{cut_short} is incomplete" in log
+    assert f"Resuming from {out / f'checkpoint-{last}'}\n" in log
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 16
     assert json.loads((out / "all_results.json").read_text())["eval_ua"] >= 0
+
+
+def test_resuming_skips_checkpoints_cut_short(tmp_path, caplog):
+    assert last_complete_checkpoint(str(tmp_path / "not-yet")) is None
+    for step, state in ((2, '{"global_step": 2}'), (9, None), (10, '{"global_step": 1')):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if state is not None:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    (tmp_path / "checkpoint-11").write_text("a file, not a checkpoint")
+    (tmp_path / "checkpoint-final").mkdir()
+    with caplog.at_level("WARNING", logger="hf_emotion.training"):
+        assert last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-2")
+    # newest first, by step number (10 before 9): both named as incomplete, the cut-short JSON too
+    warned = [r.getMessage() for r in caplog.records]
+    assert [m.split(" is incomplete")[0] for m in warned] == [
+        str(tmp_path / "checkpoint-10"),
+        str(tmp_path / "checkpoint-9"),
+    ]
 
 
 def test_bad_arguments_say_what_to_do(tmp_path, ravdess_dir, tiny_wav2vec2_dir):
