@@ -247,7 +247,8 @@ def last_complete_checkpoint(output_dir: str) -> str | None:
                 json.load(f)
         except (OSError, ValueError) as error:
             logger.warning(
-                "%s is incomplete (the run was stopped while saving it: %s); resuming from an earlier checkpoint",
+                "%s is incomplete (no readable trainer_state.json, the last file the Trainer writes: %s); "
+                "resuming from an earlier checkpoint",
                 path,
                 error,
             )

@@ -307,7 +307,8 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, ravdess_dir, tiny_wav2
     checkpoints = sorted(p.name for p in out.glob("checkpoint-*"))
     assert checkpoints and "checkpoint-16" not in checkpoints
     # The kill may land while a checkpoint is being written (the Trainer writes trainer_state.json
-    # last); make sure one is: the folder exists, the model's config is in, nothing else.
+    # last); make sure one is: the folder and the model's config exist, the weights, optimiser
+    # and trainer state do not.
     last = max(int(c.split("-")[1]) for c in checkpoints if (out / c / "trainer_state.json").exists())
     cut_short = out / f"checkpoint-{last + 4}"
     cut_short.mkdir(exist_ok=True)
