@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 import numpy as np
 import torch
 from transformers import Trainer, TrainerCallback
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .machine import describe_machine
 from .metrics import (
@@ -235,21 +237,26 @@ def last_complete_checkpoint(output_dir: str) -> str | None:
     short). transformers' ``get_last_checkpoint`` would pick that one and the resumed run would
     fail on it; this skips it, with a warning naming it, and resumes from the one before.
     """
-    steps = []
+    checkpoints = []
     for name in os.listdir(output_dir) if os.path.isdir(output_dir) else []:
         prefix, _, step = name.partition("-")
-        if prefix == "checkpoint" and step.isdigit() and os.path.isdir(os.path.join(output_dir, name)):
-            steps.append(int(step))
-    for step in sorted(steps, reverse=True):
-        path = os.path.join(output_dir, f"checkpoint-{step}")
+        if (
+            prefix == PREFIX_CHECKPOINT_DIR
+            and step.isdigit()
+            and os.path.isdir(os.path.join(output_dir, name))
+        ):
+            checkpoints.append((int(step), name))
+    for _, name in sorted(checkpoints, reverse=True):
+        path = os.path.join(output_dir, name)
         try:
-            with open(os.path.join(path, "trainer_state.json")) as f:
+            with open(os.path.join(path, TRAINER_STATE_NAME)) as f:
                 json.load(f)
         except (OSError, ValueError) as error:
             logger.warning(
-                "%s is incomplete (no readable trainer_state.json, the last file the Trainer writes: %s); "
+                "%s is incomplete (no readable %s, the last file the Trainer writes: %s); "
                 "resuming from an earlier checkpoint",
                 path,
+                TRAINER_STATE_NAME,
                 error,
             )
             continue
