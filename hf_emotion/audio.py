@@ -270,11 +270,6 @@ def stream_audio_blocks(
         yield pending
 
 
-def duration_seconds(path: str | os.PathLike) -> float:
-    """Duration of a file from its header."""
-    return audio_info(path).duration
-
-
 __all__ = [
     "AudioDecodeError",
     "AudioInfo",
@@ -282,7 +277,6 @@ __all__ = [
     "DEFAULT_SAMPLING_RATE",
     "audio_info",
     "decode_audio",
-    "duration_seconds",
     "resample",
     "stream_audio_blocks",
     "to_mono",
