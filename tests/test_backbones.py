@@ -24,13 +24,13 @@ from hf_emotion.backbones import (
     BackboneSpec,
     CT2Model,
     WheelPart,
-    _whisper_to_ct2,
-    _write_ct2_model,
     build_backbone,
     ct2_to_whisper_state_dict,
     read_ct2_model,
+    wheels,
 )
 from tests.conftest import real_data_dir
+from tests.ct2_writer import whisper_to_ct2, write_ct2_model
 
 torch.set_num_threads(1)
 
@@ -105,7 +105,7 @@ def original():
 @pytest.fixture(scope="module")
 def model_bin(original, tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("ct2") / "model.bin"
-    _write_ct2_model(path, _whisper_to_ct2(original.state_dict(), original.config))
+    write_ct2_model(path, whisper_to_ct2(original.state_dict(), original.config))
     return path.read_bytes()
 
 
@@ -137,7 +137,7 @@ def test_ct2_binary_write_read_round_trip(tmp_path):
         "c/flag": np.array(1, np.int8),
         "d/scale": np.array([0.5, -1.0], np.float32),
     }
-    _write_ct2_model(tmp_path / "model.bin", CT2Model("WhisperSpec", 3, variables, {"e/weight": "b/weight"}))
+    write_ct2_model(tmp_path / "model.bin", CT2Model("WhisperSpec", 3, variables, {"e/weight": "b/weight"}))
     read = read_ct2_model(tmp_path / "model.bin")
     assert (read.spec_name, read.spec_revision, read.binary_version) == ("WhisperSpec", 3, 6)
     assert list(read.variables) == sorted(variables)  # CTranslate2 writes names sorted
@@ -151,14 +151,14 @@ def test_reader_rejects_other_files(tmp_path):
     (tmp_path / "junk.bin").write_bytes(b"PK\x03\x04 not a model")
     with pytest.raises(ValueError, match="binary version"):
         read_ct2_model(tmp_path / "junk.bin")
-    _write_ct2_model(tmp_path / "ok.bin", CT2Model("WhisperSpec", 3, {"x": np.ones(4, np.float16)}))
+    write_ct2_model(tmp_path / "ok.bin", CT2Model("WhisperSpec", 3, {"x": np.ones(4, np.float16)}))
     (tmp_path / "cut.bin").write_bytes((tmp_path / "ok.bin").read_bytes()[:-8])
     with pytest.raises(ValueError, match="truncated"):
         read_ct2_model(tmp_path / "cut.bin")
 
 
 def test_mapping_uses_every_tensor_and_only_those(original):
-    ct2 = _whisper_to_ct2(original.state_dict(), original.config)
+    ct2 = whisper_to_ct2(original.state_dict(), original.config)
     state_dict, dims = ct2_to_whisper_state_dict(ct2)
     assert set(state_dict) == set(original.state_dict())
     assert dims["encoder_layers"] == dims["decoder_layers"] == 2
@@ -179,7 +179,7 @@ def test_mapping_uses_every_tensor_and_only_those(original):
 
 
 def test_nonzero_key_bias_is_refused(original):
-    ct2 = _whisper_to_ct2(original.state_dict(), original.config)
+    ct2 = whisper_to_ct2(original.state_dict(), original.config)
     bias = ct2.variables["encoder/layer_0/self_attention/linear_0/bias"].copy()
     bias[16:32] = 1.0  # the k block
     broken = {**ct2.variables, "encoder/layer_0/self_attention/linear_0/bias": bias}
@@ -259,13 +259,13 @@ def test_cache_hit_is_instant_and_force_rebuilds(fake_backbone, monkeypatch, tmp
     out = tmp_path / "cached"
     assert build_backbone(name, out, wheel=wheel) == out
     calls = []
-    real_convert = backbones.convert_ct2_whisper
+    real_convert = wheels.convert_ct2_whisper
 
     def counting_convert(*args, **kwargs):
         calls.append(1)
         return real_convert(*args, **kwargs)
 
-    monkeypatch.setattr(backbones, "convert_ct2_whisper", counting_convert)
+    monkeypatch.setattr(wheels, "convert_ct2_whisper", counting_convert)
     started = time.perf_counter()
     assert build_backbone(name, out, wheel=wheel) == out
     assert time.perf_counter() - started < 0.5 and calls == []
@@ -276,7 +276,7 @@ def test_cache_hit_is_instant_and_force_rebuilds(fake_backbone, monkeypatch, tmp
 def test_interrupted_build_leaves_nothing_that_looks_done(fake_backbone, monkeypatch, tmp_path):
     name, wheel = fake_backbone
     out = tmp_path / "models" / name
-    real_check = backbones.check_converted_backbone
+    real_check = wheels.check_converted_backbone
     interrupt = True
 
     def check_or_interrupt(*args, **kwargs):
@@ -284,7 +284,7 @@ def test_interrupted_build_leaves_nothing_that_looks_done(fake_backbone, monkeyp
             raise KeyboardInterrupt
         return real_check(*args, **kwargs)
 
-    monkeypatch.setattr(backbones, "check_converted_backbone", check_or_interrupt)
+    monkeypatch.setattr(wheels, "check_converted_backbone", check_or_interrupt)
     with pytest.raises(KeyboardInterrupt):
         build_backbone(name, out, wheel=wheel)
     assert not out.exists()
