@@ -1,67 +1,97 @@
 #!/usr/bin/env python
-"""Assemble BENCHMARKS.md from the snippets in benchmarks/results/*.md.
+"""Render BENCHMARKS.md from the stored results.
 
     python benchmarks/make_report.py [--output BENCHMARKS.md]
 
-Order: fine-tuning (``finetune*.md``), baselines (``baselines.md``), inference speed
-(``inference.md``), then any other snippet alphabetically. A snippet that does not exist yet
-is listed as missing rather than silently left out. The header states the date and the
-machine this report was assembled on; each snippet states where its own numbers were measured.
+Fills ``benchmarks/report_template.md``: ``{{TABLE:ROLE}}`` markers (``runs``, ``mixing``,
+``ensembles``, ``transductive``, ``cost``; ``current`` or ``history``) become tables of the entries in
+``benchmarks/results/finetune.json`` with that role (``current`` takes the reproductions of a
+current config too); ``{{headline}}``, ``{{targets}}``, ``{{anchors}}``, ``{{provenance}}`` and
+``{{notes}}`` the tables and lists of the same name; ``{{snippet:NAME.md}}`` the snippet another
+benchmark script wrote into ``benchmarks/results/``; ``{{other_snippets}}`` every snippet the
+template does not name. A snippet not written yet is listed as missing rather than silently left out. The output depends on
+the stored results only, so rendering twice gives the same file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+TEMPLATE = ROOT / "benchmarks" / "report_template.md"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-ORDER = ["finetune*.md", "baselines.md", "inference.md"]
+import finetune_tables as tables  # noqa: E402
+
 PRODUCERS = {
-    "finetune*.md": "python benchmarks/run_finetune.py collect RUN_DIR ...",
     "baselines.md": "python benchmarks/run_baselines.py",
     "inference.md": "python benchmarks/inference_speed.py",
+    "baseline_features.md": "python benchmarks/baseline_features.py",
 }
+ROLES = {"current": ("current", "reproduction"), "history": ("history",)}
+MARKER = re.compile(r"\{\{([a-z_]+)(?::([\w.-]+))?\}\}")
 
 
-def snippets(results: Path) -> tuple[list[Path], list[str]]:
-    """The snippets in report order, and the expected ones still missing."""
-    found, missing, seen = [], [], set()
-    for pattern in ORDER:
-        paths = sorted(results.glob(pattern))
-        if not paths:
-            missing.append(f"`{pattern}` (made by `{PRODUCERS[pattern]}`)")
-        for path in paths:
-            found.append(path)
-            seen.add(path)
-    found += [p for p in sorted(results.glob("*.md")) if p not in seen]
-    return found, missing
+def _with_role(entries: dict, role: str) -> dict:
+    return {name: e for name, e in entries.items() if e.get("role") in ROLES[role]}
 
 
-def build(results: Path = RESULTS) -> str:
-    from run_finetune import machine, machine_line
+def _table(kind: str, role: str, store: dict) -> list[str]:
+    runs, ensembles = _with_role(store["runs"], role), _with_role(store.get("ensembles", {}), role)
+    if kind == "runs":
+        return tables.runs_table(runs, why=role == "history")
+    if kind == "ensembles":
+        return tables.ensembles_table(ensembles, store["runs"])
+    render = {
+        "mixing": tables.mixing_table,
+        "transductive": tables.transductive_table,
+        "cost": tables.cost_table,
+    }
+    return render[kind](runs)
 
-    found, missing = snippets(results)
-    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Assembled {date} on {machine_line(machine())} by `python benchmarks/make_report.py` from "
-        "`benchmarks/results/*.md`. Every section says how, where and when its numbers were measured; "
-        "all emotion numbers are speaker-independent (test speakers never heard in training or model "
-        "selection) unless a row says otherwise.",
-        "",
-    ]
-    if found:
-        lines += ["Sections: " + ", ".join(f"`{p.name}`" for p in found), ""]
-    if missing:
-        lines += ["Not measured yet: " + "; ".join(missing), ""]
-    body = [p.read_text().strip() + "\n" for p in found]
-    return "\n".join(lines) + "\n" + "\n".join(body)
+
+def _snippet(name: str, results: Path) -> str:
+    path = results / name
+    if not path.exists():
+        return f"*Not measured yet: `{name}` (made by `{PRODUCERS.get(name, 'its benchmark script')}`).*"
+    return path.read_text().strip()
+
+
+def build(results: Path = RESULTS, template: Path = TEMPLATE) -> str:
+    store = json.loads((results / "finetune.json").read_text())
+    text = template.read_text()
+    named = {m.group(2) for m in MARKER.finditer(text) if m.group(1) == "snippet"}
+    current = {n: r for n, r in store["runs"].items() if r.get("role") == "current"}
+    current_ensembles = _with_role(store.get("ensembles", {}), "current")
+
+    def fill(match: re.Match) -> str:
+        kind, arg = match.groups()
+        if kind == "snippet":
+            return _snippet(arg, results)
+        if kind == "other_snippets":
+            others = [p for p in sorted(results.glob("*.md")) if p.name not in named]
+            return "\n\n".join(p.read_text().strip() for p in others)
+        if kind == "headline":
+            lines = tables.headline_table(current, current_ensembles)
+        elif kind == "targets":
+            lines = tables.targets_table(store["runs"], store["targets"])
+        elif kind == "anchors":
+            lines = tables.anchors_table(store["anchors"])
+        elif kind == "provenance":
+            lines = tables.provenance(store["runs"], store.get("ensembles", {}))
+        elif kind == "notes":
+            lines = [f"- {note}" for note in store["notes"]]
+        else:
+            lines = _table(kind, arg, store)
+        return "\n".join(lines)
+
+    # Markers with nothing to show leave no run of blank lines behind.
+    return re.sub(r"\n{3,}", "\n\n", MARKER.sub(fill, text)).strip() + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Run the fine-tuning protocol from a run file and write the benchmark tables.
+"""Run the fine-tuning protocol from a run file and store its results as data.
 
 Run (resumable: finished folds are kept, an interrupted fold resumes from its last checkpoint)::
 
@@ -20,18 +20,24 @@ Ensemble (no training; from the test predictions the runs saved)::
 averages, fold by fold, the members' saved test probabilities and valence/arousal with equal
 weights (fixed in advance, nothing chosen on the test speakers), which is what
 ``hf-emotion predict --model A --model B`` serves, and adds the ensemble to
-``benchmarks/results/finetune.*``.
+``benchmarks/results/finetune.json``.
 
 Collect (no training; numbers from runs made earlier)::
 
-    python benchmarks/run_finetune.py collect RUN_DIR [RUN_DIR ...] [--measure_inference THREADS]
+    python benchmarks/run_finetune.py collect RUN_DIR [RUN_DIR ...] [--measure_inference THREADS] \\
+        [--role current|reproduction|history] [--judged_as CONFIG_NAME] [--kept_as WHY]
 
 reads ``RUN_DIR/fold_*/all_results.json`` (a run made by hand needs ``--config`` so its data
-and crop length are known), merges the runs into ``benchmarks/results/finetune.json`` and
-rewrites ``benchmarks/results/finetune.md``. Test metrics are the final ``eval_*`` of each
-fold (unseen test speakers); ``validation_*`` are the validation speakers used for model
-selection; ``eval_spknorm_*`` are transductive (each test speaker's scores centred on that
-speaker's own mean) and are kept apart.
+and crop length are known) and merges the runs into ``benchmarks/results/finetune.json``.
+``--role`` says where the report shows a run: ``current`` (a config's run, judged by the
+targets stored for ``--judged_as``, default the run's name), ``reproduction`` (a current
+config run another way, judged the same), or ``history`` (an ablation or superseded run, with
+``--kept_as`` saying why); a run collected again keeps the role it had. Then
+``python benchmarks/make_report.py`` renders BENCHMARKS.md from the data.
+
+Test metrics are the final ``eval_*`` of each fold (unseen test speakers); ``validation_*`` are
+the validation speakers used for model selection; ``eval_spknorm_*`` are transductive (each test
+speaker's scores centred on that speaker's own mean) and are kept apart.
 """
 
 from __future__ import annotations
@@ -52,44 +58,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from finetune_tables import fmt, mean_std  # noqa: E402
 
 from hf_emotion.machine import cpu_count, cpu_model  # noqa: E402
 
 METRICS = ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")
-
-# Published / earlier numbers, side by side with ours. UA on RAVDESS speech, 8 classes unless said.
-ANCHORS = [
-    ("EmoBox (Ma et al. 2024), 6 actor-disjoint folds, frozen Whisper-large-v3", 0.753, "published"),
-    ("EmoBox, frozen WavLM-large", 0.720, "published"),
-    ("EmoBox, frozen HuBERT-large", 0.700, "published"),
-    ("EmoBox, frozen wav2vec2-base", 0.543, "published"),
-    ("Pepino et al. 2021, wav2vec2, 7 classes, per-speaker normalisation", 0.843, "published"),
-    ("this project earlier: frozen probe Whisper tiny.en", 0.725, "measured here earlier"),
-    ("this project earlier: frozen probe Whisper base", 0.751, "measured here earlier"),
-    (
-        "this project earlier: frozen probe Whisper base + per-speaker standardisation",
-        0.850,
-        "measured here earlier",
-    ),
-    ("this project earlier: MFCC + random forest", 0.422, "measured here earlier"),
-]
-
-# Runs named <config>-<suffix> were made with an earlier recipe, a step of the current one left out,
-# (-probe-first) the probe weighed against the crop-trained heads before the head refit, or (-4-epochs) the
-# shorter schedule the config had before, or (-specaugment) a step tried and not adopted.
-ABLATION_SUFFIXES = ("-earlier-recipe", "-no-refit", "-probe-first", "-4-epochs", "-specaugment")
-# Runs of a current config made another way (the README's one-process command on a fresh machine): judged by
-# the targets of the run they reproduce.
-REPRODUCTION_SUFFIXES = ("-readme-command",)
-
-TARGETS = {
-    # run name, or the end of one (after a "-") → (metric, threshold)
-    "whisper-base-ravdess-speech": [("eval_ua", 0.80), ("eval_spknorm_ua", 0.88), ("eval_spkprobe_ua", 0.88)],
-    "whisper-tiny.en-ravdess-speech": [("eval_ua", 0.75)],
-    "ravdess-speech-song": [("eval_ua", 0.78)],
-    "crema-d": [("eval_ua", 0.70)],
-}
-
 
 # --------------------------------------------------------------------------- machine
 
@@ -117,10 +92,6 @@ def machine() -> dict:
         # Other jobs share these cores: the 1-minute load average says how much (2.0 = both busy).
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
-
-
-def machine_line(m: dict) -> str:
-    return f"{m['nproc']} CPU cores ({m['cpu']}), {m['gpu']}, {m['memory_gib']} GiB, torch {m['torch']}"
 
 
 def now() -> str:
@@ -239,101 +210,6 @@ def spkprobe(args) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- valence/arousal class mixing
-
-
-def mix(args) -> int:
-    """Add the valence/arousal class mixing (``finetune.py --class_mixing``) to folds trained before it existed.
-
-    Per fold: the class coordinates from its training speakers and the weights from its validation speakers,
-    exactly as finetune.py chooses them, written into the fold model's config; then the test speakers are
-    predicted again. The test UA must come out as before (same model, same clips): only valence/arousal change.
-    The regressor-only values stay in all_results.json as ``*_regressor``.
-    """
-    import tempfile
-
-    from transformers import AutoFeatureExtractor
-
-    from hf_emotion.corpora import decode_dataset, load_corpora
-    from hf_emotion.modeling_emotion import EmotionModel
-    from hf_emotion.splits import Split, apply_split
-    from hf_emotion.training import (
-        evaluation_trainer,
-        fit_class_mixing,
-        predict_dataset,
-        save_predictions,
-        with_model_columns,
-    )
-
-    run_dir = Path(args.run_dir)
-    fold_dirs = _finished_folds(run_dir, args.folds)
-    todo = [
-        d
-        for d in fold_dirs
-        if "class_mixing_weight_valence" not in json.loads((d / "all_results.json").read_text())
-    ]
-    for done in sorted(set(fold_dirs) - set(todo)):
-        print(f"{done.name}: already mixes")
-    if not todo:
-        return 0
-    _, data_args, training_args = _parse_run(json.loads((todo[0] / "run_info.json").read_text())["argv"])
-    extractor = AutoFeatureExtractor.from_pretrained(todo[0])
-    raw = load_corpora(
-        data_args.dataset,
-        _data_dirs(data_args),
-        channel=data_args.ravdess_channel,
-        label_source=data_args.crema_d_labels,
-    )
-    dataset, _ = decode_dataset(raw, extractor.sampling_rate, max_duration=data_args.max_audio_seconds)
-    dataset = with_model_columns(dataset)
-    for fold_dir in todo:
-        started = time.perf_counter()
-        results = json.loads((fold_dir / "all_results.json").read_text())
-        model = EmotionModel.from_pretrained(fold_dir).eval()
-        names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-        if names != raw.features["emotion"].names:
-            raise SystemExit(
-                f"{fold_dir}: the model's labels {names} are not the data's {raw.features['emotion'].names}"
-            )
-        parts = apply_split(dataset, Split.from_json(fold_dir / "splits.json"))
-        with tempfile.TemporaryDirectory() as scratch:
-            # the run's own batch size: padding changes the float rounding, and that can flip a near tie
-            batch_size = training_args.per_device_eval_batch_size
-            trainer = evaluation_trainer(model, extractor, scratch, batch_size, data_args.max_eval_seconds)
-            mixing = fit_class_mixing(trainer, parts["train"], parts["validation"])
-            test_metrics, record = predict_dataset(trainer, parts["test"], names, "eval")
-        if abs(test_metrics["eval_ua"] - results["eval_ua"]) > 1e-6:
-            raise SystemExit(
-                f"{fold_dir}: test UA {test_metrics['eval_ua']:.4f} differs from the run's {results['eval_ua']:.4f}; "
-                "not the same model or clips, left unchanged"
-            )
-        for name in model.config.regression_targets:
-            for prefix in ("validation", "eval"):
-                for metric in ("ccc", "mse", "r2"):
-                    key = f"{prefix}_{metric}_{name}"
-                    if key in results:
-                        results[f"{key}_regressor"] = results.pop(key)
-                    if prefix == "eval":
-                        results[key] = test_metrics[key]
-        results |= mixing | {"class_mixing_added_after_training": now()}
-        # the config (and the model code beside it) now carry the mixing; the weights are as they were
-        model.save_pretrained(fold_dir)
-        (fold_dir / "all_results.json").write_text(json.dumps(results, indent=2))
-        save_predictions(
-            record, str(fold_dir), title=f"{fold_dir.name}: test UA {test_metrics['eval_ua']:.3f}"
-        )
-        print(
-            f"{fold_dir.name}: "
-            + ", ".join(
-                f"{n} weight {mixing.get(f'class_mixing_weight_{n}', 0):g}, test CCC "
-                f"{results[f'eval_ccc_{n}_regressor']:.3f} → {results[f'eval_ccc_{n}']:.3f}"
-                for n in model.config.regression_targets
-            )
-            + f" ({time.perf_counter() - started:.0f} s)"
-        )
-    return 0
-
-
 # --------------------------------------------------------------------------- ensembles
 
 
@@ -395,8 +271,12 @@ def ensemble(args) -> int:
         "run_dirs": [str(d) for d in run_dirs],
         "folds_done": folds,
         "folds": records,
-        "summary": {k: _mean_std([r[k] for r in records]) for k in keys},
+        "summary": {k: mean_std([r[k] for r in records]) for k in keys},
         "command": "python benchmarks/run_finetune.py ensemble " + " ".join(map(str, run_dirs)),
+        # shown with the current results only when every member is a current config's run
+        "role": "current"
+        if all(store["runs"].get(d.name, {}).get("role") == "current" for d in run_dirs)
+        else "history",
         "machine": machine(),
         "collected": now(),
     }
@@ -406,7 +286,7 @@ def ensemble(args) -> int:
         )
         print(f"inference RTF {entry['inference']['rtf']:.3f} (batch 1, {args.measure_inference} threads)")
     _replace_entry(store.setdefault("ensembles", {}), entry)
-    print(f"{name}: {len(folds)} folds, UA {_fmt(entry['summary']['eval_ua'])}")
+    print(f"{name}: {len(folds)} folds, UA {fmt(entry['summary']['eval_ua'])}")
     _save_store(results, store)
     return 0
 
@@ -446,6 +326,7 @@ def _fold_record(fold_dir: Path, run_argv: list[str] | None) -> dict:
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     record = {k: v for k, v in results.items() if isinstance(v, (int, float))}
     record["fold_dir"] = str(fold_dir)
+    record["fold"] = _fold_number(fold_dir)
     record.update({f"run_{k}": v for k, v in info.items() if k in ("wall_s", "peak_rss_mib", "date")})
     split = json.loads((fold_dir / "splits.json").read_text())
     argv = info.get("argv") or run_argv
@@ -554,13 +435,6 @@ def _fold_number(fold_dir: Path) -> int:
     return int(json.loads((fold_dir / "splits.json").read_text()).get("fold") or 0)
 
 
-def _mean_std(values: list[float]) -> dict:
-    values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
-    if not values.size:
-        return {"mean": None, "std": None, "n": 0}
-    return {"mean": float(values.mean()), "std": float(values.std()), "n": int(values.size)}
-
-
 def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> dict:
     info_path = run_dir / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
@@ -583,7 +457,7 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
     ]
     keys += ["train_runtime", "train_audio_per_second", "epoch", "probe_validation_ua", "probe_seconds"]
     keys += ["refit_initial_validation_ua", "refit_validation_ua", "refit_seconds"]
-    summary = {k: _mean_std([f.get(k) for f in folds]) for k in keys}
+    summary = {k: mean_std([f.get(k) for f in folds]) for k in keys}
     wall = info.get("wall_s") or _span_seconds(fold_dirs)
     peak = max([info.get("peak_rss_mib") or 0.0] + [f.get("run_peak_rss_mib") or 0.0 for f in folds]) or None
     num_folds = data_args.num_folds if data_args else None
@@ -632,275 +506,27 @@ def _inference_entry(model_dirs: list[Path], threads: int) -> dict:
     return _inference(model_dirs, paths, threads) | {"machine": machine(), "date": now()}
 
 
-def _fmt(s: dict | None, digits: int = 3) -> str:
-    if not s or s.get("mean") is None:
-        return "–"
-    if s.get("n") == 1:  # one fold: no spread to show
-        return f"{s['mean']:.{digits}f}"
-    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
-
-
-def _refit_kept(fold: dict, run_name: str) -> bool:
-    """Whether the fold's saved model has refitted heads: finetune.py records it as ``refit_selected``; folds
-    written before that keep the refit unless the probe replaced it, which the probe-first order never did."""
-    if "refit_selected" in fold:
-        return fold["refit_selected"]
-    return fold["refit_best_epoch"] > 0 and (
-        run_name.endswith("-probe-first") or not fold.get("probe_selected")
-    )
-
-
-def render_ensembles(ensembles: dict, runs: dict) -> list[str]:
-    """The ensembles table: the mean of the members' test predictions, beside the members."""
-    lines = [
-        "",
-        "### Ensembles: the mean of several runs' probabilities",
-        "",
-        "Fold by fold, the members' saved test probabilities and valence/arousal averaged with equal weights "
-        "(fixed in advance; nothing chosen on any speakers), which is what `hf-emotion predict --model A "
-        "--model B` and the demo serve (`python benchmarks/run_finetune.py ensemble RUN_DIR RUN_DIR`). "
-        "Inference RTF is batch 1: measured on the ensemble of the first fold's models where `ensemble "
-        "--measure_inference THREADS` timed it (each clip decoded once, then scored by every model), otherwise "
-        "the sum of the members' RTFs from the cost table.",
-        "",
-        "| ensemble | folds | UA | WA | macro-F1 | CCC valence | CCC arousal | spknorm UA (transductive) | "
-        "members' UA on the same folds | folds above the best member | inference RTF (batch 1) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, e in ensembles.items():
-        s = e["summary"]
-        member_ua = [
-            _mean_std([f["member_eval_ua"][i] for f in e["folds"]]) for i in range(len(e["members"]))
-        ]
-        above = sum(f["eval_ua"] > max(f["member_eval_ua"]) for f in e["folds"])
-        if e.get("inference"):
-            rtf = f"{e['inference']['rtf']:.3f} ({_inference_conditions(e['inference'])})"
-        else:
-            rtfs = [(runs.get(m) or {}).get("inference", {}).get("rtf") for m in e["members"]]
-            rtf = f"{sum(rtfs):.3f} (sum of the members')" if all(r is not None for r in rtfs) else "–"
-        members = ", ".join(f"`{m}` {_fmt(u)}" for m, u in zip(e["members"], member_ua, strict=True))
-        lines.append(
-            f"| `{name}` | {len(e['folds_done'])} | {_fmt(s['eval_ua'])} | {_fmt(s['eval_wa'])} | "
-            f"{_fmt(s['eval_macro_f1'])} | {_fmt(s['eval_ccc_valence'])} | {_fmt(s['eval_ccc_arousal'])} | "
-            f"{_fmt(s['eval_spknorm_ua'])} | {members} | {above} of {len(e['folds'])} | {rtf} |"
-        )
-    return lines
-
-
-def _inference_conditions(inference: dict) -> str:
-    return (
-        f"{inference['clips']} clips, {inference['threads']} threads, "
-        f"load {inference['machine'].get('load_average_1min', '?')}"
-    )
-
-
-def render_markdown(runs: dict, notes: list[str], ensembles: dict | None = None) -> str:
-    lines = ["## Fine-tuning (speaker-independent folds)", ""]
-    lines += [
-        "Test metrics are on speakers never seen in training or model selection (mean ± population std "
-        "over the folds run). The best epoch is chosen by UA on the validation speakers (the next fold); "
-        "with the head refit, the refitted heads replace the chosen epoch's only when they score higher there, "
-        "and with a linear-probe warm start the frozen probe is then a candidate too (runs named `-probe-first` "
-        "weighed the probe against the crop-trained heads before the refit, and refitted the probe when kept). "
-        "Valence/arousal CCC is against proxy targets derived from the emotion label and intensity "
-        "(`hf_emotion/targets.py`), not listener ratings; it includes the class mixing on the folds that have "
-        "it (next table but one).",
-        "",
-        "| run | folds | UA | WA | macro-F1 | CCC valence | CCC arousal | validation UA | linear probe: "
-        "validation UA, folds that kept it | head refit: validation UA before → after, folds that kept it |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, r in runs.items():
-        s = r["summary"]
-        kept = [f["probe_selected"] for f in r["folds"] if "probe_selected" in f]
-        probe = "–"
-        if (s.get("probe_validation_ua") or {}).get("mean") is not None:
-            probe = _fmt(s["probe_validation_ua"]) + (f", {sum(kept)} of {len(kept)}" if kept else "")
-        refit = "–"
-        if (s.get("refit_validation_ua") or {}).get("mean") is not None:
-            refitted = [_refit_kept(f, name) for f in r["folds"] if "refit_best_epoch" in f]
-            refit = (
-                f"{_fmt(s['refit_initial_validation_ua'])} → {_fmt(s['refit_validation_ua'])}, "
-                f"{sum(refitted)} of {len(refitted)}"
-            )
-        lines.append(
-            f"| `{name}` | {len(r['folds_done'])} of {r['num_folds']} | {_fmt(s['eval_ua'])} | {_fmt(s['eval_wa'])} | "
-            f"{_fmt(s['eval_macro_f1'])} | {_fmt(s['eval_ccc_valence'])} | {_fmt(s['eval_ccc_arousal'])} | "
-            f"{_fmt(s['validation_ua'])} | {probe} | {refit} |"
-        )
-    lines += [
-        "",
-        "### Valence/arousal: the classifier's expectation mixed in",
-        "",
-        "With `--class_mixing` (the default) finetune.py mixes into the regressor's output the class "
-        "probabilities' expectation of each class's mean training target, with one weight per dimension "
-        "(0: regressor only, 1: class expectation only) chosen by CCC on the validation speakers. Folds trained "
-        "before it existed got it afterwards with `python benchmarks/run_finetune.py mix RUN_DIR`, which "
-        "chooses the weights the same way and predicts the test speakers again (their test UA reproduced to "
-        "1e-6); for those the test CCC of the regressor alone is known too. Weights are listed fold by fold.",
-        "",
-        "| run | folds mixing | weights valence | weights arousal | validation CCC valence: regressor → mixed | "
-        "validation CCC arousal: regressor → mixed | test CCC valence: regressor → mixed | "
-        "test CCC arousal: regressor → mixed |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, r in runs.items():
-        mixing = [f for f in r["folds"] if "class_mixing_weight_valence" in f]
-        if not mixing:
-            continue
-        cells = [
-            " ".join(f"{f[f'class_mixing_weight_{d}']:g}" for f in mixing) for d in ("valence", "arousal")
-        ]
-        for prefix in ("validation", "eval"):
-            for d in ("valence", "arousal"):
-                before = _mean_std([f.get(f"{prefix}_ccc_{d}_regressor") for f in mixing])
-                after = _mean_std([f.get(f"{prefix}_ccc_{d}") for f in mixing])
-                cells.append(f"{_fmt(before)} → {_fmt(after)}")
-        lines.append(f"| `{name}` | {len(mixing)} of {len(r['folds'])} | " + " | ".join(cells) + " |")
-    if ensembles:
-        lines += render_ensembles(ensembles, runs)
-    lines += [
-        "",
-        "### Transductive: per-speaker normalisation",
-        "",
-        "Both use the unlabelled test audio of each speaker as a whole, so they are **not** comparable to "
-        "the clip-by-clip numbers above. *spknorm*: each test speaker's log-probabilities centred on that "
-        "speaker's own mean before the arg-max (computed by finetune.py). *spkprobe*: the fine-tuned "
-        "encoder's mean-pooled hidden states of every layer, standardised per speaker on that speaker's "
-        "own clips, classified by a logistic regression fitted on the training + validation speakers (C "
-        "chosen on the validation speakers; `python benchmarks/run_finetune.py spkprobe RUN_DIR`, which runs "
-        "`hf-emotion evaluate --speaker_norm_probe` on each fold). *same LR, no speaker norm*: that logistic "
-        "regression on features standardised with the training clips' statistics, clip by clip (not "
-        "transductive), which shows how much of the spkprobe number the speaker normalisation makes.",
-        "",
-        "| run | folds | spknorm UA | spknorm WA | spknorm macro-F1 | spkprobe folds | spkprobe UA | "
-        "spkprobe WA | spkprobe macro-F1 | spkprobe validation UA | same LR, no speaker norm: UA |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name, r in runs.items():
-        s = r["summary"]
-        probe_folds = (s.get("eval_spkprobe_ua") or {}).get("n", 0)
-        lines.append(
-            f"| `{name}` | {len(r['folds_done'])} of {r['num_folds']} | {_fmt(s['eval_spknorm_ua'])} | "
-            f"{_fmt(s['eval_spknorm_wa'])} | {_fmt(s['eval_spknorm_macro_f1'])} | "
-            f"{probe_folds or '–'} | {_fmt(s.get('eval_spkprobe_ua'))} | {_fmt(s.get('eval_spkprobe_wa'))} | "
-            f"{_fmt(s.get('eval_spkprobe_macro_f1'))} | {_fmt(s.get('validation_spkprobe_ua'))} | "
-            f"{_fmt(s.get('eval_lrprobe_ua'))} |"
-        )
-    lines += [
-        "",
-        "### Cost",
-        "",
-        "| run | wall time (first start → last end) | sum of fold wall times | training time (sum over folds) | "
-        "training throughput (audio s / s) | "
-        "peak RSS (training) | inference RTF (batch 1) | inference peak RSS |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for name, r in runs.items():
-        s, inf = r["summary"], r.get("inference") or {}
-        fold_sum = f"{r['fold_wall_s_sum'] / 60:.1f} min" if r.get("fold_wall_s_sum") else "–"
-        wall = f"{r['wall_s'] / 60:.1f} min" if r.get("wall_s") else "–"
-        rtf = f"{inf['rtf']:.3f} ({_inference_conditions(inf)})" if inf else "–"
-        lines.append(
-            f"| `{name}` | {wall} | {fold_sum} | {r['train_runtime_total_s'] / 60:.1f} min | "
-            f"{_fmt(s['train_audio_per_second'], 1)} | "
-            f"{(str(round(r['peak_rss_mib'])) + ' MiB') if r.get('peak_rss_mib') else '–'} | {rtf} | "
-            f"{(str(round(inf['peak_rss_mib'])) + ' MiB') if inf else '–'} |"
-        )
-    lines += [
-        "",
-        "Training throughput counts the audio the model was trained on (each clip cropped to "
-        "`max_train_seconds`, times the epochs) over `train_runtime`, heads-only warm-up epochs included; the "
-        "linear probe (one encoder pass over the clips, then the heads on cached features) runs before "
-        "`train_runtime` starts. "
-        "Wall time includes data loading, every validation pass and the final validation/test evaluation. "
-        "RTF = compute seconds / audio seconds, one clip at a time, fold-0 model.",
-        "",
-        "### Targets",
-        "",
-        "| run | target | measured | met |",
-        "|---|---|---|---|",
-    ]
-    for name, r in runs.items():
-        # Superseded recipes and ablations are shown above; the targets judge the current configs.
-        if name.endswith(ABLATION_SUFFIXES):
-            continue
-        partial = len(r["folds_done"]) < (r["num_folds"] or 0)
-        partial_note = f" ({len(r['folds_done'])} of {r['num_folds']} folds only)" if partial else ""
-        judged = next((name.removesuffix(x) for x in REPRODUCTION_SUFFIXES if name.endswith(x)), name)
-        for run_name, targets in TARGETS.items():
-            if judged != run_name and not judged.endswith("-" + run_name):
-                continue
-            for key, threshold in targets:
-                m = r["summary"].get(key, {}).get("mean")
-                met = "–" if m is None else ("yes" if m >= threshold else "no") + partial_note
-                lines.append(
-                    f"| `{name}` | {key} ≥ {threshold} | {'–' if m is None else f'{m:.3f}'} | {met} |"
-                )
-        if judged == "whisper-tiny.en-ravdess-speech" and len(r["folds_done"]) == 6 and r.get("wall_s"):
-            minutes = r["wall_s"] / 60
-            lines.append(
-                f"| `{name}` | 6-fold wall time on 2 cores < 60 min | {minutes:.1f} min | "
-                f"{'yes' if minutes < 60 else 'no'} |"
-            )
-        for key in ("eval_ccc_valence", "eval_ccc_arousal"):
-            m = r["summary"].get(key, {}).get("mean")
-            if m is not None:
-                met = ("yes" if m >= 0.8 else "no") + partial_note
-                lines.append(f"| `{name}` | {key} ≥ 0.8 | {m:.3f} | {met} |")
-    lines += ["", "### Published and earlier anchors (UA, RAVDESS speech)", "", "| system | UA | source |"]
-    lines += ["|---|---|---|"] + [f"| {what} | {ua:.3f} | {src} |" for what, ua, src in ANCHORS]
-    lines += [
-        "",
-        "EmoBox and the earlier probes freeze the encoder; the rows above fine-tune it. Pepino et al. use "
-        "7 classes and per-speaker normalisation, so compare them with the transductive table.",
-        "",
-        "### How each number was made",
-        "",
-    ]
-    for name, e in (ensembles or {}).items():
-        lines.append(
-            f"- `{name}`: `{e['command']}`, folds {e['folds_done']}, on {machine_line(e['machine'])}; "
-            f"collected {e['collected']}."
-        )
-        for f in e["folds"]:
-            lines.append(
-                f"  - fold {f['fold']}: test UA {f['eval_ua']:.3f} (members "
-                + " / ".join(f"{ua:.3f}" for ua in f["member_eval_ua"])
-                + f"), spknorm UA {f['eval_spknorm_ua']:.3f}"
-            )
-    for name, r in runs.items():
-        lines.append(
-            f"- `{name}`: `{r['command']}` (run dir `{r['run_dir']}`), folds {r['folds_done']}, "
-            f"started {r['date']}, on {machine_line(r['machine'])}; collected {r['collected']}."
-        )
-        for f in r["folds"]:
-            lines.append(
-                f"  - fold {_fold_number(Path(f['fold_dir']))}: test UA {f.get('eval_ua', float('nan')):.3f}, "
-                f"spknorm UA {f.get('eval_spknorm_ua', float('nan')):.3f}, "
-                + (f"spkprobe UA {f['eval_spkprobe_ua']:.3f}, " if "eval_spkprobe_ua" in f else "")
-                + "validation UA "
-                f"{f.get('validation_ua', float('nan')):.3f}, {f.get('epoch', 0):.1f} epochs, "
-                f"train {f.get('train_runtime', 0) / 60:.1f} min"
-            )
-    if notes:
-        lines += ["", "### Notes", ""] + [f"- {n}" for n in notes]
-    return "\n".join(lines) + "\n"
-
-
 def _load_store(results: Path) -> dict:
-    """benchmarks/results/finetune.json: every collected run, ensemble and note."""
+    """benchmarks/results/finetune.json: every collected run and ensemble, the targets, anchors and notes."""
     path = results / "finetune.json"
-    return json.loads(path.read_text()) if path.exists() else {"runs": {}, "notes": []}
+    empty = {"runs": {}, "ensembles": {}, "targets": {}, "anchors": [], "notes": []}
+    return json.loads(path.read_text()) if path.exists() else empty
 
 
 def _save_store(results: Path, store: dict) -> None:
-    """Write finetune.json and the finetune.md rendered from it."""
     (results / "finetune.json").write_text(json.dumps(store, indent=2) + "\n")
-    (results / "finetune.md").write_text(
-        render_markdown(store["runs"], store["notes"], store.get("ensembles"))
-    )
-    print(f"wrote {results / 'finetune.json'} and {results / 'finetune.md'}")
+    print(f"wrote {results / 'finetune.json'}; `python benchmarks/make_report.py` renders BENCHMARKS.md")
+
+
+def run_role(name: str, old: dict, role: str | None, judged_as: str | None, kept_as: str | None) -> dict:
+    """Where the report shows a run: as given, else as when it was collected before, else as the run of the
+    config it is named after."""
+    placed = {"role": role or old.get("role") or "current"}
+    if placed["role"] != "history":
+        placed["judged_as"] = judged_as or old.get("judged_as") or name
+    if kept_as or old.get("kept_as"):
+        placed["kept_as"] = kept_as or old["kept_as"]
+    return placed
 
 
 def collect(args) -> int:
@@ -909,8 +535,10 @@ def collect(args) -> int:
     store = _load_store(results)
     for run_dir in args.run_dirs:
         entry = collect_run(Path(run_dir).resolve(), args.config, args.measure_inference)
+        old = store["runs"].get(entry["name"], {})
+        entry |= run_role(entry["name"], old, args.role, args.judged_as, args.kept_as)
         _replace_entry(store["runs"], entry)
-        print(f"{entry['name']}: {len(entry['folds_done'])} folds, UA {_fmt(entry['summary']['eval_ua'])}")
+        print(f"{entry['name']}: {len(entry['folds_done'])} folds, UA {fmt(entry['summary']['eval_ua'])}")
     for note in args.note or []:
         if note not in store["notes"]:
             store["notes"].append(note)
@@ -939,12 +567,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run_dir")
     p.add_argument("--folds", type=int, nargs="+", help="only these folds")
     p.set_defaults(func=spkprobe)
-    p = commands.add_parser(
-        "mix", help="add the valence/arousal class mixing to folds trained before finetune.py chose it"
-    )
-    p.add_argument("run_dir")
-    p.add_argument("--folds", type=int, nargs="+", help="only these folds")
-    p.set_defaults(func=mix)
     p = commands.add_parser(
         "ensemble", help="score the equal-weight mean of several runs' test predictions, fold by fold"
     )
@@ -975,6 +597,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--results_dir", default=str(RESULTS), help="where finetune.json/.md are written")
     p.add_argument("--note", action="append", help="a line for the Notes section (kept across collects)")
+    p.add_argument(
+        "--role",
+        choices=("current", "reproduction", "history"),
+        help="where the report shows the runs (default: as collected before, else current)",
+    )
+    p.add_argument(
+        "--judged_as", help="the config whose stored targets judge the runs (default: the run's name)"
+    )
+    p.add_argument(
+        "--kept_as", help="for --role history: why the runs are kept (e.g. 'ablation: no head refit')"
+    )
     p.set_defaults(func=collect)
     # Everything after a bare `--` goes to finetune.py unchanged.
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []

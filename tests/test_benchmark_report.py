@@ -1,7 +1,8 @@
-"""The fine-tuning report (benchmarks/run_finetune.py): which targets judge which run, and what a fold kept."""
+"""The benchmark report: fine-tuning results stored as data (benchmarks/run_finetune.py) and rendered into
+BENCHMARKS.md (benchmarks/finetune_tables.py, benchmarks/make_report.py)."""
 
 import importlib.util
-from collections import defaultdict
+import json
 from pathlib import Path
 
 import pytest
@@ -9,23 +10,43 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def run_finetune():
-    spec = importlib.util.spec_from_file_location("run_finetune", ROOT / "benchmarks" / "run_finetune.py")
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def run_finetune():
+    return _load("run_finetune")
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return _load("finetune_tables")
+
+
+@pytest.fixture(scope="module")
+def make_report():
+    return _load("make_report")
 
 
 def _machine() -> dict:
     return {"nproc": 2, "cpu": "cpu", "gpu": "no GPU", "memory_gib": 23.5, "torch": "2.13.0+cpu"}
 
 
-def _run(folds: list[dict], ua: float) -> dict:
-    stat = {"mean": ua, "std": 0.0, "n": len(folds)}
-    summary = defaultdict(lambda: dict(stat))  # every metric the report reads with [...]
-    for key in ("probe_validation_ua", "refit_initial_validation_ua", "refit_validation_ua"):
-        summary[key]  # and those it reads with .get()
+SUMMARY_KEYS = [
+    *(f"eval_{m}" for m in ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")),
+    *(f"eval_spknorm_{m}" for m in ("ua", "wa", "macro_f1")),
+    *("validation_ua", "train_audio_per_second", "probe_validation_ua"),
+    *("refit_initial_validation_ua", "refit_validation_ua"),
+]
+
+
+def _run(folds: list[dict], ua: float, role: str = "current", judged_as: str | None = None) -> dict:
+    # every metric the tables read: the same made-up value for all of them
+    summary = {key: {"mean": ua, "std": 0.0, "n": len(folds)} for key in SUMMARY_KEYS}
     return {
         "folds_done": list(range(len(folds))),
         "num_folds": 6,
@@ -40,89 +61,85 @@ def _run(folds: list[dict], ua: float) -> dict:
         "date": "today",
         "machine": _machine(),
         "collected": "today",
+        "role": role,
+        **({"judged_as": judged_as} if judged_as else {}),
     }
 
 
-def _target_rows(markdown: str) -> list[str]:
-    section = markdown.split("### Targets")[1].split("###")[0]
-    return [line for line in section.splitlines() if line.startswith("| `")]
+TARGETS = {
+    "tiny-speech": [
+        {"metric": "eval_ua", "at_least": 0.75},
+        {"metric": "wall_minutes", "below": 60, "folds": 6, "label": "6-fold wall time on 2 cores < 60 min"},
+    ],
+    "tiny-crema-d": [
+        {"metric": "eval_ua", "at_least": 0.70},
+        {"metric": "eval_spkprobe_ua", "at_least": 0.9},
+    ],
+}
 
 
-def _fit_row(markdown: str, name: str) -> str:
-    return next(line for line in markdown.splitlines() if line.startswith(f"| `{name}` | "))
+def _rows(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("| `")]
 
 
-def test_each_target_judges_only_its_own_run_and_ablations_are_left_out(run_finetune):
-    fold = {"fold_dir": "/tmp/x/fold_0", "eval_ua": 0.7}
-    runs = {
-        "whisper-tiny.en-ravdess-speech-song": _run([fold] * 6, 0.79),
-        "whisper-tiny.en-ravdess-speech": _run([fold] * 6, 0.74),
-        "whisper-tiny.en-crema-d": _run([fold] * 3, 0.71),
-        "whisper-base-ravdess-speech-lr3e-5-probe-first": _run([fold] * 2, 0.75),
-        "whisper-base-ravdess-speech": _run([fold] * 6, 0.76),
-        "whisper-base-ravdess-speech-4-epochs": _run([fold] * 6, 0.77),
-    }
-    rows = _target_rows(run_finetune.render_markdown(runs, []))
-    song = [r for r in rows if r.startswith("| `whisper-tiny.en-ravdess-speech-song`")]
-    # speech+song is judged by its own 0.78 target, not by the speech-only 0.75 one it shares a prefix with
-    assert [r for r in song if "eval_ua" in r] == [
-        "| `whisper-tiny.en-ravdess-speech-song` | eval_ua ≥ 0.78 | 0.790 | yes |"
-    ]
-    speech = [r for r in rows if r.startswith("| `whisper-tiny.en-ravdess-speech` | eval_ua")]
-    assert speech == ["| `whisper-tiny.en-ravdess-speech` | eval_ua ≥ 0.75 | 0.740 | no |"]
-    crema = [r for r in rows if r.startswith("| `whisper-tiny.en-crema-d` | eval_ua")]
-    assert crema == ["| `whisper-tiny.en-crema-d` | eval_ua ≥ 0.7 | 0.710 | yes (3 of 6 folds only) |"]
-    assert not any("probe-first" in r for r in rows)
-    # the config's run is judged; the schedule it replaced is an ablation
-    base = [r for r in rows if r.startswith("| `whisper-base-ravdess-speech` | eval_ua")]
-    assert base == ["| `whisper-base-ravdess-speech` | eval_ua ≥ 0.8 | 0.760 | no |"]
-    assert not any("4-epochs" in r for r in rows)
+def _row(lines: list[str], name: str) -> str:
+    return next(line for line in lines if line.startswith(f"| `{name}` | "))
 
 
-def test_a_reproduction_of_a_config_is_judged_by_that_configs_targets(run_finetune):
-    fold = {"fold_dir": "/tmp/x/fold_0", "eval_ua": 0.7}
-    speech, readme, song = (
-        _run([fold] * 6, 0.756),
-        _run([fold] * 6, 0.759),
-        _run([fold] * 6, 0.754),
+FOLD = {"fold": 0, "fold_dir": "/tmp/x/fold_0", "eval_ua": 0.7}
+
+
+def test_a_run_is_judged_by_the_targets_of_the_config_it_runs(tables):
+    runs = {"tiny-speech": _run([FOLD] * 6, 0.74, judged_as="tiny-speech")}
+    assert _rows(tables.targets_table(runs, TARGETS)) == ["| `tiny-speech` | eval_ua ≥ 0.75 | 0.740 | no |"]
+
+
+def test_a_history_run_is_not_judged(tables):
+    runs = {"tiny-speech-4-epochs": _run([FOLD] * 6, 0.79, role="history")}
+    assert _rows(tables.targets_table(runs, TARGETS)) == []
+
+
+def test_a_partial_run_says_how_many_folds_met_the_target(tables):
+    runs = {"tiny-crema-d": _run([FOLD] * 3, 0.71, judged_as="tiny-crema-d")}
+    assert _rows(tables.targets_table(runs, TARGETS))[0] == (
+        "| `tiny-crema-d` | eval_ua ≥ 0.7 | 0.710 | yes (3 of 6 folds only) |"
     )
-    speech["wall_s"], readme["wall_s"], song["wall_s"] = 3050.0, 3156.5, 6896.0
-    runs = {
-        "whisper-tiny.en-ravdess-speech": speech,
-        "whisper-tiny.en-ravdess-speech-readme-command": readme,
-        "whisper-tiny.en-ravdess-speech-song-readme-command": song,
-    }
-    rows = _target_rows(run_finetune.render_markdown(runs, []))
-    readme_rows = [r for r in rows if r.startswith("| `whisper-tiny.en-ravdess-speech-readme-command`")]
-    assert readme_rows[:2] == [
-        "| `whisper-tiny.en-ravdess-speech-readme-command` | eval_ua ≥ 0.75 | 0.759 | yes |",
-        "| `whisper-tiny.en-ravdess-speech-readme-command` | 6-fold wall time on 2 cores < 60 min | 52.6 min | yes |",
+
+
+def test_a_metric_the_run_lacks_is_shown_unmeasured(tables):
+    run = _run([FOLD] * 6, 0.71, judged_as="tiny-crema-d")
+    run["summary"]["eval_spkprobe_ua"] = {"mean": None, "std": None, "n": 0}
+    assert _rows(tables.targets_table({"tiny-crema-d": run}, TARGETS))[1] == (
+        "| `tiny-crema-d` | eval_spkprobe_ua ≥ 0.9 | – | – |"
+    )
+
+
+def test_a_reproduction_meets_the_wall_time_target_of_its_config(tables):
+    run = _run([FOLD] * 6, 0.759, role="reproduction", judged_as="tiny-speech")
+    run["wall_s"] = 3156.5
+    assert _rows(tables.targets_table({"tiny-speech-readme-command": run}, TARGETS)) == [
+        "| `tiny-speech-readme-command` | eval_ua ≥ 0.75 | 0.759 | yes |",
+        "| `tiny-speech-readme-command` | 6-fold wall time on 2 cores < 60 min | 52.6 min | yes |",
     ]
-    # a reproduction of speech+song keeps speech+song's own target and has no wall-time target
-    song_rows = [r for r in rows if r.startswith("| `whisper-tiny.en-ravdess-speech-song-readme-command`")]
-    assert [r for r in song_rows if "eval_ua" in r or "wall time" in r] == [
-        "| `whisper-tiny.en-ravdess-speech-song-readme-command` | eval_ua ≥ 0.78 | 0.754 | no |"
-    ]
 
 
-def test_a_fold_that_kept_the_probe_did_not_keep_its_refit_unless_probe_first(run_finetune):
-    probe_kept = {"fold_dir": "/tmp/x/fold_0", "probe_selected": True, "refit_best_epoch": 12}
-    refit_kept = {"fold_dir": "/tmp/x/fold_1", "probe_selected": False, "refit_best_epoch": 5}
-    recorded = {**probe_kept, "refit_selected": False}
-    runs = {
-        "a": _run([probe_kept, refit_kept], 0.7),
-        "a-probe-first": _run([probe_kept, refit_kept], 0.7),
-        "b": _run([recorded, refit_kept], 0.7),
-    }
-    markdown = run_finetune.render_markdown(runs, [])
-    assert _fit_row(markdown, "a").endswith(", 1 of 2 |")
-    assert _fit_row(markdown, "a-probe-first").endswith(", 2 of 2 |")
-    assert _fit_row(markdown, "b").endswith(", 1 of 2 |")
+def test_refit_column_counts_the_folds_whose_saved_model_kept_the_refit(tables):
+    kept = {**FOLD, "refit_best_epoch": 5, "refit_selected": True}
+    replaced = {**FOLD, "refit_best_epoch": 12, "refit_selected": False}
+    row = _row(tables.runs_table({"a": _run([kept, replaced, kept], 0.7)}), "a")
+    assert row.endswith(", 2 of 3 |")
 
 
-def test_the_mixing_table_shows_only_folds_that_mix(run_finetune):
+def test_history_runs_table_says_why_each_run_is_kept(tables):
+    run = _run([FOLD], 0.7, role="history") | {"kept_as": "ablation: no head refit"}
+    assert _row(tables.runs_table({"a-no-refit": run}, why=True), "a-no-refit").startswith(
+        "| `a-no-refit` | ablation: no head refit | 1 of 6 |"
+    )
+
+
+def test_the_mixing_table_shows_only_folds_that_mix(tables):
     mixed = {
-        "fold_dir": "/tmp/x/fold_0",
+        **FOLD,
         "class_mixing_weight_valence": 0.75,
         "class_mixing_weight_arousal": 0.25,
         "validation_ccc_valence_regressor": 0.70,
@@ -132,22 +149,64 @@ def test_the_mixing_table_shows_only_folds_that_mix(run_finetune):
         "eval_ccc_valence_regressor": 0.72,
         "eval_ccc_valence": 0.76,
     }
-    plain = {"fold_dir": "/tmp/x/fold_1", "validation_ccc_valence": 0.5, "eval_ccc_valence": 0.5}
-    markdown = run_finetune.render_markdown(
-        {"whisper-tiny.en-ravdess-speech": _run([mixed, plain], 0.75), "whisper-base-x": _run([plain], 0.7)},
-        [],
-    )
-    section = markdown.split("### Valence/arousal")[1].split("###")[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    plain = {"fold": 1, "fold_dir": "/tmp/x/fold_1", "validation_ccc_valence": 0.5, "eval_ccc_valence": 0.5}
+    lines = tables.mixing_table({"a": _run([mixed, plain], 0.75), "b": _run([plain], 0.7)})
     # the unmixed fold stays out of the before → after means; a run with no mixing fold has no row
-    assert rows == [
-        "| `whisper-tiny.en-ravdess-speech` | 1 of 2 | 0.75 | 0.25 | 0.700 → 0.800 | 0.850 → 0.860 | "
-        "0.720 → 0.760 | – → – |"
+    assert _rows(lines) == [
+        "| `a` | 1 of 2 | 0.75 | 0.25 | 0.700 → 0.800 | 0.850 → 0.860 | 0.720 → 0.760 | – → – |"
     ]
 
 
+def test_a_new_run_is_the_current_run_of_the_config_it_is_named_after(run_finetune):
+    assert run_finetune.run_role("tiny-speech", {}, None, None, None) == {
+        "role": "current",
+        "judged_as": "tiny-speech",
+    }
+
+
+def test_a_run_collected_again_keeps_its_role(run_finetune):
+    old = {"role": "history", "kept_as": "earlier schedule"}
+    assert run_finetune.run_role("tiny-speech-4-epochs", old, None, None, None) == old
+
+
+def test_a_reproduction_is_judged_as_the_config_given(run_finetune):
+    placed = run_finetune.run_role("tiny-speech-readme-command", {}, "reproduction", "tiny-speech", "README")
+    assert placed == {"role": "reproduction", "judged_as": "tiny-speech", "kept_as": "README"}
+
+
+def _store(runs: dict) -> dict:
+    return {"runs": runs, "ensembles": {}, "targets": TARGETS, "anchors": [], "notes": ["a note"]}
+
+
+def test_report_shows_current_runs_first_and_history_last(make_report, tmp_path):
+    current = _run([FOLD], 0.76, judged_as="tiny-speech") | {"datasets": ["ravdess (ravdess-speech)"]}
+    history = _run([FOLD], 0.55, role="history") | {"kept_as": "earlier recipe"}
+    (tmp_path / "finetune.json").write_text(json.dumps(_store({"tiny-speech": current, "old": history})))
+    report = make_report.build(tmp_path)
+    headline = report.split("## Current results")[1].split("### Targets")[0]
+    assert "| `tiny-speech` | ravdess-speech | 1 of 6 | 0.760 |" in headline and "`old`" not in headline
+    history_section = report.split("## History")[1]
+    assert "| `old` | earlier recipe | 1 of 6 | 0.550 |" in history_section
+    assert "`old`" not in report.split("## History")[0]
+    assert "- a note" in history_section
+
+
+def test_report_lists_a_snippet_not_measured_yet_and_keeps_unnamed_ones(make_report, tmp_path):
+    (tmp_path / "finetune.json").write_text(json.dumps(_store({})))
+    (tmp_path / "baselines.md").write_text("## Baselines\n\nrf-mfcc 0.417\n")
+    (tmp_path / "extra.md").write_text("## Something new\n")
+    report = make_report.build(tmp_path)
+    assert "rf-mfcc 0.417" in report and "## Something new" in report
+    assert "Not measured yet: `inference.md` (made by `python benchmarks/inference_speed.py`)" in report
+
+
+def test_benchmarks_md_is_what_the_stored_results_render(make_report):
+    """BENCHMARKS.md is rendered, never edited: after changing a result or the template, run
+    `python benchmarks/make_report.py`."""
+    assert (ROOT / "BENCHMARKS.md").read_text() == make_report.build()
+
+
 def _write_fold(fold_dir: Path, probabilities, y_true, valence_arousal, names, speakers) -> None:
-    import json
 
     import numpy as np
 
@@ -171,7 +230,6 @@ def _write_fold(fold_dir: Path, probabilities, y_true, valence_arousal, names, s
 
 
 def test_ensemble_averages_the_saved_test_predictions_clip_by_clip(run_finetune, tmp_path):
-    import json
 
     # Two runs over the same 4 clips, saved in different orders, wrong on different clips.
     _write_fold(
@@ -204,8 +262,8 @@ def test_ensemble_averages_the_saved_test_predictions_clip_by_clip(run_finetune,
     assert fold["eval_wa"] == pytest.approx(0.75) and fold["eval_ua"] == pytest.approx(5 / 6)
     # valence of the mean, clip by clip after matching the orders: w -0.5, x 0.3, y -0.6, z -0.5 → exact
     assert fold["eval_ccc_valence"] == pytest.approx(1.0)
-    markdown = (results / "finetune.md").read_text()
-    row = _fit_row(markdown, "a+b")
+    store = json.loads((results / "finetune.json").read_text())
+    row = _row(_load("finetune_tables").ensembles_table(store["ensembles"], store["runs"]), "a+b")
     assert "| 1 | 0.833 |" in row and "`a` 0.667, `b` 0.500 | 1 of 1 |" in row
 
     # Runs over different clips (another fold or corpus) are refused, naming the folders.
@@ -224,7 +282,6 @@ def test_ensemble_averages_the_saved_test_predictions_clip_by_clip(run_finetune,
 
 
 def test_ensemble_inference_is_timed_on_the_first_folds_models(run_finetune, tmp_path, tiny_whisper_dir):
-    import json
 
     from tests.synth import emotion_signal, write_audio
     from tests.test_inference import make_emotion_model_dir
@@ -261,7 +318,8 @@ def test_ensemble_inference_is_timed_on_the_first_folds_models(run_finetune, tmp
         inference["rtf"] * inference["audio_seconds"], abs=0.006
     )
     assert inference["peak_rss_mib"] > 0 and inference["date"]
-    row = _fit_row((results / "finetune.md").read_text(), "a+b")
+    store = json.loads((results / "finetune.json").read_text())
+    row = _row(_load("finetune_tables").ensembles_table(store["ensembles"], store["runs"]), "a+b")
     assert f"| {inference['rtf']:.3f} (3 clips, 1 threads, load " in row
     # A later run without --measure_inference keeps the measurement (same models, same clips).
     assert run_finetune.main(argv) == 0
