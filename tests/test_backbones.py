@@ -147,39 +147,53 @@ def test_ct2_binary_write_read_round_trip(tmp_path):
     assert read.aliases == {"e/weight": "b/weight"}
 
 
-def test_reader_rejects_other_files(tmp_path):
+def test_reader_rejects_a_file_that_is_not_a_ct2_model(tmp_path):
     (tmp_path / "junk.bin").write_bytes(b"PK\x03\x04 not a model")
     with pytest.raises(ValueError, match="binary version"):
         read_ct2_model(tmp_path / "junk.bin")
+
+
+def test_reader_rejects_a_truncated_model(tmp_path):
     write_ct2_model(tmp_path / "ok.bin", CT2Model("WhisperSpec", 3, {"x": np.ones(4, np.float16)}))
     (tmp_path / "cut.bin").write_bytes((tmp_path / "ok.bin").read_bytes()[:-8])
     with pytest.raises(ValueError, match="truncated"):
         read_ct2_model(tmp_path / "cut.bin")
 
 
-def test_mapping_uses_every_tensor_and_only_those(original):
-    ct2 = whisper_to_ct2(original.state_dict(), original.config)
+@pytest.fixture(scope="module")
+def ct2(original) -> CT2Model:
+    return whisper_to_ct2(original.state_dict(), original.config)
+
+
+def test_mapping_gives_every_transformers_tensor_and_the_dimensions(original, ct2):
     state_dict, dims = ct2_to_whisper_state_dict(ct2)
     assert set(state_dict) == set(original.state_dict())
     assert dims["encoder_layers"] == dims["decoder_layers"] == 2
     assert dims["encoder_attention_heads"] == 2 and dims["vocab_size"] == len(VOCAB)
 
+
+def test_mapping_refuses_a_variable_it_would_leave_unused(ct2):
     extra = CT2Model(
         "WhisperSpec", 3, {**ct2.variables, "decoder/unknown/x": np.zeros(2, np.float16)}, ct2.aliases
     )
     with pytest.raises(ValueError, match="left unused.*decoder/unknown/x"):
         ct2_to_whisper_state_dict(extra)
+
+
+def test_mapping_names_a_missing_variable(ct2):
     missing = dict(ct2.variables)
     del missing["encoder/layer_1/ffn/linear_1/bias"]
     with pytest.raises(ValueError, match="encoder/layer_1/ffn/linear_1/bias"):
         ct2_to_whisper_state_dict(CT2Model("WhisperSpec", 3, missing, ct2.aliases))
+
+
+def test_mapping_refuses_a_spec_flag_transformers_cannot_follow(ct2):
     wrong = {**ct2.variables, "decoder/pre_norm": np.array(0, np.int8)}
     with pytest.raises(ValueError, match="pre_norm"):
         ct2_to_whisper_state_dict(CT2Model("WhisperSpec", 3, wrong, ct2.aliases))
 
 
-def test_nonzero_key_bias_is_refused(original):
-    ct2 = whisper_to_ct2(original.state_dict(), original.config)
+def test_nonzero_key_bias_is_refused(ct2):
     bias = ct2.variables["encoder/layer_0/self_attention/linear_0/bias"].copy()
     bias[16:32] = 1.0  # the k block
     broken = {**ct2.variables, "encoder/layer_0/self_attention/linear_0/bias": bias}
@@ -254,10 +268,9 @@ def test_missing_member_says_which_package(fake_backbone, tmp_path):
         build_backbone(name, tmp_path / "out", wheel=[tmp_path / "empty.whl"])
 
 
-def test_cache_hit_is_instant_and_force_rebuilds(fake_backbone, monkeypatch, tmp_path):
-    name, wheel = fake_backbone
-    out = tmp_path / "cached"
-    assert build_backbone(name, out, wheel=wheel) == out
+@pytest.fixture
+def counted_conversions(monkeypatch) -> list[int]:
+    """Each conversion the build runs appends to the returned list."""
     calls = []
     real_convert = wheels.convert_ct2_whisper
 
@@ -266,34 +279,51 @@ def test_cache_hit_is_instant_and_force_rebuilds(fake_backbone, monkeypatch, tmp
         return real_convert(*args, **kwargs)
 
     monkeypatch.setattr(wheels, "convert_ct2_whisper", counting_convert)
+    return calls
+
+
+def test_cache_hit_returns_at_once_without_converting(fake_backbone, counted_conversions, tmp_path):
+    name, wheel = fake_backbone
+    out = tmp_path / "cached"
+    assert build_backbone(name, out, wheel=wheel) == out
     started = time.perf_counter()
     assert build_backbone(name, out, wheel=wheel) == out
-    assert time.perf_counter() - started < 0.5 and calls == []
+    assert time.perf_counter() - started < 0.5 and counted_conversions == [1]
+
+
+def test_force_rebuilds_a_cached_backbone(fake_backbone, counted_conversions, tmp_path):
+    name, wheel = fake_backbone
+    out = tmp_path / "cached"
+    build_backbone(name, out, wheel=wheel)
     assert build_backbone(name, out, wheel=wheel, force=True) == out
-    assert calls == [1] and backbones.read_build_record(out)["sha256"] == backbones.BACKBONES[name].sha256
+    assert counted_conversions == [1, 1]
+    assert backbones.read_build_record(out)["sha256"] == backbones.BACKBONES[name].sha256
+
+
+def _interrupt_the_check(monkeypatch) -> None:
+    """Make the build stop as if interrupted (Ctrl-C) after converting, before renaming into place."""
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wheels, "check_converted_backbone", interrupt)
 
 
 def test_interrupted_build_leaves_nothing_that_looks_done(fake_backbone, monkeypatch, tmp_path):
     name, wheel = fake_backbone
     out = tmp_path / "models" / name
-    real_check = wheels.check_converted_backbone
-    interrupt = True
-
-    def check_or_interrupt(*args, **kwargs):
-        if interrupt:
-            raise KeyboardInterrupt
-        return real_check(*args, **kwargs)
-
-    monkeypatch.setattr(wheels, "check_converted_backbone", check_or_interrupt)
+    _interrupt_the_check(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         build_backbone(name, out, wheel=wheel)
     assert not out.exists()
     assert list(out.parent.iterdir()) == []  # the temporary folder is gone too
 
-    # A finished build survives an interrupted forced rebuild.
-    interrupt = False
+
+def test_finished_build_survives_an_interrupted_forced_rebuild(fake_backbone, monkeypatch, tmp_path):
+    name, wheel = fake_backbone
+    out = tmp_path / "models" / name
     build_backbone(name, out, wheel=wheel)
-    interrupt = True
+    _interrupt_the_check(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         build_backbone(name, out, wheel=wheel, force=True)
     assert backbones.read_build_record(out) is not None and (out / "model.safetensors").is_file()
@@ -314,16 +344,36 @@ def test_unknown_name_lists_known_ones():
         build_backbone("whisper-huge")
 
 
-def test_cli_build_prints_folder_and_list(fake_backbone, tmp_path, capsys):
+def test_cli_build_prints_the_folder_last(fake_backbone, tmp_path, capsys):
     from hf_emotion.cli import main
 
     name, wheel = fake_backbone
     assert main(["backbone", "build", name, "--out", str(tmp_path / "cli"), "--wheel", str(wheel)]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(tmp_path / "cli")
+
+
+def test_cli_list_names_the_known_backbones(capsys):
+    from hf_emotion.cli import main
+
     assert main(["backbone", "list"]) == 0
     assert "whisper-tiny.en" in capsys.readouterr().out
+
+
+def test_cli_build_of_an_unknown_name_fails_listing_the_known_ones(capsys):
+    from hf_emotion.cli import main
+
     assert main(["backbone", "build", "nope"]) == 1
     assert "known backbones: " in capsys.readouterr().err
+
+
+def test_transcription_reports_an_unreadable_file_by_name(fake_backbone, tmp_path):
+    from hf_emotion.audio import AudioDecodeError
+
+    name, wheel = fake_backbone
+    folder = build_backbone(name, wheel=wheel)
+    (tmp_path / "notes.wav").write_text("not audio")
+    with pytest.raises(AudioDecodeError, match="notes.wav"):
+        backbones.transcribe(folder, tmp_path / "notes.wav")
 
 
 # --------------------------------------------------------------------------------------
