@@ -514,9 +514,10 @@ def _decode_batch(batch, sampling_rate: int, max_duration: float | None):
     return {"input_audio": arrays, "decode_error": errors}
 
 
-def _decode_fingerprint(dataset: datasets.Dataset, sampling_rate: int, max_duration: float | None) -> str:
-    digest = hashlib.sha256(f"v1|{sampling_rate}|{max_duration}".encode())
-    for path in dataset["audio"]:
+def _decode_fingerprint(paths: Sequence[str], sampling_rate: int, max_duration: float | None) -> str:
+    """A name for the decoded audio of these files, in this order: their identity, the rate, the limit."""
+    digest = hashlib.sha256(f"v2|{sampling_rate}|{max_duration}".encode())
+    for path in paths:
         try:
             stat = os.stat(path)
             digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
@@ -535,9 +536,11 @@ def decode_dataset(
 ) -> tuple[datasets.Dataset, list[BadFile]]:
     """Decode every clip once into an ``input_audio`` column, skipping and reporting bad files.
 
-    The decoded arrays are written to datasets' cache under a name derived from the file
-    list (paths, sizes, modification times) and the rate, so a second epoch or run reads
-    them back instead of decoding again.
+    Only what decoding produces (the arrays and the decode errors) is cached, under a name
+    derived from the file list (paths, sizes, modification times), the rate and the length
+    limit; it is joined row by row to ``dataset`` as loaded now. So a second epoch or run
+    reads the audio back instead of decoding it again, while labels, speakers and every other
+    column always come from the current metadata (a relabelled table is never read stale).
 
     Returns:
         The dataset of clips that decoded, with an ``input_audio`` float32 column, and the
@@ -545,11 +548,16 @@ def decode_dataset(
     """
     cache_root = Path(cache_dir or Path(datasets.config.HF_DATASETS_CACHE) / "hf_emotion" / "decoded")
     cache_root.mkdir(parents=True, exist_ok=True)
-    cache_file = cache_root / f"decoded-{_decode_fingerprint(dataset, sampling_rate, max_duration)}.arrow"
-    features = dataset.features.copy()
-    features["input_audio"] = datasets.Sequence(datasets.Value("float32"))
-    features["decode_error"] = datasets.Value("string")
-    decoded = dataset.map(
+    paths = list(dataset["audio"])
+    cache_file = cache_root / f"decoded-{_decode_fingerprint(paths, sampling_rate, max_duration)}.arrow"
+    features = datasets.Features(
+        {
+            "audio": datasets.Value("string"),
+            "input_audio": datasets.Sequence(datasets.Value("float32")),
+            "decode_error": datasets.Value("string"),
+        }
+    )
+    audio = datasets.Dataset.from_dict({"audio": paths}).map(
         _decode_batch,
         batched=True,
         batch_size=16,
@@ -560,6 +568,9 @@ def decode_dataset(
         num_proc=num_proc if num_proc and num_proc > 1 else None,
         desc=f"Decoding audio at {sampling_rate} Hz",
     )
+    if list(audio["audio"]) != paths:  # the name covers the paths; this guards against a reused file name
+        raise RuntimeError(f"decode cache {cache_file} does not match the dataset; delete it and rerun")
+    decoded = datasets.concatenate_datasets([dataset, audio.remove_columns("audio")], axis=1)
     errors = decoded["decode_error"]
     bad = []
     for path, error in zip(decoded["audio"], errors, strict=True):
