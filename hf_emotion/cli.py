@@ -4,6 +4,9 @@ Every subcommand lives in its own module under ``hf_emotion.commands`` and expos
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their
 subcommand runs, so ``hf-emotion --help`` stays fast and a missing optional dependency
 (gradio for ``demo``) only matters to the subcommand that needs it.
+
+A user's mistake (see :mod:`hf_emotion.errors`) ends in one ``error:`` line and exit status
+2; ``hf-emotion --debug COMMAND ...`` (or ``HF_EMOTION_DEBUG=1``) shows the traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import argparse
 import importlib
 import logging
 import sys
+
+from .errors import ConfigurationError, exit_status
 
 # name -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -30,28 +35,42 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = bool(argv) and argv[0] == "--debug"
+    if debug:
+        argv = argv[1:]
     parser = argparse.ArgumentParser(prog="hf-emotion", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of user errors too")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in SUBCOMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in SUBCOMMANDS:
         parser.print_help()
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    return exit_status(lambda: _run(argv[0], argv[1:]), debug=debug)
 
-    name, rest = argv[0], argv[1:]
+
+def _run(name: str, rest: list[str]) -> int:
+    from .preflight import check_common_arguments
+
     module = importlib.import_module(SUBCOMMANDS[name][0])
-    if getattr(module, "PASSTHROUGH", False):
-        # train forwards its arguments untouched to finetune's HfArgumentParser.
-        return int(module.run(rest) or 0)
-    sub_parser = argparse.ArgumentParser(prog=f"hf-emotion {name}", description=SUBCOMMANDS[name][1])
-    module.add_arguments(sub_parser)
-    args = sub_parser.parse_args(rest)
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        level=logging.INFO,
-        stream=sys.stderr,
-    )
-    return int(module.run(args) or 0)
+    try:
+        if getattr(module, "PASSTHROUGH", False):
+            # train forwards its arguments untouched to finetune's HfArgumentParser.
+            return int(module.run(rest) or 0)
+        sub_parser = argparse.ArgumentParser(prog=f"hf-emotion {name}", description=SUBCOMMANDS[name][1])
+        module.add_arguments(sub_parser)
+        args = sub_parser.parse_args(rest)
+        logging.basicConfig(
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            level=logging.INFO,
+            stream=sys.stderr,
+        )
+        check_common_arguments(args)
+        return int(module.run(args) or 0)
+    except SystemExit as stop:
+        if isinstance(stop.code, str):  # raise SystemExit("message"): a user error, said in one line
+            raise ConfigurationError(stop.code) from None
+        raise
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ and reports every file it could not use (by name and reason) instead of crashing
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import logging
 import os
@@ -23,9 +24,11 @@ import datasets
 import numpy as np
 
 from .audio import DEFAULT_MAX_DURATION, AudioDecodeError, decode_audio
+from .errors import ConfigurationError, MissingInputError, UserError
 from .labels import (
     CREMA_D_EMOTIONS,
     CREMA_D_VOTE_LETTERS,
+    EMOTIONS,
     RAVDESS_EMOTION_CODES,
     normalize_label,
     ordered_labels,
@@ -72,17 +75,31 @@ def _features(label_names: Sequence[str]) -> datasets.Features:
 
 def _to_dataset(rows: list[dict], what: str) -> datasets.Dataset:
     if not rows:
-        raise ValueError(f"{what}: no usable audio clips found")
+        raise ConfigurationError(
+            f"{what}: no usable audio clips found (no {'/'.join(AUDIO_EXTENSIONS)} files named as this "
+            "corpus names them); check --data_dir and --dataset"
+        )
     labels = ordered_labels({row["emotion"] for row in rows})
     columns = {name: [row[name] for row in rows] for name in STANDARD_COLUMNS}
     return datasets.Dataset.from_dict(columns, features=_features(labels))
 
 
 def _audio_files(data_dir: str | os.PathLike) -> list[Path]:
+    """Audio files anywhere below ``data_dir``, following symlinked folders (e.g. ``Actor_01 -> /data/...``)."""
     root = Path(data_dir)
     if not root.is_dir():
-        raise FileNotFoundError(f"data directory {root} does not exist or is not a directory")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+        raise MissingInputError(
+            f"data directory {root} does not exist or is not a directory; check --data_dir"
+        )
+    files, seen = [], set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back up the tree: walk each real folder once
+            subfolders.clear()
+            continue
+        seen.add(real)
+        files += [Path(folder) / n for n in names if Path(n).suffix.lower() in AUDIO_EXTENSIONS]
+    return sorted(p for p in files if p.is_file())
 
 
 def _report_unparsed(names: list[str], what: str) -> None:
@@ -288,7 +305,7 @@ def _check_columns(dataset: datasets.Dataset, wanted: dict[str, str | None], wha
         f"{arg}={col!r}" for arg, col in wanted.items() if col is not None and col not in dataset.column_names
     ]
     if missing:
-        raise ValueError(
+        raise ConfigurationError(
             f"{what}: column(s) {', '.join(missing)} not found. The dataset has: {', '.join(dataset.column_names)}. "
             "Pass the right names with --audio_column_name / --label_column_name / --speaker_column_name."
         )
@@ -427,6 +444,7 @@ def load_audio_dataset(
                 "arousal": arousal,
             }
         )
+    _warn_unless_emotions(sorted({row["emotion"] for row in rows}), [row["audio"] for row in rows], what)
     unknown = sorted({row["emotion"] for row in rows} - set(CIRCUMPLEX))
     if unknown and not (valence_column and arousal_column):
         logger.warning(
@@ -437,34 +455,141 @@ def load_audio_dataset(
     return _to_dataset(rows, what)
 
 
+def _named_like_builtin(paths: Sequence[str]) -> str | None:
+    """``"ravdess"`` or ``"crema_d"`` when the first files are named as that corpus names them."""
+    for corpus, parse in (("ravdess", parse_ravdess_name), ("crema_d", parse_crema_d_name)):
+        try:
+            for path in paths[:5]:
+                parse(path)
+        except ValueError:
+            continue
+        return corpus if paths else None
+    return None
+
+
+def _warn_unless_emotions(labels: Sequence[str], paths: Sequence[str], what: str) -> None:
+    """Say loudly when a generic dataset's labels are not emotion names (a wrong folder or column)."""
+    unknown = [label for label in labels if label not in EMOTIONS]
+    if not unknown:
+        return
+    if len(unknown) < len(labels):
+        logger.warning(
+            "%s: labels %s are not among the standard emotion names (%s); each is kept as its own class",
+            what,
+            unknown,
+            ", ".join(EMOTIONS),
+        )
+        return
+    corpus = _named_like_builtin(paths)
+    hint = f" Its files are named like {corpus}: read it with --dataset {corpus}." if corpus else ""
+    logger.warning(
+        "%s: NONE of its %d labels is an emotion name (found: %s). The model would learn these as its classes; "
+        "check the folder, --dataset and --label_column_name.%s",
+        what,
+        len(labels),
+        ", ".join(labels[:10]) + (" ..." if len(labels) > 10 else ""),
+        hint,
+    )
+
+
 # --------------------------------------------------------------------------- several at once
 
 BUILTIN_CORPORA = ("ravdess", "ravdess_speech", "ravdess_song", "crema_d")
 
 
 def load_corpus(name: str, data_dir: str | None = None, **kwargs) -> datasets.Dataset:
-    """Load one corpus by name: a built-in corpus from ``data_dir``, or any dataset id/path."""
+    """Load one corpus by name: a built-in corpus from ``data_dir``, or any dataset id/path.
+
+    Raises:
+        ConfigurationError: ``name`` is a near miss of a built-in corpus (``ravdes``), or neither a
+            built-in corpus nor a generic dataset that can be read.
+        MissingInputError: the folder of a built-in corpus is missing.
+    """
     if name == "ravdess":
         return load_ravdess(_need_dir(name, data_dir), channel=kwargs.get("channel", "both"))
     if name in ("ravdess_speech", "ravdess_song"):
         return load_ravdess(_need_dir(name, data_dir), channel=name.split("_")[1])
     if name == "crema_d":
         return load_crema_d(_need_dir(name, data_dir), label_source=kwargs.get("label_source", "intended"))
+    source = data_dir or name
+    check_generic_dataset(name, source)
     generic = {k: v for k, v in kwargs.items() if k not in ("channel", "label_source")}
-    return load_audio_dataset(data_dir or name, **generic)
+    if os.path.exists(source):
+        return load_audio_dataset(source, **generic)
+    try:  # a Hub id: needs the network
+        return load_audio_dataset(source, **generic)
+    except UserError:
+        raise
+    except Exception as error:  # offline, no such repository, gated: all say the same to the user
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigurationError(
+            f"--dataset {name}: not a built-in corpus ({', '.join(BUILTIN_CORPORA)}) nor a local file or folder, "
+            f"and the Hub could not load it: {first_line}"
+        ) from error
+
+
+def _builtin_near_miss(name: str) -> str | None:
+    """The built-in corpus ``name`` is a misspelling of (``ravdes``, ``CREMA-D``, ``ravdess-speech``)."""
+    squeeze = {corpus.replace("_", ""): corpus for corpus in BUILTIN_CORPORA}
+    key = name.strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+    match = difflib.get_close_matches(key, list(squeeze), n=1, cutoff=0.8)
+    return squeeze[match[0]] if match else None
+
+
+def _is_generic_dataset(source: str) -> bool:
+    """A CSV/TSV table, a ``save_to_disk`` folder, or an audiofolder (audio in label sub-folders, or metadata.csv)."""
+    path = Path(source)
+    if path.is_file():
+        return path.suffix.lower() in (".csv", ".tsv")
+    if any((path / marker).exists() for marker in ("dataset_info.json", "dataset_dict.json", "state.json")):
+        return True
+    return (path / "metadata.csv").is_file() or any(p.parent != path for p in _audio_files(path))
+
+
+def check_generic_dataset(name: str, source: str) -> None:
+    """Refuse a ``--dataset`` that is neither built in nor a dataset that can be read as generic.
+
+    Raises:
+        ConfigurationError: a near miss of a built-in name, a folder with no dataset layout, or a
+            name that cannot be a Hub id; each lists the built-in corpora.
+    """
+    builtins = ", ".join(BUILTIN_CORPORA)
+    near = None if os.path.exists(name) else _builtin_near_miss(name)
+    if near:
+        raise ConfigurationError(
+            f"--dataset {name}: not a built-in corpus ({builtins}); did you mean --dataset {near}?"
+        )
+    if os.path.exists(source):
+        if not _is_generic_dataset(source):
+            raise ConfigurationError(
+                f"--dataset {name}: not a built-in corpus ({builtins}), and {source} is not a generic dataset "
+                "(a CSV/TSV of audio paths and labels, a save_to_disk folder, or an audiofolder: audio files in "
+                "one sub-folder per label or listed in metadata.csv)"
+            )
+        return
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(source)
+    except HFValidationError:
+        raise ConfigurationError(
+            f"--dataset {name}: not a built-in corpus ({builtins}) and {source} is not a file, a folder or a "
+            "Hub dataset id"
+        ) from None
 
 
 def _need_dir(name: str, data_dir: str | None) -> str:
     if not data_dir:
-        raise ValueError(f"--dataset {name} needs --data_dir pointing at its folder")
+        raise MissingInputError(f"--dataset {name} needs --data_dir pointing at its folder")
     return data_dir
 
 
 def load_corpora(names: Sequence[str], data_dirs: Sequence[str | None], **kwargs) -> datasets.Dataset:
     """Load and concatenate corpora; labels unify onto one ClassLabel holding only present names."""
     if len(data_dirs) not in (len(names), 0):
-        raise ValueError(
-            f"got {len(names)} datasets but {len(data_dirs)} data dirs; give one --data_dir per --dataset"
+        raise ConfigurationError(
+            f"got {len(names)} --dataset value(s) but {len(data_dirs)} --data_dir; give one --data_dir per "
+            "--dataset, in the same order"
         )
     parts = [load_corpus(name, data_dirs[i] if data_dirs else None, **kwargs) for i, name in enumerate(names)]
     return unify_labels(parts)

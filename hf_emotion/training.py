@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import numpy as np
 import torch
 from transformers import Trainer, TrainerCallback
-from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer import TRAINER_STATE_NAME, TRAINING_ARGS_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from .machine import describe_machine
@@ -177,6 +177,16 @@ class EmotionTrainer(Trainer):
             return super().evaluate(*args, **kwargs)
         finally:
             self.data_collator = train_collator
+
+    def _save(self, output_dir: str | None = None, state_dict=None):
+        super()._save(output_dir, state_dict)
+        # training_args.bin is a pickle (Hub scanners flag it) that only resuming reads: it stays in
+        # checkpoint-N/, and is kept out of the model folder that is exported and pushed.
+        output_dir = output_dir or self.args.output_dir
+        if not os.path.basename(os.path.normpath(output_dir)).startswith(PREFIX_CHECKPOINT_DIR):
+            path = os.path.join(output_dir, TRAINING_ARGS_NAME)
+            if os.path.exists(path):
+                os.remove(path)
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:

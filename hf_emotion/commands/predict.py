@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hf_emotion.audio import AudioDecodeError
     from hf_emotion.inference import EmotionRecognizer, split_model_names
+    from hf_emotion.preflight import prepare_output_file
 
     args.model = args.model or split_model_names(os.environ.get(MODEL_ENV))
     if not args.model:
@@ -148,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         logger.error("no audio files to score")
         return 2
+    prepare_output_file(args.output)  # a missing folder is made now, not found after the model loads
     try:
         recognizer = EmotionRecognizer.from_pretrained(
             args.model, device=args.device, batch_size=args.batch_size, dtype=args.dtype

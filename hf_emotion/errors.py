@@ -1,0 +1,72 @@
+"""Mistakes a user can fix, and how entry points report them: one line and exit status 2.
+
+Code that finds a bad argument, folder or file the user gave raises a :class:`UserError`
+whose message names it and says what to do. ``finetune.py`` and the ``hf-emotion`` command
+run their ``main`` through :func:`exit_status`, which prints ``error: <message>`` instead of
+a traceback and returns 2 (the status argparse uses for bad arguments). A developer who wants
+the traceback sets ``HF_EMOTION_DEBUG=1`` (or passes ``hf-emotion --debug``).
+
+Everything else (a bug, an interrupted download, a full disk) still ends in a traceback:
+only errors known to be the user's are shortened.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+DEBUG_ENV = "HF_EMOTION_DEBUG"
+USER_ERROR_STATUS = 2
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for; the message names the argument or file."""
+
+
+class ConfigurationError(UserError, ValueError):
+    """Arguments that cannot work together (folds and speakers, a typo'd corpus name, ...)."""
+
+
+class MissingInputError(UserError, FileNotFoundError):
+    """A folder or file named on the command line that is not there."""
+
+
+def debugging() -> bool:
+    """Whether tracebacks were asked for with ``HF_EMOTION_DEBUG``."""
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+@contextmanager
+def user_errors(*types: type[BaseException]) -> Iterator[None]:
+    """Re-raise the given exception types as :class:`ConfigurationError`, keeping the message.
+
+    For code that reports user mistakes with plain ``ValueError`` (argument dataclasses'
+    ``__post_init__``, a run file that is not JSON), around the call that reads them.
+    """
+    try:
+        yield
+    except UserError:
+        raise
+    except types as error:
+        if isinstance(error, OSError) and error.filename:
+            raise ConfigurationError(f"{error.filename}: {error.strerror}") from error
+        raise ConfigurationError(str(error)) from error
+
+
+def exit_status(main: Callable[[], object], *, debug: bool = False) -> int:
+    """Run ``main()``; 0 when it returns (an int it returns is the status), 2 on a :class:`UserError`.
+
+    The error's message goes to stderr as one line. With ``debug`` or ``HF_EMOTION_DEBUG=1``
+    the exception propagates, traceback and all.
+    """
+    try:
+        result = main()
+    except UserError as error:
+        if debug or debugging():
+            raise
+        message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        sys.stderr.write(f"error: {message}\n")
+        return USER_ERROR_STATUS
+    return result if isinstance(result, int) and not isinstance(result, bool) else 0

@@ -1,0 +1,156 @@
+"""Checks of command-line inputs that can be made before anything heavy is loaded.
+
+A model takes seconds to load and a demo longer to build; a wrong ``--device``, a model
+folder that does not exist, a busy ``--port`` or an output file in a missing folder should
+fail before that, in one line naming the argument. Each check raises a
+:class:`~hf_emotion.errors.UserError`; :func:`check_common_arguments` applies those that
+fit the arguments a subcommand has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+from pathlib import Path
+
+from .errors import ConfigurationError, MissingInputError
+
+# What a Hub model id looks like: "name" or "owner/name" (huggingface_hub's own rule).
+_HUB_ID_MAX_PARTS = 2
+
+
+def check_device(device: str) -> None:
+    """``--device``: a device torch knows, and one this machine has.
+
+    Raises:
+        ConfigurationError: e.g. ``--device cuda`` with a CPU-only torch build.
+    """
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise ConfigurationError(
+            f"--device {device}: not a torch device ({error}); use cpu, cuda or cuda:N"
+        ) from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only torch build" if torch.version.cuda is None else "no visible GPU"
+            raise ConfigurationError(
+                f"--device {device}: CUDA is not available here ({build}, torch {torch.__version__}); use --device cpu"
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ConfigurationError(
+                f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                f"numbered from 0"
+            )
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigurationError(f"--device {device}: MPS is not available on this machine; use --device cpu")
+
+
+def _could_be_hub_id(name: str) -> bool:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if (
+        name.startswith((".", "/", "~"))
+        or name.count("/") >= _HUB_ID_MAX_PARTS
+        or os.sep != "/"
+        and os.sep in name
+    ):
+        return False
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
+def check_model_source(name: str | os.PathLike, argument: str = "--model") -> None:
+    """A model argument: an existing model folder, or something that can be a Hub id.
+
+    A path that does not exist is reported as such (not as a malformed Hub id), and so is a
+    Hub id while the Hub is switched off (``HF_HUB_OFFLINE=1``).
+
+    Raises:
+        MissingInputError: no such folder, or a folder without ``config.json``.
+    """
+    name = os.fspath(name)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise MissingInputError(
+                f"{argument} {name}: the folder has no config.json; give the folder a training run saved "
+                "its model into (its output_dir)"
+            )
+        return
+    if path.exists():
+        raise MissingInputError(f"{argument} {name}: is a file; give the model's folder")
+    if not _could_be_hub_id(name):
+        raise MissingInputError(f"{argument} {name}: no such folder")
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise MissingInputError(
+            f"{argument} {name}: no such folder, and the Hugging Face Hub is switched off (HF_HUB_OFFLINE=1)"
+        )
+
+
+def check_port_free(port: int | None, host: str | None = None) -> None:
+    """``--port``: free to listen on (``None`` lets the server choose).
+
+    Raises:
+        ConfigurationError: the port is out of range or another program listens on it.
+    """
+    if port is None:
+        return
+    if not 0 < port < 65536:
+        raise ConfigurationError(f"--port {port}: not a port number (1-65535)")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As servers do: connections still closing do not block the port, a listener does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host or "127.0.0.1", port))
+        except OSError as error:
+            raise ConfigurationError(
+                f"--port {port}: cannot listen there ({error.strerror}); pick another port or leave --port out "
+                "to take a free one"
+            ) from None
+
+
+def prepare_output_file(path: str | os.PathLike, argument: str = "--output") -> None:
+    """An output file: make its folder (``-`` is stdout), and refuse a folder given as the file.
+
+    Raises:
+        ConfigurationError: ``path`` is a folder, or its folder cannot be made.
+    """
+    if os.fspath(path) == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigurationError(f"{argument} {path}: is a folder; give a file name in it")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigurationError(f"{argument} {path}: cannot create its folder ({error.strerror})") from None
+
+
+def check_common_arguments(args: argparse.Namespace) -> None:
+    """The checks above, for the arguments ``args`` has: ``--device``, ``--model``, ``--port``."""
+    if getattr(args, "device", None):
+        check_device(args.device)
+    models = getattr(args, "model", None)
+    if models:
+        for model in [models] if isinstance(models, (str, os.PathLike)) else models:
+            check_model_source(model)
+    if hasattr(args, "port"):
+        check_port_free(args.port, getattr(args, "host", None))
+
+
+__all__ = [
+    "check_common_arguments",
+    "check_device",
+    "check_model_source",
+    "check_port_free",
+    "prepare_output_file",
+]
