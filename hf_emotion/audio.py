@@ -13,7 +13,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import struct
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +31,11 @@ DEFAULT_SAMPLING_RATE = 16_000
 DEFAULT_MAX_DURATION = 600.0
 # Peak amplitude under which a signal counts as digital silence (-100 dBFS).
 SILENCE_PEAK = 1e-5
+# libsndfile's SF_COUNT_MAX: the frame count it reports when a header leaves the length unknown
+# (a FLAC written as a stream, with total samples 0 in its STREAMINFO).
+UNKNOWN_LENGTH = 2**63 - 1
+# Frames read at a time when a file has to be read through (unknown length).
+READ_BLOCK_FRAMES = 1 << 16
 
 AudioInput = str | os.PathLike | bytes | np.ndarray | Any
 
@@ -60,10 +67,19 @@ class AudioInfo:
     frames: int
     format: str
     subtype: str
+    declared_frames: int | None = None  # what a WAV header announces, when it differs from the data present
+    length_in_header: bool = True  # False: the header left the length unknown; ``frames`` were counted
 
     @property
     def duration(self) -> float:
         return self.frames / self.sampling_rate if self.sampling_rate else 0.0
+
+    @property
+    def missing_fraction(self) -> float:
+        """The share of the announced audio that is not in the file (0 unless truncated)."""
+        if not self.declared_frames or self.declared_frames <= self.frames:
+            return 0.0
+        return 1.0 - self.frames / self.declared_frames
 
 
 def _source_name(source: AudioInput) -> str:
@@ -74,8 +90,77 @@ def _source_name(source: AudioInput) -> str:
     return "<array>"
 
 
+def _declared_wav_frames(path: str) -> int | None:
+    """The frame count a RIFF/WAVE header announces (its data chunk size), or None if it says none."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    block_align, offset = None, 12
+    while offset + 8 <= len(head):
+        chunk, size = head[offset : offset + 4], struct.unpack("<I", head[offset + 4 : offset + 8])[0]
+        if chunk == b"fmt " and offset + 22 <= len(head):
+            block_align = struct.unpack("<H", head[offset + 20 : offset + 22])[0]
+        if chunk == b"data":
+            # 0 and 0xFFFFFFFF mark a WAV written as a stream, whose length is not known up front.
+            if not block_align or size in (0, 0xFFFFFFFF):
+                return None
+            return size // block_align
+        offset += 8 + size + (size & 1)  # chunks are padded to an even size
+    return None
+
+
+@contextmanager
+def _open_for_reading(name: str | io.BytesIO) -> Iterator[sf.SoundFile]:
+    """A SoundFile that reads to the end, even when its header leaves the length unknown.
+
+    soundfile moves its position by seeking after each read; libsndfile cannot seek in a FLAC
+    without a length, so such a file is marked unseekable and simply read through.
+    """
+    with sf.SoundFile(name) as handle:
+        if handle.frames == UNKNOWN_LENGTH:
+            handle._info.seekable = 0
+        yield handle
+
+
+def _read_through(name: str | io.BytesIO) -> tuple[np.ndarray, int]:
+    """Read a whole file block by block: ``(samples (frames, channels), rate)``."""
+    blocks = []
+    with _open_for_reading(name) as handle:
+        while True:
+            blocks.append(handle.read(READ_BLOCK_FRAMES, dtype="float32", always_2d=True))
+            if blocks[-1].shape[0] < READ_BLOCK_FRAMES:
+                return np.concatenate(blocks), int(handle.samplerate)
+
+
+def _count_frames(name: str) -> int:
+    total = 0
+    with _open_for_reading(name) as handle:
+        while True:
+            read = handle.read(READ_BLOCK_FRAMES, dtype="float32", always_2d=True).shape[0]
+            total += read
+            if read < READ_BLOCK_FRAMES:
+                return total
+
+
+def _warn_if_truncated(info: AudioInfo) -> None:
+    if info.missing_fraction > 0:
+        logger.warning(
+            "%s: truncated: the header announces %.2f s but the file holds %.2f s (%.0f%% missing); "
+            "using what is there",
+            info.path,
+            info.declared_frames / info.sampling_rate,
+            info.duration,
+            100 * info.missing_fraction,
+        )
+
+
 def audio_info(path: str | os.PathLike) -> AudioInfo:
     """Read the header of an audio file.
+
+    A header that leaves the length unknown (a FLAC written as a stream) is completed by
+    reading the file through once, so ``frames`` and ``duration`` are always true. For a WAV,
+    ``declared_frames`` keeps what the header announced when the file holds less (truncated).
 
     Raises:
         AudioDecodeError: the file is missing, empty or not a readable audio file.
@@ -93,8 +178,26 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         raise AudioDecodeError(
             name, "corrupt", f"not a readable audio file (truncated or corrupt header?): {error}"
         ) from error
+    frames, declared = int(info.frames), None
+    if frames == UNKNOWN_LENGTH:
+        try:
+            frames = _count_frames(name)
+        except Exception as error:
+            raise AudioDecodeError(
+                name, "corrupt", f"its header does not give the length and reading it through failed: {error}"
+            ) from error
+    elif info.format == "WAV":
+        declared = _declared_wav_frames(name)
+        declared = declared if declared is not None and declared > frames else None
     return AudioInfo(
-        name, int(info.samplerate), int(info.channels), int(info.frames), info.format, info.subtype
+        name,
+        int(info.samplerate),
+        int(info.channels),
+        frames,
+        info.format,
+        info.subtype,
+        declared_frames=declared,
+        length_in_header=int(info.frames) != UNKNOWN_LENGTH,
     )
 
 
@@ -196,15 +299,19 @@ def decode_audio(
             raise AudioDecodeError(
                 name, "too_long", f"is {info.duration:.1f} s long, over the limit of {max_duration:.0f} s"
             )
+        _warn_if_truncated(info)
         try:
-            samples, orig_sampling_rate = sf.read(name, dtype="float32", always_2d=False)
+            if info.length_in_header:
+                samples, orig_sampling_rate = sf.read(name, dtype="float32", always_2d=False)
+            else:
+                samples, orig_sampling_rate = _read_through(name)
         except Exception as error:
             raise AudioDecodeError(name, "corrupt", f"could not decode the audio data: {error}") from error
     elif isinstance(source, (bytes, bytearray)):
         if len(source) == 0:
             raise AudioDecodeError(name, "empty", "empty input (0 bytes)")
         try:
-            samples, orig_sampling_rate = sf.read(io.BytesIO(source), dtype="float32", always_2d=False)
+            samples, orig_sampling_rate = _read_through(io.BytesIO(source))  # the length may be unknown
         except Exception as error:
             raise AudioDecodeError(name, "corrupt", f"not a readable audio file: {error}") from error
     else:
@@ -240,6 +347,7 @@ def stream_audio_blocks(
     """
     info = audio_info(path)
     name = info.path
+    _warn_if_truncated(info)
     block_frames = max(1, int(round(block_seconds * info.sampling_rate)))
     stream = None
     if info.sampling_rate != sampling_rate:
@@ -247,7 +355,7 @@ def stream_audio_blocks(
     pending = np.zeros(0, dtype=np.float32)
     target = max(1, int(round(block_seconds * sampling_rate)))
     try:
-        with sf.SoundFile(name) as handle:
+        with _open_for_reading(name) as handle:
             while True:
                 chunk = handle.read(block_frames, dtype="float32", always_2d=True)
                 last = chunk.shape[0] < block_frames
