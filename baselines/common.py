@@ -28,12 +28,14 @@ from pathlib import Path
 import numpy as np
 
 from hf_emotion.corpora import load_corpora
+from hf_emotion.errors import ConfigurationError
 from hf_emotion.metrics import (
     classification_metrics,
     plot_confusion_matrix,
     regression_metrics,
     write_summary,
 )
+from hf_emotion.plan import check_training_plan
 from hf_emotion.splits import Split, apply_split, make_split
 
 from .features import AUGMENTATIONS, extract_features
@@ -188,14 +190,17 @@ def run_baseline(args) -> dict:
     module = system_module(args.system)
     if getattr(args, "deam_dir", None):
         if args.system != "va-rf":
-            raise ValueError("--deam_dir is an input of --system va-rf only")
+            raise ConfigurationError("--deam_dir is an input of --system va-rf only")
         return module.run_deam(args)
     if not args.dataset:
-        raise ValueError("give --dataset (and --data_dir), or --deam_dir for va-rf on DEAM annotations")
+        raise ConfigurationError(
+            "give --dataset (and --data_dir), or --deam_dir for va-rf on DEAM annotations"
+        )
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
     dataset = load_corpora(args.dataset, args.data_dir or [])
+    check_training_plan(dataset, args, seed=args.seed)  # folds, splits, classes: before any feature
     feature_key = module.FEATURE_KEY
     augmentations = tuple(getattr(module, "AUGMENTATIONS", ()))
     assert set(augmentations) <= set(AUGMENTATIONS)

@@ -136,7 +136,7 @@ def prepare_output_file(path: str | os.PathLike, argument: str = "--output") -> 
 
 
 def check_common_arguments(args: argparse.Namespace) -> None:
-    """The checks above, for the arguments ``args`` has: ``--device``, ``--model``, ``--port``."""
+    """The checks above, for the arguments ``args`` has: ``--device``, ``--model``, ``--port``, ``--split_file``."""
     if getattr(args, "device", None):
         check_device(args.device)
     models = getattr(args, "model", None)
@@ -145,6 +145,8 @@ def check_common_arguments(args: argparse.Namespace) -> None:
             check_model_source(model)
     if hasattr(args, "port"):
         check_port_free(args.port, getattr(args, "host", None))
+    if getattr(args, "split_file", None) and not os.path.isfile(args.split_file):
+        raise MissingInputError(f"--split_file {args.split_file}: no such file (a run's splits.json)")
 
 
 __all__ = [

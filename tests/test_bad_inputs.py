@@ -168,6 +168,17 @@ def test_predict_into_a_missing_folder_makes_it(model_dir, tmp_path):
     assert out.read_text().startswith("file,segment")
 
 
+def test_other_subcommands_name_the_missing_folder_or_file(small_ravdess, model_dir, tmp_path, capsys):
+    assert cli_main(["compare", str(tmp_path / "no-run")]) == 2
+    assert _one_error_line(capsys) == f"error: run dir {tmp_path / 'no-run'} does not exist"
+    argv = ["evaluate", "--model", str(model_dir), "--split_file", str(tmp_path / "splits.json")]
+    assert cli_main([*argv, "--output_dir", str(tmp_path)]) == 2
+    assert "--split_file" in _one_error_line(capsys)
+    argv = ["baseline", "--system", "rf-mfcc", "--dataset", "ravdess", "--data_dir", str(small_ravdess)]
+    assert cli_main([*argv, "--num_folds", "2", "--output_dir", str(tmp_path)]) == 2
+    assert "--num_folds 2 leaves no training speakers" in _one_error_line(capsys)
+
+
 def test_a_command_that_stops_with_a_message_exits_2(model_dir, tmp_path, capsys):
     argv = ["evaluate", "--model", str(model_dir), "--model", str(model_dir), "--speaker_norm_probe"]
     assert cli_main([*argv, "--output_dir", str(tmp_path)]) == 2

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hf_emotion.errors import MissingInputError
+
 logger = logging.getLogger(__name__)
 
 COLUMNS = ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")
@@ -70,7 +72,7 @@ def run_summary(run_dir: Path) -> dict[str, dict[str, float]]:
         if (d / "all_results.json").exists()
     ]
     if not folds:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{run_dir}: no cv_summary.json or all_results.json (here or in fold_*/); is it a baseline or finetune output_dir?"
         )
     return summarize_folds(folds)
@@ -161,7 +163,7 @@ def compare(run_dirs, output: str | None = None, names=None) -> str:
     run_dirs = [Path(d) for d in run_dirs]
     for d in run_dirs:
         if not d.is_dir():
-            raise FileNotFoundError(f"run dir {d} does not exist")
+            raise MissingInputError(f"run dir {d} does not exist")
     if names and len(names) != len(run_dirs):
         raise ValueError(f"--names has {len(names)} entries for {len(run_dirs)} run dirs")
     names = list(names) if names else [run_name(d) for d in run_dirs]
