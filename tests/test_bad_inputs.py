@@ -7,6 +7,7 @@ traceback (or, worse, trained on the wrong thing) before. Most run in-process th
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -40,6 +41,21 @@ def small_ravdess(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def model_dir(tiny_wav2vec2_dir, tmp_path_factory) -> Path:
     return make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path_factory.mktemp("bad-inputs-model"))
+
+
+@pytest.fixture(autouse=True)
+def no_stale_log_handlers():
+    """finetune.main and the CLI point the root logger at the stdout/stderr of the test that calls them,
+    which pytest closes afterwards; logging into a closed stream prints a traceback of its own."""
+
+    def drop():
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+            root.removeHandler(handler)
+
+    drop()
+    yield
+    drop()
 
 
 def _one_error_line(capsys) -> str:
