@@ -76,8 +76,8 @@ def _features(label_names: Sequence[str]) -> datasets.Features:
 def _to_dataset(rows: list[dict], what: str) -> datasets.Dataset:
     if not rows:
         raise ConfigurationError(
-            f"{what}: no usable audio clips found (no {'/'.join(AUDIO_EXTENSIONS)} files named as this "
-            "corpus names them); check --data_dir and --dataset"
+            f"{what}: no usable audio clips found (audio files: {', '.join(AUDIO_EXTENSIONS)}); "
+            "check --data_dir and --dataset"
         )
     labels = ordered_labels({row["emotion"] for row in rows})
     columns = {name: [row[name] for row in rows] for name in STANDARD_COLUMNS}
@@ -457,13 +457,15 @@ def load_audio_dataset(
 
 def _named_like_builtin(paths: Sequence[str]) -> str | None:
     """``"ravdess"`` or ``"crema_d"`` when the first files are named as that corpus names them."""
+    if not paths:
+        return None
     for corpus, parse in (("ravdess", parse_ravdess_name), ("crema_d", parse_crema_d_name)):
         try:
             for path in paths[:5]:
                 parse(path)
         except ValueError:
             continue
-        return corpus if paths else None
+        return corpus
     return None
 
 
@@ -518,7 +520,7 @@ def load_corpus(name: str, data_dir: str | None = None, **kwargs) -> datasets.Da
         return load_audio_dataset(source, **generic)
     try:  # a Hub id: needs the network
         return load_audio_dataset(source, **generic)
-    except UserError:
+    except UserError:  # the dataset loaded, its columns are wrong: said by load_audio_dataset
         raise
     except Exception as error:  # offline, no such repository, gated: all say the same to the user
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -16,9 +16,6 @@ from pathlib import Path
 
 from .errors import ConfigurationError, MissingInputError
 
-# What a Hub model id looks like: "name" or "owner/name" (huggingface_hub's own rule).
-_HUB_ID_MAX_PARTS = 2
-
 
 def check_device(device: str) -> None:
     """``--device``: a device torch knows, and one this machine has.
@@ -50,14 +47,13 @@ def check_device(device: str) -> None:
 
 
 def _could_be_hub_id(name: str) -> bool:
+    """Whether ``name`` has the form of a Hub model id ("name" or "owner/name"), not of a local path."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
 
-    if (
-        name.startswith((".", "/", "~"))
-        or name.count("/") >= _HUB_ID_MAX_PARTS
-        or os.sep != "/"
-        and os.sep in name
-    ):
+    looks_local = (
+        name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
+    )
+    if looks_local:
         return False
     try:
         validate_repo_id(name)

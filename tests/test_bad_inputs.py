@@ -25,6 +25,7 @@ from hf_emotion.audio import audio_info, decode_audio, stream_audio_blocks
 from hf_emotion.cli import main as cli_main
 from hf_emotion.corpora import load_corpus, load_ravdess
 from hf_emotion.errors import DEBUG_ENV, ConfigurationError, exit_status
+from hf_emotion.preflight import check_device
 from tests.synth import emotion_signal, make_ravdess_tree, write_audio
 from tests.test_inference import make_emotion_model_dir
 
@@ -163,6 +164,13 @@ def test_device_cuda_without_cuda_is_refused_before_loading(tmp_path, capsys):
     assert "--device cuda: CUDA is not available here" in _one_error_line(capsys)
     assert cli_main(["predict", str(clip), "--model", str(tmp_path), "--device", "gpu0"]) == 2
     assert "--device gpu0: not a torch device" in _one_error_line(capsys)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a machine with CUDA")
+def test_a_cuda_device_past_the_last_is_refused():
+    with pytest.raises(ConfigurationError, match="CUDA device\\(s\\), numbered from 0"):
+        check_device(f"cuda:{torch.cuda.device_count()}")
+    check_device("cuda:0")
 
 
 def test_demo_on_a_busy_port_is_refused_before_the_app_is_built(capsys):
