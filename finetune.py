@@ -104,9 +104,8 @@ def main(argv: list[str] | None = None) -> dict:
         split=data_args.dataset_split,
     )
     label_names = raw.features["emotion"].names
-    check_training_plan(
-        raw, data_args, seed=training_args.seed
-    )  # folds, splits, classes: before any decoding
+    # Folds, splits and classes are checked on the metadata now, before any decoding or model loading.
+    check_training_plan(raw, data_args, seed=training_args.seed)
 
     # ------------------------------------------------------------------ features: decode once, cached
     # A known backbone name (e.g. `whisper-tiny.en`) stands for its cached folder, built from PyPI

@@ -180,8 +180,8 @@ class EmotionTrainer(Trainer):
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         super()._save(output_dir, state_dict)
-        # training_args.bin is a pickle (Hub scanners flag it) that only resuming reads: it stays in
-        # checkpoint-N/, and is kept out of the model folder that is exported and pushed.
+        # training_args.bin is a pickle (Hub scanners flag it) that no loader needs: it stays in
+        # checkpoint-N/ (the Trainer's own layout) and is kept out of the model folder exported and pushed.
         output_dir = output_dir or self.args.output_dir
         if not os.path.basename(os.path.normpath(output_dir)).startswith(PREFIX_CHECKPOINT_DIR):
             path = os.path.join(output_dir, TRAINING_ARGS_NAME)
