@@ -64,10 +64,10 @@ def browser():
 
 @pytest.fixture()
 def server(tiny_whisper_dir, tmp_path_factory):
-    from hf_emotion.commands.demo import load_app
+    from hf_emotion import demo_app
 
     model_dir = make_emotion_model_dir(tiny_whisper_dir, tmp_path_factory.mktemp("browser-model"))
-    demo, url = launch(load_app(), EmotionRecognizer.from_pretrained(model_dir), tmp_path_factory)
+    demo, url = launch(demo_app, EmotionRecognizer.from_pretrained(model_dir), tmp_path_factory)
     yield url
     demo.close()
 

@@ -14,6 +14,7 @@ pytest.importorskip("gradio_client")
 
 from gradio_client import Client, handle_file  # noqa: E402
 
+from hf_emotion import demo_app  # noqa: E402
 from hf_emotion.commands import demo as demo_command  # noqa: E402
 from hf_emotion.inference import EmotionRecognizer  # noqa: E402
 from hf_emotion.labels import EMOTIONS  # noqa: E402
@@ -31,8 +32,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app():
-    """demo/app.py, imported the way ``hf-emotion demo`` does it."""
-    return demo_command.load_app()
+    """The demo app module, as ``hf-emotion demo``, ``demo/app.py`` and a Space's app.py use it."""
+    return demo_app
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +108,17 @@ def test_silence_and_limits_give_clear_messages(client, tmp_path):
         client.predict(handle_file(str(corrupt)), api_name="/predict")
 
 
+def test_a_decode_error_names_the_upload_not_the_servers_temp_path(client, tmp_path):
+    """Gradio keeps uploads under /tmp/gradio/<hash>/: the message names the file the user chose."""
+    corrupt = tmp_path / "my-recording.wav"
+    corrupt.write_bytes(b"RIFF1234WAVEfmt nonsense")
+    with pytest.raises(Exception) as raised:
+        client.predict(handle_file(str(corrupt)), api_name="/predict")
+    message = str(raised.value)
+    assert "Cannot read this audio (my-recording.wav)" in message
+    assert "/tmp/" not in message and "gradio/" not in message, message  # today's code showed both
+
+
 def test_examples_figures_and_model_resolution(app, tmp_path, monkeypatch):
     paths = app.write_example_clips(tmp_path / "examples")
     assert [Path(p).name for p in paths] == ["low-calm-tone.wav", "high-excited-tone.wav", "changing-12s.wav"]
@@ -116,7 +128,10 @@ def test_examples_figures_and_model_resolution(app, tmp_path, monkeypatch):
     assert app.resolve_model() == "someone/some-model"
     assert app.resolve_model("x/y") == "x/y"
     monkeypatch.delenv("HF_EMOTION_MODEL")
-    assert app.resolve_model().endswith("outputs/whisper-tiny.en-ravdess-speech")
+    monkeypatch.chdir(tmp_path)
+    assert app.resolve_model() == "outputs/whisper-tiny.en-ravdess-speech"  # named in the error
+    (tmp_path / "model").mkdir()
+    assert app.resolve_model() == "model"  # a model beside the app needs no variable
     with pytest.raises(FileNotFoundError, match="no model folder"):
         app.load_recognizer(tmp_path / "nothing-here")
     axes = app.circumplex_figure(None).axes[0]
@@ -154,9 +169,9 @@ def test_an_ensemble_is_served_with_the_mean_of_its_models(tiny_whisper_dir, tmp
     models = [
         make_emotion_model_dir(tiny_whisper_dir, tmp / name, seed=seed) for name, seed in (("a", 1), ("b", 2))
     ]
-    ensemble_app = demo_command.load_app([str(m) for m in models])  # as `hf-emotion demo --model A --model B`
-    assert [type(m) for m in ensemble_app.recognizer.members] == [EmotionRecognizer] * 2
-    demo, url = launch(ensemble_app, ensemble_app.recognizer, tmp_path_factory)
+    ensemble = demo_app.load_recognizer([str(m) for m in models])  # as `hf-emotion demo --model A --model B`
+    assert [type(m) for m in ensemble.members] == [EmotionRecognizer] * 2
+    demo, url = launch(demo_app, ensemble, tmp_path_factory)
     try:
         wav = write_audio(tmp / "happy.wav", emotion_signal("happy", 1.5), 16_000)
         label, _, _, numbers = Client(url, verbose=False).predict(handle_file(str(wav)), api_name="/predict")
