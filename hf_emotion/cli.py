@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "baseline": ("hf_emotion.commands.baseline", "run a classical baseline system under the same protocol"),
     "compare": ("hf_emotion.commands.compare", "compare run directories in one table and figure"),
     "demo": ("hf_emotion.commands.demo", "start the Gradio demo locally"),
+    "space": ("hf_emotion.commands.space", "write a ready Hugging Face Space folder serving a model"),
 }
 
 

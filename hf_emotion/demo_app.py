@@ -29,14 +29,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .audio import AudioDecodeError, audio_info  # noqa: E402
 from .inference import EmotionPrediction, EmotionRecognizer, split_model_names  # noqa: E402
+from .space import MODEL_BESIDE_APP  # noqa: E402
 from .targets import CIRCUMPLEX  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 #: The model the main fine-tuning job writes (relative to the folder it runs from).
 DEFAULT_MODEL_DIR = "outputs/whisper-tiny.en-ravdess-speech"
-#: The folder name a Space (or any app script) keeps its model under, beside the script.
-MODEL_BESIDE_APP = "model"
 MODEL_ENV = "HF_EMOTION_MODEL"
 #: Upload limits: longer or bigger input is refused with a message, not queued for minutes.
 MAX_DURATION_SECONDS = 600.0

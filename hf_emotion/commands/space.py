@@ -1,0 +1,36 @@
+"""``hf-emotion space --model M --out DIR``: write a ready Hugging Face Space folder serving M."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", required=True, help="trained model folder (copied into the Space) or Hub id (linked)"
+    )
+    parser.add_argument("--out", required=True, help="the Space folder to write (new or empty)")
+    parser.add_argument("--title", default="Speech Emotion Recognition", help="the Space's title")
+    parser.add_argument(
+        "--sdk_version", default=None, help="gradio version the Space runs (default: the installed one)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..space import write_space
+
+    try:
+        out = write_space(args.model, args.out, title=args.title, sdk_version=args.sdk_version)
+    except (OSError, ValueError) as error:
+        logger.error("%s", error)
+        return 2
+    logger.info(
+        "try it: cd %s && pip install -r requirements.txt && python app.py; then upload the folder "
+        "(hf upload <owner>/<space> %s --repo-type space)",
+        out,
+        out,
+    )
+    return 0

@@ -1,0 +1,134 @@
+"""``hf-emotion space``: a Space folder that installs from PyPI alone and serves the model."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from huggingface_hub import SpaceCard
+from packaging.requirements import Requirement
+
+from hf_emotion.commands import space as space_command
+from hf_emotion.space import SPACE_REQUIREMENTS, write_space
+from tests.fresh_venv import clean_env, fresh_venv, run_in
+from tests.synth import emotion_signal, write_audio
+from tests.test_inference import make_emotion_model_dir
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_wav2vec2_dir, tmp_path_factory) -> Path:
+    folder = make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path_factory.mktemp("space-model") / "run")
+    (folder / "training_args.bin").write_bytes(b"a pickle")  # what finetune.py leaves beside the model
+    (folder / "checkpoint-10").mkdir()
+    return folder
+
+
+def read_requirements(path: Path) -> list[Requirement]:
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return [Requirement(line) for line in lines if line and not line.startswith(("#", "-"))]
+
+
+def test_space_folder_holds_app_card_requirements_code_and_model(model_dir, tmp_path):
+    out = write_space(model_dir, tmp_path / "space", sdk_version="5.9.1")
+    card = SpaceCard.load(out / "README.md").data
+    assert (card.sdk, card.sdk_version, card.app_file) == ("gradio", "5.9.1", "app.py")
+    assert card.get("models") is None  # a copied model has no Hub id to link
+    assert (out / "model" / "config.json").is_file() and (out / "model" / "model.safetensors").is_file()
+    assert (
+        not (out / "model" / "training_args.bin").exists() and not (out / "model" / "checkpoint-10").exists()
+    )
+    assert (out / "hf_emotion" / "demo_app.py").is_file() and not list(out.rglob("__pycache__"))
+    requirements = read_requirements(out / "requirements.txt")
+    assert {r.name for r in requirements} >= {"torch", "transformers", "gradio"}
+    assert all(r.url is None for r in requirements)  # PyPI only: no files, no git URLs
+    assert "HERE / 'model'" in (out / "app.py").read_text()
+
+
+def test_a_hub_model_is_linked_in_the_card_not_copied(tmp_path):
+    out = write_space("someone/emotion-model", tmp_path / "space", sdk_version="5.9.1")
+    assert SpaceCard.load(out / "README.md").data.models == ["someone/emotion-model"]
+    assert "MODEL = 'someone/emotion-model'" in (out / "app.py").read_text()
+    assert not (out / "model").exists()
+
+
+def test_demo_requirements_match_the_spaces(tmp_path):
+    assert [str(r) for r in read_requirements(REPOSITORY / "demo" / "requirements.txt")] == [
+        str(Requirement(r)) for r in SPACE_REQUIREMENTS
+    ]
+
+
+def test_space_command_refuses_a_missing_model_or_a_full_folder(model_dir, tmp_path):
+    parser = argparse.ArgumentParser()
+    space_command.add_arguments(parser)
+    assert (
+        space_command.run(
+            parser.parse_args(["--model", str(tmp_path / "none"), "--out", str(tmp_path / "a")])
+        )
+        == 2
+    )
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("x")
+    assert space_command.run(parser.parse_args(["--model", str(model_dir), "--out", str(full)])) == 2
+    assert (
+        space_command.run(parser.parse_args(["--model", str(model_dir), "--out", str(tmp_path / "ok")])) == 0
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_server(process: subprocess.Popen, url: str, seconds: float = 180) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"app.py exited {process.returncode}:\n{process.stdout.read()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"app.py did not serve {url} within {seconds} s")
+
+
+@pytest.mark.slow
+def test_space_installs_from_its_requirements_in_a_fresh_venv_and_serves(model_dir, tmp_path):
+    """As a Space runs it: pip install -r requirements.txt, then python app.py, with no variable set."""
+    from gradio_client import Client, handle_file
+
+    out = write_space(model_dir, tmp_path / "space")
+    python = fresh_venv(tmp_path / "venv")  # hf_emotion is not importable there (checked)
+    run_in(python, "-m", "pip", "install", "-q", "-r", "requirements.txt", cwd=out)
+    imported = run_in(python, "-c", "import hf_emotion; print(hf_emotion.__file__)", cwd=out).stdout
+    assert Path(imported.strip()).is_relative_to(out)  # the copy beside app.py, not the checkout
+
+    port = free_port()
+    env = clean_env(
+        GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False"
+    )
+    env.pop("HF_EMOTION_MODEL", None)
+    process = subprocess.Popen(
+        [str(python), "app.py"], cwd=out, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for_server(process, url)
+        wav = write_audio(tmp_path / "angry.wav", emotion_signal("angry", 2.0), 16_000)
+        label, _, _, numbers = Client(url, verbose=False).predict(handle_file(str(wav)), api_name="/predict")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
+    assert numbers["label"] == label["label"] and sum(confidences.values()) == pytest.approx(1.0, abs=1e-4)
+    assert -1 <= numbers["valence"] <= 1 and -1 <= numbers["arousal"] <= 1
