@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
         valence_column=data_args.valence_column_name,
         arousal_column=data_args.arousal_column_name,
         split=data_args.dataset_split,
+        config_name=data_args.dataset_config_name,
     )
     label_names = raw.features["emotion"].names
     # Folds, splits and classes are checked on the metadata now, before any decoding or model loading.

@@ -27,28 +27,27 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_emotion.corpora import load_corpora
-from hf_emotion.errors import ConfigurationError
-from hf_emotion.metrics import (
+from ..corpora import load_corpora
+from ..errors import ConfigurationError
+from ..metrics import (
     classification_metrics,
     plot_confusion_matrix,
     regression_metrics,
     write_summary,
 )
-from hf_emotion.plan import check_training_plan
-from hf_emotion.splits import Split, apply_split, make_split
-
+from ..plan import check_training_plan
+from ..splits import Split, apply_split, make_split
 from .features import AUGMENTATIONS, extract_features
 
 logger = logging.getLogger(__name__)
 
 # name -> (module, one line)
 SYSTEMS: dict[str, tuple[str, str]] = {
-    "rf-mfcc": ("baselines.rf_mfcc", "random forest on 40 MFCC means + stds (80)"),
-    "mlp-spectral": ("baselines.mlp_spectral", "MLP on MFCC + chroma + mel means (180)"),
-    "cnn1d": ("baselines.cnn1d", "1-D CNN on a 264-value feature vector"),
-    "cnn2d-mel": ("baselines.cnn2d_mel", "2-D CNN on 128x128 log-mel spectrograms"),
-    "va-rf": ("baselines.va_rf", "random-forest valence/arousal regression on summary statistics"),
+    "rf-mfcc": (".rf_mfcc", "random forest on 40 MFCC means + stds (80)"),
+    "mlp-spectral": (".mlp_spectral", "MLP on MFCC + chroma + mel means (180)"),
+    "cnn1d": (".cnn1d", "1-D CNN on a 264-value feature vector"),
+    "cnn2d-mel": (".cnn2d_mel", "2-D CNN on 128x128 log-mel spectrograms"),
+    "va-rf": (".va_rf", "random-forest valence/arousal regression on summary statistics"),
 }
 
 
@@ -102,7 +101,7 @@ class SystemOutput:
 def system_module(name: str):
     if name not in SYSTEMS:
         raise ValueError(f"unknown --system {name!r}; choose one of: {', '.join(SYSTEMS)}")
-    return importlib.import_module(SYSTEMS[name][0])
+    return importlib.import_module(SYSTEMS[name][0], __package__)
 
 
 def full_probabilities(probabilities: np.ndarray, classes: np.ndarray, num_labels: int) -> np.ndarray:

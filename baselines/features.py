@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_emotion.audio import AudioDecodeError, decode_audio
+from ..audio import AudioDecodeError, decode_audio
 
 logger = logging.getLogger(__name__)
 

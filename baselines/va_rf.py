@@ -31,10 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_emotion.metrics import regression_metrics, summarize_folds, write_summary
-from hf_emotion.splits import Split
-from hf_emotion.targets import CIRCUMPLEX
-
+from ..metrics import regression_metrics, summarize_folds, write_summary
+from ..splits import Split
+from ..targets import CIRCUMPLEX
 from .common import FoldData, SystemOutput, write_json
 from .features import summary_statistics
 from .persistence import save_sklearn

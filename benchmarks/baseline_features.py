@@ -61,7 +61,7 @@ def main() -> None:
 
     from tqdm.auto import tqdm
 
-    from baselines.features import extract_features
+    from hf_emotion.baselines.features import extract_features
     from hf_emotion.corpora import load_ravdess
 
     paths = load_ravdess(args.data_dir, channel="speech")["audio"][: args.limit]

@@ -174,6 +174,9 @@ class DataArguments:
         default=None, metadata={"help": "Generic datasets: real arousal."}
     )
     dataset_split: str = field(default="train", metadata={"help": "Generic datasets: which split to load."})
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "Hub datasets: the configuration (subset) to load, e.g. a language."}
+    )
 
     num_folds: int = field(
         default=6, metadata={"help": "Speaker folds (gender-balanced). RAVDESS: 6 folds of 4."}

@@ -16,6 +16,7 @@ import importlib
 import logging
 import sys
 
+from . import __version__
 from .errors import ConfigurationError, exit_status
 
 # name -> (module, one-line help)
@@ -31,6 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("hf_emotion.commands.compare", "compare run directories in one table and figure"),
     "demo": ("hf_emotion.commands.demo", "start the Gradio demo locally"),
     "space": ("hf_emotion.commands.space", "write a ready Hugging Face Space folder serving a model"),
+    "data": ("hf_emotion.commands.data", "download a built-in corpus (RAVDESS, CREMA-D) into the cache"),
 }
 
 
@@ -41,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         argv = argv[1:]
     parser = argparse.ArgumentParser(prog="hf-emotion", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks of user errors too")
+    parser.add_argument("--version", action="version", version=f"hf-emotion {__version__}")
+    if argv[:1] == ["--version"]:
+        print(f"hf-emotion {__version__}")
+        return 0
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in SUBCOMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)

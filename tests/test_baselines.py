@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines import features as feats
-from baselines.features import FeatureConfig, compute_features, extract_features, fit_frames
+from hf_emotion.baselines import features as feats
+from hf_emotion.baselines.features import FeatureConfig, compute_features, extract_features, fit_frames
 from hf_emotion.cli import main
 from hf_emotion.metrics import ccc, regression_metrics
 from tests.conftest import real_data_dir
@@ -170,7 +170,7 @@ def test_skops_round_trip(tmp_path):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from baselines.persistence import load_sklearn, save_sklearn
+    from hf_emotion.baselines.persistence import load_sklearn, save_sklearn
 
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((40, 5)), np.arange(40) % 3
@@ -187,8 +187,8 @@ def test_skops_round_trip(tmp_path):
 def test_torch_round_trip(tmp_path):
     import torch
 
-    from baselines.cnn1d import build_model
-    from baselines.persistence import load_torch_state, save_torch
+    from hf_emotion.baselines.cnn1d import build_model
+    from hf_emotion.baselines.persistence import load_torch_state, save_torch
 
     model = build_model(264, 4)
     save_torch(model, {"input_length": 264, "num_labels": 4}, tmp_path)
@@ -201,7 +201,7 @@ def test_torch_round_trip(tmp_path):
 
 
 def test_cnn2d_augmentation_shapes():
-    from baselines.cnn2d_mel import augment, mel_frequencies, pitch_shift, time_stretch
+    from hf_emotion.baselines.cnn2d_mel import augment, mel_frequencies, pitch_shift, time_stretch
 
     log_mel = np.random.default_rng(0).standard_normal((128, 150)).astype(np.float32)
     assert time_stretch(log_mel, 2.0).shape == (128, 75)
@@ -231,7 +231,7 @@ def write_deam(root: Path) -> Path:
 
 
 def test_deam_parsing_with_missing_values(tmp_path):
-    from baselines.va_rf import load_deam, read_deam_table
+    from hf_emotion.baselines.va_rf import load_deam, read_deam_table
 
     root = write_deam(tmp_path / "deam")
     table = read_deam_table(root / "arousal.csv")

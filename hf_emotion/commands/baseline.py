@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from baselines.common import SYSTEMS
+    from ..baselines.common import SYSTEMS
 
     parser.add_argument("--system", required=True, choices=list(SYSTEMS), help="which baseline to run")
     parser.add_argument(
@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from baselines.common import run_baseline
+    from ..baselines.common import run_baseline
 
     if args.data_dir and args.dataset and len(args.data_dir) != len(args.dataset):
         raise SystemExit(
