@@ -1,0 +1,69 @@
+"""``pip install .`` (not editable) into a fresh venv; every subcommand runs from another folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import hf_emotion
+from hf_emotion.cli import SUBCOMMANDS
+from tests.fresh_venv import fresh_venv, run_in
+from tests.synth import emotion_signal, write_audio
+from tests.test_inference import make_emotion_model_dir
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+NOT_SOURCE = (".git", "build", "dist", "outputs", "runs", "*.egg-info", "__pycache__", ".pytest_cache", ".venv")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, Path]:
+    """(the venv's python, a folder outside the checkout), with the package installed from a copy of it."""
+    tmp = tmp_path_factory.mktemp("plain-install")
+    # A copy: setuptools builds in the source tree, and a stale build/ there could leak into the wheel.
+    source = tmp / "source"
+    shutil.copytree(REPOSITORY, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    python = fresh_venv(tmp / "venv")  # hf_emotion is not importable there yet (checked)
+    # --no-build-isolation: setuptools comes from this interpreter instead of a download.
+    run_in(python, "-m", "pip", "install", "-q", "--no-build-isolation", str(source), cwd=tmp)
+    elsewhere = tmp / "elsewhere"
+    elsewhere.mkdir()
+    return python, elsewhere
+
+
+@pytest.mark.slow
+def test_the_package_installs_under_its_own_name_only(installed):
+    python, elsewhere = installed
+    where = run_in(python, "-c", "import hf_emotion, sysconfig; print(hf_emotion.__file__); "
+                   "print(sysconfig.get_paths()['purelib'])", cwd=elsewhere).stdout.split()  # fmt: skip
+    package, site_packages = Path(where[0]), Path(where[1])
+    assert package.is_relative_to(site_packages)  # the installed copy, not the checkout
+    top_level = {p.name for p in site_packages.iterdir() if not p.name.endswith((".pth", ".dist-info"))}
+    assert top_level == {"hf_emotion"}, top_level  # no generic 'baselines' beside it
+    assert (site_packages / "hf_emotion" / "baselines" / "common.py").is_file()
+
+
+@pytest.mark.slow
+def test_every_subcommand_answers_help_from_another_folder(installed):
+    python, elsewhere = installed
+    cli = python.parent / "hf-emotion"
+    assert run_in(cli, "--version", cwd=elsewhere).stdout.strip() == f"hf-emotion {hf_emotion.__version__}"
+    for name in SUBCOMMANDS:
+        usage = run_in(cli, name, "--help", cwd=elsewhere).stdout
+        assert "usage" in usage.lower() or "--" in usage, (name, usage)
+
+
+@pytest.mark.slow
+def test_predict_and_space_run_for_real_after_a_plain_install(installed, tiny_wav2vec2_dir, tmp_path):
+    python, elsewhere = installed
+    cli = python.parent / "hf-emotion"
+    model = make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path / "model")
+    wav = write_audio(tmp_path / "clip.wav", emotion_signal("happy", 1.0), 16_000)
+    lines = run_in(cli, "predict", str(wav), "--model", str(model), "--no_progress", cwd=elsewhere).stdout
+    prediction = json.loads(lines.strip().splitlines()[-1])
+    assert prediction["label"] in hf_emotion.EMOTIONS and set(prediction["probabilities"]) == set(hf_emotion.EMOTIONS)
+    run_in(cli, "space", "--model", str(model), "--out", str(tmp_path / "space"), "--sdk_version", "5.9.1",
+           cwd=elsewhere)  # fmt: skip
+    assert (tmp_path / "space" / "app.py").is_file() and (tmp_path / "space" / "model" / "config.json").is_file()
