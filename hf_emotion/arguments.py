@@ -148,7 +148,11 @@ class DataArguments:
         },
     )
     data_dir: list[str] = field(
-        default_factory=list, metadata={"help": "One folder per --dataset (for the built-in corpora)."}
+        default_factory=list,
+        metadata={
+            "help": "One folder per --dataset. Without it a built-in corpus is read from ~/.cache/hf_emotion/data, "
+            "downloaded from its official source the first time (hf-emotion data download)."
+        },
     )
     ravdess_channel: str = field(default="both", metadata={"help": "RAVDESS: 'speech', 'song' or 'both'."})
     crema_d_labels: str = field(

@@ -581,9 +581,13 @@ def check_generic_dataset(name: str, source: str) -> None:
 
 
 def _need_dir(name: str, data_dir: str | None) -> str:
-    if not data_dir:
-        raise MissingInputError(f"--dataset {name} needs --data_dir pointing at its folder")
-    return data_dir
+    from .download import DATASET_DOWNLOADS, cached_dataset_dir
+
+    if data_dir:
+        return data_dir
+    if name in DATASET_DOWNLOADS:  # an official source: the cache, fetched the first time
+        return cached_dataset_dir(name)
+    raise MissingInputError(f"--dataset {name} needs --data_dir pointing at its folder")
 
 
 def load_corpora(names: Sequence[str], data_dirs: Sequence[str | None], **kwargs) -> datasets.Dataset:
