@@ -211,3 +211,13 @@ def test_crema_d_media_that_does_not_match_its_pointer_is_refused(server, tmp_pa
     server.files[f"/media/{dl.CREMA_D_REPOSITORY}/master/AudioWAV/{first}"] += b"x"
     with pytest.raises(dl.DownloadError, match="bytes, the source says"):
         dl.download("crema-d", out=tmp_path / "out", url=server.url)
+
+
+def test_a_builtin_dataset_without_data_dir_is_downloaded_after_a_notice(
+    server, tmp_path, cache_home, monkeypatch, caplog
+):
+    serve_zenodo_record(server, ravdess_zip(tmp_path))
+    monkeypatch.setattr(dl, "ZENODO", server.url)  # the official source, served here
+    dataset = load_corpus("ravdess_speech")  # as finetune.py --dataset ravdess_speech, no --data_dir
+    assert "--dataset ravdess_speech without --data_dir: downloading RAVDESS speech" in caplog.text
+    assert len(dataset) == 30 and (cache_home / "data" / "ravdess" / ".hf_emotion-ravdess.json").is_file()
