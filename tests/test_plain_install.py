@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -15,7 +16,17 @@ from tests.synth import emotion_signal, write_audio
 from tests.test_inference import make_emotion_model_dir
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-NOT_SOURCE = (".git", "build", "dist", "outputs", "runs", "*.egg-info", "__pycache__", ".pytest_cache", ".venv")
+NOT_SOURCE = (
+    ".git",
+    "build",
+    "dist",
+    "outputs",
+    "runs",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".venv",
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +61,21 @@ def test_every_subcommand_answers_help_from_another_folder(installed):
     python, elsewhere = installed
     cli = python.parent / "hf-emotion"
     assert run_in(cli, "--version", cwd=elsewhere).stdout.strip() == f"hf-emotion {hf_emotion.__version__}"
-    for name in SUBCOMMANDS:
+    for name in set(SUBCOMMANDS) - {"train"}:
         usage = run_in(cli, name, "--help", cwd=elsewhere).stdout
-        assert "usage" in usage.lower() or "--" in usage, (name, usage)
+        assert "usage" in usage.lower(), (name, usage)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    importlib.util.find_spec("hf_emotion.finetune") is None,
+    reason="hf-emotion train runs finetune.py by path until its main moves into hf_emotion.finetune (issue 21)",
+    strict=True,
+)
+def test_train_answers_help_from_another_folder(installed):
+    python, elsewhere = installed
+    usage = run_in(python.parent / "hf-emotion", "train", "--help", cwd=elsewhere).stdout
+    assert "--model_name_or_path" in usage and "--dataset_config_name" in usage
 
 
 @pytest.mark.slow
@@ -63,7 +86,11 @@ def test_predict_and_space_run_for_real_after_a_plain_install(installed, tiny_wa
     wav = write_audio(tmp_path / "clip.wav", emotion_signal("happy", 1.0), 16_000)
     lines = run_in(cli, "predict", str(wav), "--model", str(model), "--no_progress", cwd=elsewhere).stdout
     prediction = json.loads(lines.strip().splitlines()[-1])
-    assert prediction["label"] in hf_emotion.EMOTIONS and set(prediction["probabilities"]) == set(hf_emotion.EMOTIONS)
+    assert prediction["label"] in hf_emotion.EMOTIONS and set(prediction["probabilities"]) == set(
+        hf_emotion.EMOTIONS
+    )
     run_in(cli, "space", "--model", str(model), "--out", str(tmp_path / "space"), "--sdk_version", "5.9.1",
            cwd=elsewhere)  # fmt: skip
-    assert (tmp_path / "space" / "app.py").is_file() and (tmp_path / "space" / "model" / "config.json").is_file()
+    assert (tmp_path / "space" / "app.py").is_file() and (
+        tmp_path / "space" / "model" / "config.json"
+    ).is_file()
