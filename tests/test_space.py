@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import json
+import os
 import socket
 import subprocess
+import sys
 import time
+from importlib.metadata import distribution, packages_distributions
 from pathlib import Path
 
 import pytest
 from huggingface_hub import SpaceCard
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from hf_emotion.commands import space as space_command
 from hf_emotion.space import SPACE_REQUIREMENTS, write_space
@@ -132,3 +138,56 @@ def test_space_installs_from_its_requirements_in_a_fresh_venv_and_serves(model_d
     confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
     assert numbers["label"] == label["label"] and sum(confidences.values()) == pytest.approx(1.0, abs=1e-4)
     assert -1 <= numbers["valence"] <= 1 and -1 <= numbers["arousal"] <= 1
+
+
+def test_the_space_requirements_cover_everything_the_demo_imports(model_dir, tmp_path):
+    """The fresh-venv test above reuses this interpreter's libraries, so it cannot notice a missing
+    requirement. Here: every library that the package's modules loaded while the demo serves a
+    prediction import must be a requirement of the Space or a dependency of one. (Libraries'
+    own optional imports are theirs to guard.)"""
+    wav = write_audio(tmp_path / "clip.wav", emotion_signal("sad", 1.0), 16_000)
+    script = (
+        "import sys, json\n"
+        "from hf_emotion.demo_app import build_demo, load_recognizer, predict\n"
+        f"recognizer = load_recognizer({str(model_dir)!r})\n"
+        "build_demo(recognizer)\n"
+        f"predict(recognizer, {str(wav)!r}, max_seconds=60, max_mb=5)\n"
+        "print(json.dumps([m.__file__ for n, m in sys.modules.items() if n.startswith('hf_emotion')]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPOSITORY, check=True,
+        env={**os.environ, "PYTHONPATH": str(REPOSITORY)},
+    )  # fmt: skip
+    files = json.loads(done.stdout.strip().splitlines()[-1])
+    names = {name for file in files for name in imported_names(Path(file))}
+    owners = packages_distributions()
+    needed = {canonicalize_name(d) for name in names for d in owners.get(name, []) if d != "hf-emotion"}
+    assert needed >= {"torch", "transformers", "gradio"}  # the check sees the real imports
+    provided = requirement_closure([Requirement(r).name for r in SPACE_REQUIREMENTS])
+    assert needed - provided == set()
+
+
+def imported_names(path: Path) -> set[str]:
+    """The top-level names a module imports absolutely (anywhere in it, lazily or not)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def requirement_closure(names: list[str]) -> set[str]:
+    """The distributions ``names`` install: themselves and their dependencies, recursively."""
+    seen, todo = set(), [canonicalize_name(n) for n in names]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for line in distribution(name).requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(canonicalize_name(requirement.name))
+    return seen
