@@ -33,6 +33,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .errors import UserError
+
 logger = logging.getLogger(__name__)
 
 ZENODO = "https://zenodo.org"
@@ -60,8 +62,12 @@ _ZIPS = {"ravdess": "Audio_Speech_Actors_01-24.zip", "ravdess-song": "Audio_Song
 CHUNK = 1 << 20
 
 
-class DownloadError(RuntimeError):
-    """A download that could not be completed or verified; the message says what to do."""
+class DownloadError(UserError):
+    """A download that could not be completed or verified; the message says what to do.
+
+    A :class:`~hf_emotion.errors.UserError`: being offline or having a transfer cut is for the
+    user to fix (connect, run again), so entry points print its one line, not a traceback.
+    """
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ run their ``main`` through :func:`exit_status`, which prints ``error: <message>`
 a traceback and returns 2 (the status argparse uses for bad arguments). A developer who wants
 the traceback sets ``HF_EMOTION_DEBUG=1`` (or passes ``hf-emotion --debug``).
 
-Everything else (a bug, an interrupted download, a full disk) still ends in a traceback:
+Everything else (a bug, a full disk) still ends in a traceback:
 only errors known to be the user's are shortened.
 """
 

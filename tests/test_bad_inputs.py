@@ -21,6 +21,7 @@ import soundfile as sf
 import torch
 
 import finetune
+from hf_emotion import download
 from hf_emotion.audio import audio_info, decode_audio, stream_audio_blocks
 from hf_emotion.cli import main as cli_main
 from hf_emotion.corpora import load_corpus, load_ravdess
@@ -79,7 +80,7 @@ def _bad_finetune_runs(root: Path, tmp: Path, model: Path) -> list[tuple[list[st
         (["--dataset", "ravdes", "--data_dir", str(root)], "--dataset ravdes: not a built-in corpus .*did you mean --dataset ravdess"),
         (["--dataset", "ravdess", "--data_dir", str(tmp / "nope")], f"data directory {tmp / 'nope'} does not exist"),
         (["--dataset", "ravdess", "--data_dir", str(tmp / "empty")], "no usable audio clips found"),
-        (["--dataset", "ravdess"], "--dataset ravdess needs --data_dir"),
+        (["--dataset", "ravdess"], "cannot reach 127.0.0.1:9 .*are you offline\\? .*pass --data_dir"),
         (["--dataset", "ravdess", "crema_d", "--data_dir", str(root)], "one --data_dir per --dataset"),
         (["--dataset", "ravdess", "--data_dir", str(one_actor)], "the data has 1 speaker\\(s\\) \\(ravdess-03\\)"),
         ([*rav, "--num_folds", "2"], "--num_folds 2 leaves no training speakers"),
@@ -100,6 +101,10 @@ def test_bad_finetune_configurations_end_in_one_line_before_any_decoding(
 
     monkeypatch.setattr(finetune, "decode_dataset", decoding_is_too_late)
     monkeypatch.delenv(DEBUG_ENV, raising=False)
+    # Without --data_dir a built-in corpus is downloaded into the cache: an empty cache and a
+    # source nobody answers (the discard port) stand for a machine that is offline.
+    monkeypatch.setenv("HF_EMOTION_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(download, "ZENODO", "http://127.0.0.1:9")
     for argv, message in _bad_finetune_runs(small_ravdess, tmp_path, tiny_wav2vec2_dir):
         status = exit_status(lambda argv=argv: finetune.main([*argv, "--output_dir", str(tmp_path / "out")]))
         line = _one_error_line(capsys)
