@@ -7,7 +7,6 @@ Git LFS pointers and media, a transfer cut half way, and a record whose checksum
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import threading
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hf_emotion import download as dl
-from hf_emotion.commands import data as data_command
+from hf_emotion.cli import main as cli_main
 from hf_emotion.corpora import load_corpus
 from tests.synth import make_crema_d_tree, make_ravdess_tree
 
@@ -145,13 +144,12 @@ def test_a_corrupt_zip_fails_its_test_before_extraction(server, tmp_path, cache_
     assert not list((cache_home / "data" / "ravdess").glob("Actor_*"))
 
 
-def test_offline_is_one_clear_line_and_exit_status_2(tmp_path, caplog):
-    parser = argparse.ArgumentParser()
-    data_command.add_arguments(parser)
+def test_offline_is_one_clear_line_and_exit_status_2(tmp_path, capsys):
     closed = "http://127.0.0.1:9"  # the discard port: nothing listens
-    args = parser.parse_args(["download", "ravdess", "--out", str(tmp_path / "r"), "--url", closed])
-    assert data_command.run(args) == 2
-    assert "cannot reach 127.0.0.1:9" in caplog.text and "are you offline?" in caplog.text
+    assert cli_main(["data", "download", "ravdess", "--out", str(tmp_path / "r"), "--url", closed]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach 127.0.0.1:9"), lines
+    assert "are you offline?" in lines[0]
 
 
 def lfs_pointer(body: bytes) -> bytes:

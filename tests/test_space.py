@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import os
@@ -18,7 +17,7 @@ from huggingface_hub import SpaceCard
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from hf_emotion.commands import space as space_command
+from hf_emotion.cli import main as cli_main
 from hf_emotion.space import SPACE_REQUIREMENTS, write_space
 from tests.fresh_venv import clean_env, fresh_venv, run_in
 from tests.synth import emotion_signal, write_audio
@@ -69,21 +68,22 @@ def test_demo_requirements_match_the_spaces(tmp_path):
     ]
 
 
-def test_space_command_refuses_a_missing_model_or_a_full_folder(model_dir, tmp_path):
-    parser = argparse.ArgumentParser()
-    space_command.add_arguments(parser)
-    assert (
-        space_command.run(
-            parser.parse_args(["--model", str(tmp_path / "none"), "--out", str(tmp_path / "a")])
-        )
-        == 2
-    )
+def test_space_command_refuses_a_missing_model_or_a_full_folder(model_dir, tmp_path, capsys):
+    not_a_model = tmp_path / "not-a-model"
+    not_a_model.mkdir()
+    assert cli_main(["space", "--model", str(not_a_model), "--out", str(tmp_path / "a")]) == 2
+    missing = capsys.readouterr().err.strip()
+    assert missing.startswith(f"error: --model {not_a_model}: ") and "config.json" in missing, missing
     full = tmp_path / "full"
     full.mkdir()
     (full / "x").write_text("x")
-    assert space_command.run(parser.parse_args(["--model", str(model_dir), "--out", str(full)])) == 2
+    assert cli_main(["space", "--model", str(model_dir), "--out", str(full)]) == 2
+    assert capsys.readouterr().err.strip() == f"error: --out {full} is not empty; give a new or empty folder"
     assert (
-        space_command.run(parser.parse_args(["--model", str(model_dir), "--out", str(tmp_path / "ok")])) == 0
+        cli_main(
+            ["space", "--model", str(model_dir), "--out", str(tmp_path / "ok"), "--sdk_version", "5.9.1"]
+        )
+        == 0
     )
 
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
-from ..download import CORPORA, DownloadError, data_home, download
-
-logger = logging.getLogger(__name__)
+from ..download import CORPORA, data_home, download
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,10 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        folder = download(args.corpus, args.out, url=args.url)
-    except DownloadError as error:
-        logger.error("%s", error)
-        return 2
-    print(folder)
+    # A DownloadError (offline, a cut transfer, a bad checksum) is a user error: the CLI prints
+    # its one line and exits with status 2.
+    print(download(args.corpus, args.out, url=args.url))
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..errors import user_errors
+
 logger = logging.getLogger(__name__)
 
 
@@ -22,11 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..space import write_space
 
-    try:
+    with user_errors(OSError, ValueError):  # a missing model, a full --out: one line, status 2
         out = write_space(args.model, args.out, title=args.title, sdk_version=args.sdk_version)
-    except (OSError, ValueError) as error:
-        logger.error("%s", error)
-        return 2
     logger.info(
         "try it: cd %s && pip install -r requirements.txt && python app.py; then upload the folder "
         "(hf upload <owner>/<space> %s --repo-type space)",
