@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,30 @@ def test_predict_and_space_run_for_real_after_a_plain_install(installed, tiny_wa
     assert (tmp_path / "space" / "app.py").is_file() and (
         tmp_path / "space" / "model" / "config.json"
     ).is_file()
+
+
+@pytest.mark.slow
+def test_demo_serves_after_a_plain_install(installed, tiny_wav2vec2_dir, tmp_path):
+    """``hf-emotion demo`` runs the app inside the installed package: no demo/app.py to find."""
+    from gradio_client import Client, handle_file
+
+    from tests.fresh_venv import clean_env
+    from tests.test_space import free_port, wait_for_server
+
+    python, elsewhere = installed
+    model = make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path / "model")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(python.parent / "hf-emotion"), "demo", "--model", str(model), "--port", str(port), "--host", "127.0.0.1"],
+        cwd=elsewhere, env=clean_env(GRADIO_ANALYTICS_ENABLED="False"), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for_server(process, url)
+        wav = write_audio(tmp_path / "clip.wav", emotion_signal("sad", 1.0), 16_000)
+        label, _, _, numbers = Client(url, verbose=False).predict(handle_file(str(wav)), api_name="/predict")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert numbers["label"] == label["label"] and label["label"] in hf_emotion.EMOTIONS
