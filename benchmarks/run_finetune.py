@@ -232,7 +232,7 @@ def _test_predictions(fold_dir: Path) -> tuple[dict, float]:
 
 def ensemble_fold(fold_dirs: list[Path]) -> dict:
     """Test metrics of the equal-weight mean of several runs' saved test predictions for one fold."""
-    from hf_emotion.training import average_predictions, record_metrics
+    from hf_emotion.reports import average_predictions, record_metrics
 
     records, member_ua = zip(*(_test_predictions(d) for d in fold_dirs), strict=True)
     try:

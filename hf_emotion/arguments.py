@@ -1,17 +1,28 @@
 """Argument groups of finetune.py, one dataclass each, read by ``HfArgumentParser``.
 
-A run is a JSON file under ``configs/`` holding these fields; defaults here are sane for a
-first run on RAVDESS, files hold tuned runs.
+The defaults are the adopted recipe (README, "The recipe"; configs/README.md): a run file under
+``configs/`` says only what differs (backbone, corpora, folders). Where the right value depends on
+the backbone (the learning rate), the default is None and :func:`resolve_backbone_defaults` fills
+it in once the encoder's type is known.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
 from .corpora import BUILTIN_CORPORA
 from .plan import checkpoint_schedule
+
+logger = logging.getLogger(__name__)
+
+# Encoder learning rate by backbone family. Whisper's was tuned on RAVDESS speech fold 0 (tiny.en; base
+# kept it, BENCHMARKS.md); wav2vec2-like encoders (wav2vec2, HuBERT, WavLM, data2vec-audio) take the
+# transformers audio-classification example's, not tuned here.
+LEARNING_RATES = {"whisper": 5e-5}
+DEFAULT_LEARNING_RATE = 3e-5
 
 
 @dataclass
@@ -41,7 +52,7 @@ class ModelArguments:
         },
     )
     linear_probe_epochs: int = field(
-        default=0,
+        default=100,
         metadata={
             "help": "Before fine-tuning, fit the layer weights and heads for this many epochs on the frozen "
             "encoder's pooled hidden states of whole training clips, computed once (LP-FT warm start; the "
@@ -54,7 +65,7 @@ class ModelArguments:
         metadata={"help": "AdamW learning rate of the linear-probe warm start and the head refit."},
     )
     refit_heads_epochs: int = field(
-        default=0,
+        default=100,
         metadata={
             "help": "After fine-tuning, refit the layer weights and heads for this many epochs on the fine-tuned "
             "encoder's pooled hidden states of whole training clips (the encoder trains on random crops of "
@@ -203,7 +214,7 @@ class DataArguments:
         },
     )
     max_train_seconds: float = field(
-        default=6.0, metadata={"help": "Training clips are randomly cropped to at most this long."}
+        default=3.0, metadata={"help": "Training clips are randomly cropped to at most this long."}
     )
     max_eval_seconds: float = field(default=20.0, metadata={"help": "Evaluation clips are cut to this long."})
     max_audio_seconds: float = field(
@@ -259,11 +270,22 @@ class EmotionTrainingArguments(TrainingArguments):
         default="ua", metadata={"help": "Validation metric that picks the best."}
     )
     greater_is_better: bool = field(default=True, metadata={"help": "Whether a larger metric is better."})
-    save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept (the best is always kept)."})
-    learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of the encoder."})
-    num_train_epochs: float = field(default=10.0, metadata={"help": "Training epochs."})
+    save_total_limit: int = field(default=1, metadata={"help": "Checkpoints kept (the best is always kept)."})
+    learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "Learning rate of the encoder. Default: by backbone, "
+            f"{', '.join(f'{k} {v:g}' for k, v in LEARNING_RATES.items())}, others {DEFAULT_LEARNING_RATE:g}."
+        },
+    )
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "AdamW weight decay (not on biases and norms)."}
+    )
+    num_train_epochs: float = field(default=6.0, metadata={"help": "Training epochs."})
     per_device_train_batch_size: int = field(default=8, metadata={"help": "Training batch size."})
-    per_device_eval_batch_size: int = field(default=8, metadata={"help": "Evaluation batch size."})
+    per_device_eval_batch_size: int = field(
+        default=32, metadata={"help": "Batch size of every pass that only encodes: evaluation, probe, refit."}
+    )
     warmup_steps: float = field(
         default=0.1, metadata={"help": "Warm-up steps, or a fraction of all steps if < 1."}
     )
@@ -278,10 +300,40 @@ class EmotionTrainingArguments(TrainingArguments):
     dataloader_pin_memory: bool = field(
         default=False, metadata={"help": "Pin memory (only useful with a GPU)."}
     )
+    resume_from_checkpoint: str | None = field(
+        default="latest",
+        metadata={
+            "help": "'latest' (or 'true'): continue from the newest complete checkpoint in the output folder, "
+            "if any, and skip the folds a cross-validation has finished; a path: that checkpoint; "
+            "'none': start again."
+        },
+    )
 
     def __post_init__(self):
         # --save_steps alone saves by steps (and evaluates with it) instead of being ignored.
         self.save_strategy, self.save_steps, self.eval_strategy, self.eval_steps = checkpoint_schedule(
             self.save_strategy, self.save_steps, self.eval_strategy, self.eval_steps
         )
+        if isinstance(self.resume_from_checkpoint, str) and self.resume_from_checkpoint.lower() in (
+            "none",
+            "false",
+        ):
+            self.resume_from_checkpoint = None
         super().__post_init__()
+
+
+def resolve_backbone_defaults(
+    model_args: ModelArguments, training_args: TrainingArguments, encoder_type: str
+):
+    """Fill in the defaults that depend on the backbone (``encoder_type``: its config's ``model_type``), and
+    log what was chosen."""
+    if training_args.learning_rate is None:
+        training_args.learning_rate = LEARNING_RATES.get(encoder_type, DEFAULT_LEARNING_RATE)
+        logger.info(
+            "Learning rate %g for a %s encoder (--learning_rate to change it)",
+            training_args.learning_rate,
+            encoder_type,
+        )
+    if model_args.head_learning_rate is None:
+        model_args.head_learning_rate = 10 * training_args.learning_rate
+        logger.info("Heads' learning rate %g: 10 × the encoder's", model_args.head_learning_rate)

@@ -29,6 +29,7 @@ from hf_emotion.audio import (
     decode_audio,
     stream_audio_blocks,
 )
+from hf_emotion.batches import model_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -620,27 +621,16 @@ class EmotionRecognizer:
             yield chunk
 
     def _forward(self, signals: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        if self.is_whisper:
-            # padding="longest", not Whisper's default 30 s: the model runs at the clip's own length.
-            inputs = self.feature_extractor(
-                signals,
-                sampling_rate=self.sampling_rate,
-                padding="longest",
-                return_attention_mask=True,
-                return_tensors="pt",
-            )
-            kwargs = {"input_features": inputs["input_features"].to(self.device, self.dtype)}
-        else:
-            inputs = self.feature_extractor(
-                signals,
-                sampling_rate=self.sampling_rate,
-                padding="longest",
-                return_attention_mask=self.uses_attention_mask,
-                return_tensors="pt",
-            )
-            kwargs = {"input_values": inputs["input_values"].to(self.device, self.dtype)}
-        if self.uses_attention_mask and "attention_mask" in inputs:
-            kwargs["attention_mask"] = inputs["attention_mask"].to(self.device)
+        inputs = model_inputs(
+            self.feature_extractor,
+            signals,
+            is_whisper=self.is_whisper,
+            attention_mask=self.uses_attention_mask,
+        )
+        kwargs = {
+            k: v.to(self.device, self.dtype) if k != "attention_mask" else v.to(self.device)
+            for k, v in inputs.items()
+        }
         output = self.model(**kwargs)
         probabilities = torch.softmax(output.logits.float(), dim=-1)
         return probabilities.cpu().numpy(), output.valence_arousal.float().cpu().numpy()

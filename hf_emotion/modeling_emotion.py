@@ -405,7 +405,7 @@ class EmotionModel(EmotionPreTrainedModel):
         With `pooling="mean"` this is all the heads see of a clip (the projector is affine, so it commutes with
         the mean), so [`heads_from_pooled`] on it gives the same logits and regressor output as `forward` (before
         any class mixing). Computed once with a frozen encoder, it lets the heads be fitted on cached features in
-        seconds (see `hf_emotion.training.fit_heads_on_pooled_features`).
+        seconds (see `hf_emotion.heads.fit_heads_on_pooled_features`).
         """
         if (input_values is None) == (input_features is None):
             raise ValueError("Pass exactly one of `input_values` (raw audio) or `input_features` (log-mel).")

@@ -18,16 +18,12 @@ from transformers import AutoFeatureExtractor
 
 import finetune
 from hf_emotion.audio import decode_audio
+from hf_emotion.checkpoints import last_complete_checkpoint
+from hf_emotion.class_mixing import CLASS_MIXING_WEIGHTS, choose_class_mixing, class_mean_targets
 from hf_emotion.cli import main as cli_main
 from hf_emotion.metrics import SPEAKER_PROBE_CS
 from hf_emotion.modeling_emotion import EmotionModel
 from hf_emotion.targets import CIRCUMPLEX
-from hf_emotion.training import (
-    CLASS_MIXING_WEIGHTS,
-    choose_class_mixing,
-    class_mean_targets,
-    last_complete_checkpoint,
-)
 from tests.conftest import real_data_dir, tiny_wav2vec2_config
 from tests.synth import emotion_signal, write_audio
 
@@ -352,7 +348,7 @@ def test_resuming_skips_checkpoints_cut_short(tmp_path, caplog):
             (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
     (tmp_path / "checkpoint-11").write_text("a file, not a checkpoint")
     (tmp_path / "checkpoint-final").mkdir()
-    with caplog.at_level("WARNING", logger="hf_emotion.training"):
+    with caplog.at_level("WARNING", logger="hf_emotion.checkpoints"):
         assert last_complete_checkpoint(str(tmp_path)) == str(tmp_path / "checkpoint-2")
     # newest first, by step number (10 before 9): both named as incomplete, the cut-short JSON too
     warned = [r.getMessage() for r in caplog.records]
@@ -428,10 +424,11 @@ def test_linear_probe_fits_only_the_heads_and_the_full_model_reproduces_its_choi
     must score on the validation clips, through the ordinary forward pass, exactly what the probe reported."""
     from transformers import Wav2Vec2FeatureExtractor
 
+    from hf_emotion.batches import EmotionDataCollator
     from hf_emotion.corpora import decode_dataset, load_corpora
+    from hf_emotion.heads import fit_heads_on_pooled_features
     from hf_emotion.metrics import classification_metrics
     from hf_emotion.splits import apply_split, make_split
-    from hf_emotion.training import EmotionDataCollator, fit_heads_on_pooled_features
 
     raw = load_corpora(["ravdess"], [str(ravdess_dir)], channel="both")
     names = raw.features["emotion"].names
@@ -550,6 +547,8 @@ def test_heads_refitted_on_whole_clips_are_kept_only_when_validation_improves(
             "2",
             "--learning_rate",
             "1e-5",
+            "--linear_probe_epochs",
+            "0",  # no probe: the refit starts from the fine-tuned heads
             "--refit_heads_epochs",
             "40",
             "--linear_probe_learning_rate",

@@ -44,17 +44,12 @@ def run(args) -> int:
     import numpy as np
     from transformers import AutoFeatureExtractor
 
+    from ..batches import with_model_columns
     from ..corpora import decode_dataset, load_corpora
     from ..modeling_emotion import EmotionModel
+    from ..reports import average_predictions, predict_dataset, record_metrics, save_predictions
     from ..splits import Split
-    from ..training import (
-        average_predictions,
-        evaluation_trainer,
-        predict_dataset,
-        record_metrics,
-        save_predictions,
-        with_model_columns,
-    )
+    from ..trainer import evaluation_trainer
 
     if args.speaker_norm_probe and len(args.model) > 1:
         raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
@@ -115,7 +110,9 @@ def run(args) -> int:
         for key in ("probabilities", "valence_arousal_pred"):  # saved as a single model's are
             record[key] = np.round(record[key], 5).tolist()
     if args.speaker_norm_probe:
-        metrics |= _speaker_norm_probe(model, decoded, split, trainer.data_collator, names, args.batch_size)
+        metrics |= _speaker_norm_probe(
+            model, decoded, split, trainer.data_collator, names, args.batch_size, trainer.args.device
+        )
     metrics["skipped_files"] = [b.as_dict() for b in skipped]
     with open(os.path.join(args.output_dir, "all_results.json"), "w") as handle:
         json.dump(metrics, handle, indent=2)
@@ -126,16 +123,16 @@ def run(args) -> int:
     return 0
 
 
-def _speaker_norm_probe(model, decoded, split, collator, label_names, batch_size: int) -> dict:
+def _speaker_norm_probe(model, decoded, split, collator, label_names, batch_size: int, device) -> dict:
     """Encode the split's speakers once and score the per-speaker standardised probe on its test speakers."""
+    from ..heads import pooled_features
     from ..metrics import speaker_normalized_probe
-    from ..training import pooled_features
 
     features, labels, speakers = {}, {}, {}
     for part in ("train", "validation", "test"):
         members = set(getattr(split, part))
         subset = decoded.filter(lambda s, members=members: s in members, input_columns="speaker")
-        encoded = pooled_features(model, subset, collator, batch_size, f"{part} clips")
+        encoded = pooled_features(model, subset, collator, batch_size, f"{part} clips", device=device)
         features[part], labels[part] = encoded["hidden"].numpy(), encoded["labels"].numpy()
         speakers[part] = list(subset["speaker"])
     metrics, _ = speaker_normalized_probe(features, labels, speakers, label_names)

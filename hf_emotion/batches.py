@@ -1,0 +1,117 @@
+"""From decoded audio to model inputs: the one function that builds them, and the collator over it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+def model_inputs(
+    feature_extractor,
+    audio: Sequence[np.ndarray],
+    *,
+    is_whisper: bool,
+    attention_mask: bool = True,
+) -> dict[str, torch.Tensor]:
+    """Mono clips at the extractor's rate → the keyword arguments of ``EmotionModel``'s forward.
+
+    Whisper gets log-mel ``input_features`` padded to the batch's longest clip (not Whisper's 30 s:
+    the model runs at the clips' own length); wav2vec2-like encoders get normalised raw
+    ``input_values``. With ``attention_mask`` the padding is masked out of pooling; without it
+    (an encoder trained without masks) only equal-length clips may share a batch. Training,
+    evaluation and ``EmotionRecognizer`` all build their inputs here, so a model sees the same
+    features at test time as in training.
+    """
+    encoded = feature_extractor(
+        list(audio),
+        sampling_rate=feature_extractor.sampling_rate,
+        padding="longest",
+        return_attention_mask=attention_mask,
+        return_tensors="pt",
+    )
+    name = "input_features" if is_whisper else "input_values"
+    inputs = {name: encoded[name]}
+    if attention_mask and "attention_mask" in encoded:
+        inputs["attention_mask"] = encoded["attention_mask"]
+    return inputs
+
+
+def with_model_columns(dataset):
+    """A decoded dataset whose audio and targets come out as numpy arrays (what the collator takes), the
+    other columns (speaker, path, ...) as they are."""
+    return dataset.with_format(
+        "numpy", columns=["input_audio", "emotion", "valence", "arousal"], output_all_columns=True
+    )
+
+
+@dataclass
+class EmotionDataCollator:
+    """Pads a list of decoded clips into a model batch (inputs from :func:`model_inputs`, plus targets).
+
+    Training batches take a random window of at most ``max_seconds`` from each clip (a new
+    one every epoch); evaluation batches take the first ``max_seconds``.
+    """
+
+    feature_extractor: object
+    is_whisper: bool
+    max_seconds: float | None = None
+    random_crop: bool = False
+    seed: int = 0
+    _rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self._rng = np.random.default_rng(self.seed)
+
+    def _crop(self, audio: np.ndarray, sampling_rate: int) -> np.ndarray:
+        if not self.max_seconds:
+            return audio
+        limit = int(self.max_seconds * sampling_rate)
+        if audio.shape[0] <= limit:
+            return audio
+        start = int(self._rng.integers(0, audio.shape[0] - limit + 1)) if self.random_crop else 0
+        return audio[start : start + limit]
+
+    def __call__(self, examples: Sequence[dict]) -> dict[str, torch.Tensor]:
+        sampling_rate = self.feature_extractor.sampling_rate
+        audio = [self._crop(np.asarray(e["input_audio"], dtype=np.float32), sampling_rate) for e in examples]
+        batch = model_inputs(self.feature_extractor, audio, is_whisper=self.is_whisper)
+        if "emotion" in examples[0]:
+            batch["labels"] = torch.tensor([int(e["emotion"]) for e in examples], dtype=torch.long)
+        for name in ("valence", "arousal"):
+            if name in examples[0]:
+                batch[name] = torch.tensor([float(e[name]) for e in examples], dtype=torch.float32)
+        return batch
+
+
+def load_feature_extractor(model_name_or_path: str, encoder_type: str, num_mel_bins: int = 80, **kwargs):
+    """The folder's feature extractor, or the standard one for its encoder when it has none.
+
+    An encoder saved with only ``save_pretrained`` of the model (no preprocessor_config.json)
+    still trains: wav2vec2-like encoders get normalised 16 kHz raw audio, Whisper its log-mel
+    extractor with the encoder's number of mel bins.
+    """
+    from transformers import AutoFeatureExtractor, Wav2Vec2FeatureExtractor, WhisperFeatureExtractor
+
+    try:
+        return AutoFeatureExtractor.from_pretrained(model_name_or_path, **kwargs)
+    except (OSError, ValueError) as error:
+        if not os.path.isdir(model_name_or_path):
+            raise
+        logger.warning(
+            "%s has no feature extractor (%s); using the standard one for %s",
+            model_name_or_path,
+            error,
+            encoder_type,
+        )
+    if encoder_type == "whisper":
+        return WhisperFeatureExtractor(feature_size=num_mel_bins)
+    return Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
+    )

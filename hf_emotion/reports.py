@@ -1,0 +1,216 @@
+"""What a fold leaves on disk: predictions with their metrics and plots, and the model card."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import numpy as np
+import torch
+from transformers import Trainer
+
+from .machine import describe_machine
+from .metrics import (
+    HEADLINE_METRICS,
+    classification_metrics,
+    plot_confusion_matrix,
+    plot_valence_arousal,
+    regression_metrics,
+    speaker_normalize_scores,
+)
+from .trainer import IGNORE_KEYS, unpack_predictions
+
+
+def predict_dataset(trainer: Trainer, dataset, label_names: Sequence[str], prefix: str) -> tuple[dict, dict]:
+    """Evaluate on a dataset; returns (metrics with ``prefix``, predictions record)."""
+    output = trainer.predict(dataset, metric_key_prefix=prefix, ignore_keys=IGNORE_KEYS)
+    logits, valence_arousal = unpack_predictions(output.predictions)
+    labels, valence, arousal = (np.asarray(x) for x in output.label_ids)
+    probabilities = torch.softmax(torch.from_numpy(logits.astype(np.float32)), dim=-1).numpy()
+    record = {
+        "label_names": list(label_names),
+        "y_true": labels.astype(int).tolist(),
+        "y_pred": logits.argmax(-1).astype(int).tolist(),
+        "probabilities": np.round(probabilities, 5).tolist(),
+        "valence_arousal_pred": np.round(valence_arousal, 5).tolist(),
+        "valence_arousal_true": np.stack([valence, arousal], axis=1).round(5).tolist(),
+        "speakers": list(dataset["speaker"]),
+        "paths": list(dataset["audio"]),
+    }
+    metrics = dict(output.metrics)
+    metrics |= _spknorm_metrics(probabilities, labels, record["speakers"], label_names, prefix)
+    return metrics, record
+
+
+def _spknorm_metrics(probabilities, labels, speakers, label_names: Sequence[str], prefix: str) -> dict:
+    """Transductive, labelled as such: each test speaker's log-probabilities centred on their own mean."""
+    log_probs = np.log(np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, None))
+    normalized = speaker_normalize_scores(log_probs, speakers)
+    return {
+        f"{prefix}_spknorm_{key}": value
+        for key, value in classification_metrics(labels, normalized.argmax(-1), label_names).items()
+    }
+
+
+def record_metrics(record: dict, prefix: str = "eval") -> dict[str, float]:
+    """The metrics of a predictions record (``predict_dataset``'s): those of ``compute_metrics``, and spknorm."""
+    names = record["label_names"]
+    probabilities = np.asarray(record["probabilities"], dtype=np.float64)
+    metrics = classification_metrics(record["y_true"], probabilities.argmax(-1), names)
+    metrics |= regression_metrics(record["valence_arousal_pred"], record["valence_arousal_true"])
+    metrics = {f"{prefix}_{k}": v for k, v in metrics.items()}
+    return metrics | _spknorm_metrics(probabilities, record["y_true"], record["speakers"], names, prefix)
+
+
+def average_predictions(records: Sequence[dict], key=os.path.normpath) -> dict:
+    """The equal-weight mean of several models' predictions records over the same clips: an ensemble's record.
+
+    Probabilities and valence/arousal are averaged clip by clip, the clips matched by ``key(path)``
+    (records saved in different orders, or with differently spelled paths, still line up); the result
+    is in the first record's order. A ``ValueError`` names what differs when the records are not over
+    the same clips, labels and true answers.
+    """
+    first = records[0]
+    keys = [key(p) for p in first["paths"]]
+    if len(set(keys)) != len(keys):
+        raise ValueError("two clips share a key; give a key that tells them apart")
+    arrays = {"probabilities": [], "valence_arousal_pred": []}
+    for number, record in enumerate(records, start=1):
+        if record["label_names"] != first["label_names"]:
+            raise ValueError(
+                f"record {number} has labels {record['label_names']}, record 1 {first['label_names']}"
+            )
+        index = {key(p): i for i, p in enumerate(record["paths"])}
+        if set(index) != set(keys) or len(index) != len(record["paths"]):
+            raise ValueError(f"record {number} is not over the same clips as record 1")
+        rows = [index[k] for k in keys]
+        if np.asarray(record["y_true"])[rows].tolist() != list(first["y_true"]):
+            raise ValueError(f"record {number} has other true labels for the same clips than record 1")
+        for name, values in arrays.items():
+            values.append(np.asarray(record[name], dtype=np.float64)[rows])
+    probabilities = np.mean(arrays["probabilities"], axis=0)
+    valence_arousal = np.mean(arrays["valence_arousal_pred"], axis=0)
+    return first | {
+        "y_pred": probabilities.argmax(-1).astype(int).tolist(),
+        "probabilities": probabilities.tolist(),
+        "valence_arousal_pred": valence_arousal.tolist(),
+    }
+
+
+def save_predictions(record: dict, output_dir: str, title: str = "") -> None:
+    """predictions.json plus the confusion matrix and valence/arousal plots of one evaluation."""
+    with open(os.path.join(output_dir, "predictions.json"), "w") as handle:
+        json.dump(record, handle)
+    plot_confusion_matrix(
+        record["y_true"],
+        record["y_pred"],
+        record["label_names"],
+        os.path.join(output_dir, "confusion_matrix.png"),
+        title=title,
+    )
+    plot_valence_arousal(
+        record["valence_arousal_pred"],
+        record["valence_arousal_true"],
+        record["y_true"],
+        record["label_names"],
+        os.path.join(output_dir, "valence_arousal.png"),
+    )
+
+
+def write_model_card(
+    output_dir: str,
+    *,
+    base_model: str,
+    datasets_used: Sequence[str],
+    licences: dict[str, str],
+    split: dict,
+    metrics: dict,
+    label_names: Sequence[str],
+    skipped_files: Sequence[dict],
+    summary: dict | None = None,
+) -> None:
+    """README.md of a trained model: protocol, metrics, data and licences (Hub model-card format)."""
+    rows = "\n".join(
+        f"| {key} | {metrics[f'eval_{key}']:.3f} |" for key in HEADLINE_METRICS if f"eval_{key}" in metrics
+    )
+    cv = ""
+    if summary:
+        cv_rows = "\n".join(
+            f"| {key} | {summary[f'eval_{key}']['mean']:.3f} ± {summary[f'eval_{key}']['std']:.3f} |"
+            for key in HEADLINE_METRICS
+            if f"eval_{key}" in summary
+        )
+        cv = f"\n### Cross-validation (mean ± std over {summary['eval_ua']['n']} speaker folds)\n\n| metric | value |\n|---|---|\n{cv_rows}\n"
+    licence_lines = "\n".join(
+        f"- **{name}**: {licences.get(name, 'see the dataset card')}" for name in datasets_used
+    )
+    skipped = (
+        "\n".join(f"- `{f['path']}`: {f['detail']}" for f in skipped_files[:50]) if skipped_files else "none"
+    )
+    mixing = ""
+    weights = {
+        k.removeprefix("class_mixing_weight_"): v
+        for k, v in metrics.items()
+        if k.startswith("class_mixing_weight_")
+    }
+    if weights:
+        mixing = (
+            "\nThe valence/arousal outputs mix the regressor's with the classifier's expected class coordinates, "
+            f"with weights {', '.join(f'{name} {w:g}' for name, w in weights.items())} (0: regressor only), chosen "
+            "on the validation speakers (`valence_arousal_class_weight` in config.json)."
+        )
+    card = f"""---
+library_name: transformers
+pipeline_tag: audio-classification
+base_model: {base_model}
+tags:
+- speech-emotion-recognition
+- hf-emotion
+metrics:
+- balanced_accuracy
+- f1
+---
+
+# Speech emotion recognition ({", ".join(datasets_used)})
+
+Fine-tuned from `{base_model}` with the hf-emotion library for {len(label_names)}-class emotion
+({", ".join(label_names)}) plus valence/arousal regression.
+
+## Evaluation protocol
+
+Speaker-independent: the test speakers were never heard in training or model selection.
+Protocol `{split.get("protocol")}`; test speakers {", ".join(split.get("test", []))};
+validation speakers (best checkpoint by UA) {", ".join(split.get("validation", []))}.
+Valence/arousal targets are **proxies** derived from the emotion label and its recorded intensity
+(circumplex coordinates, see `hf_emotion/targets.py`), not listener ratings.{mixing}
+
+## Results on the test speakers
+
+| metric | value |
+|---|---|
+{rows}
+{cv}
+UA = unweighted average recall (balanced accuracy); WA = accuracy; CCC = concordance correlation.
+
+## Data and licences
+
+{licence_lines}
+
+Files skipped at loading: {skipped}
+
+## Use
+
+```python
+from hf_emotion import EmotionRecognizer
+recognizer = EmotionRecognizer.from_pretrained("{output_dir}")
+print(recognizer("clip.wav"))
+```
+
+Or without hf-emotion installed: `AutoModelForAudioClassification.from_pretrained(path, trust_remote_code=True)`.
+
+Trained {datetime.now(timezone.utc).strftime("%Y-%m-%d")} on {describe_machine()}.
+"""
+    with open(os.path.join(output_dir, "README.md"), "w") as handle:
+        handle.write(card)
