@@ -168,7 +168,9 @@ def train_fold(run: Run, fold: int) -> FoldResult:
         refit_improved=refit_metrics.get("refit_best_epoch", 0) > 0,
         compare_by_ua=selects_by_ua(run.training_args),
     )
-    heads_metrics = keep_heads(run, model, kept, probe_metrics, probe_state, refit_metrics)
+    heads_metrics = keep_heads(
+        run, model, kept, probe_metrics, probe_state, refit_metrics, trainer.state.best_metric
+    )
     del probe_state
     mixing_metrics = mix_classes(run, trainer, parts)
     validation_metrics, test_metrics, record = evaluate_fold(run, trainer, parts)
@@ -413,8 +415,14 @@ def choose_heads(
 
 
 def keep_heads(
-    run: Run, model: EmotionModel, kept: str, probe_metrics: dict, probe_state, refit_metrics: dict
-):
+    run: Run,
+    model: EmotionModel,
+    kept: str,
+    probe_metrics: dict,
+    probe_state,
+    refit_metrics: dict,
+    best_metric: float | None,
+) -> dict:
     """Load the probe's weights if ``choose_heads`` kept it; the choice as metrics (``*_selected``)."""
     metrics = {}
     if probe_state is not None and run.training_args.load_best_model_at_end:
@@ -430,7 +438,7 @@ def keep_heads(
             f"{v:.3f}" if v is not None else "-"
             for v in (
                 probe_metrics.get("probe_validation_ua"),
-                refit_metrics.get("refit_initial_validation_ua"),
+                refit_metrics.get("refit_initial_validation_ua", best_metric),
                 refit_metrics.get("refit_validation_ua"),
             )
         ),
