@@ -21,7 +21,7 @@ import soundfile as sf
 import torch
 
 import finetune
-from hf_emotion import download
+from hf_emotion import download, recipe
 from hf_emotion.audio import audio_info, decode_audio, stream_audio_blocks
 from hf_emotion.cli import main as cli_main
 from hf_emotion.corpora import load_corpus, load_ravdess
@@ -99,7 +99,7 @@ def test_bad_finetune_configurations_end_in_one_line_before_any_decoding(
     def decoding_is_too_late(*args, **kwargs):
         raise AssertionError("the configuration should have been refused before decoding")
 
-    monkeypatch.setattr(finetune, "decode_dataset", decoding_is_too_late)
+    monkeypatch.setattr(recipe, "decode_dataset", decoding_is_too_late)  # where the recipe decodes
     monkeypatch.delenv(DEBUG_ENV, raising=False)
     # Without --data_dir a built-in corpus is downloaded into the cache: an empty cache and a
     # source nobody answers (the discard port) stand for a machine that is offline.
@@ -279,7 +279,7 @@ def test_a_flac_whose_header_leaves_the_length_unknown_is_read(tmp_path):
 def test_training_args_pickle_stays_in_checkpoints_not_in_the_model_folder(model_dir, tmp_path):
     from hf_emotion.arguments import EmotionTrainingArguments
     from hf_emotion.modeling_emotion import EmotionModel
-    from hf_emotion.training import EmotionTrainer
+    from hf_emotion.trainer import EmotionTrainer
 
     args = EmotionTrainingArguments(
         output_dir=str(tmp_path),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -68,11 +67,6 @@ def test_every_subcommand_answers_help_from_another_folder(installed):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    importlib.util.find_spec("hf_emotion.finetune") is None,
-    reason="hf-emotion train runs finetune.py by path until its main moves into hf_emotion.finetune (issue 21)",
-    strict=True,
-)
 def test_train_answers_help_from_another_folder(installed):
     python, elsewhere = installed
     usage = run_in(python.parent / "hf-emotion", "train", "--help", cwd=elsewhere).stdout
