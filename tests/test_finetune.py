@@ -55,9 +55,10 @@ def _check_split(path: Path) -> dict:
     return split
 
 
-def test_finetune_wav2vec2_reports_bad_files_and_saves_a_usable_model(
-    tmp_path, ravdess_dir, tiny_wav2vec2_dir, capsys
-):
+@pytest.fixture(scope="module")
+def wav2vec2_run(tmp_path_factory, ravdess_dir, tiny_wav2vec2_dir):
+    """One fold of a tiny wav2vec2 on synthetic RAVDESS with two unusable files: (data dir, run dir, results)."""
+    tmp_path = tmp_path_factory.mktemp("wav2vec2-run")
     data = tmp_path / "data"
     shutil.copytree(ravdess_dir, data)
     (data / "Actor_03" / "03-01-05-01-01-02-03.wav").write_text("I am a text file, not audio")
@@ -83,6 +84,11 @@ def test_finetune_wav2vec2_reports_bad_files_and_saves_a_usable_model(
             *_common(out),
         ]
     )
+    return data, out, results
+
+
+def test_finetune_reports_bad_files_and_writes_its_results_split_and_predictions(wav2vec2_run):
+    _, out, results = wav2vec2_run
     written = json.loads((out / "all_results.json").read_text())
     for key in HEADLINE:
         assert key in written and np.isfinite(written[key]), key
@@ -97,9 +103,8 @@ def test_finetune_wav2vec2_reports_bad_files_and_saves_a_usable_model(
     assert split["test"] == ["ravdess-03", "ravdess-04"]
     predictions = json.loads((out / "predictions.json").read_text())
     assert set(predictions["speakers"]) == set(split["test"])
-    assert (
-        len(predictions["y_true"]) == len(predictions["y_pred"]) == 30
-    )  # 2 actors × 15 good clips; the 2 bad ones skipped
+    # 2 actors × 15 good clips; the 2 bad ones skipped
+    assert len(predictions["y_true"]) == len(predictions["y_pred"]) == 30
     for name in (
         "confusion_matrix.png",
         "valence_arousal.png",
@@ -110,7 +115,9 @@ def test_finetune_wav2vec2_reports_bad_files_and_saves_a_usable_model(
         assert (out / name).is_file(), name
     assert "Speaker-independent" in (out / "README.md").read_text()
 
-    # The saved folder loads and predicts on a new file.
+
+def test_finetuned_folder_loads_and_predicts_a_new_file(wav2vec2_run, tmp_path):
+    _, out, _ = wav2vec2_run
     model = EmotionModel.from_pretrained(out).eval()
     extractor = AutoFeatureExtractor.from_pretrained(out)
     clip = write_audio(tmp_path / "new.flac", emotion_signal("angry", 1.3, 44100), 44100)
@@ -121,12 +128,22 @@ def test_finetune_wav2vec2_reports_bad_files_and_saves_a_usable_model(
     with torch.inference_mode():
         output = model(**inputs)
     assert output.logits.shape == (1, 8)
-    assert model.config.id2label[int(output.logits.argmax())] in predictions["label_names"]
+    assert (
+        model.config.id2label[int(output.logits.argmax())]
+        in json.loads((out / "predictions.json").read_text())["label_names"]
+    )
     assert torch.all(output.valence_arousal.abs() <= 1)
-    # Valence/arousal mixing: the class coordinates are the training clips' mean targets (a proxy valence
-    # does not depend on intensity, so it is the circumplex's), and the weight chosen on validation can
-    # only have raised the validation CCC above the regressor's own.
-    for name, row in zip(predictions["label_names"], model.config.class_valence_arousal, strict=True):
+
+
+def test_class_mixing_is_saved_and_only_raises_validation_ccc(wav2vec2_run):
+    """The class coordinates are the training clips' mean targets (a proxy valence does not depend on
+    intensity, so it is the circumplex's), and the weight chosen on validation can only have raised the
+    validation CCC above the regressor's own."""
+    _, out, _ = wav2vec2_run
+    written = json.loads((out / "all_results.json").read_text())
+    model = EmotionModel.from_pretrained(out)
+    label_names = json.loads((out / "predictions.json").read_text())["label_names"]
+    for name, row in zip(label_names, model.config.class_valence_arousal, strict=True):
         assert row[0] == pytest.approx(CIRCUMPLEX[name][0], abs=1e-5), name
     for target in ("valence", "arousal"):
         assert written[f"class_mixing_weight_{target}"] in CLASS_MIXING_WEIGHTS
@@ -136,43 +153,25 @@ def test_finetune_wav2vec2_reports_bad_files_and_saves_a_usable_model(
         written["class_mixing_weight_arousal"],
     ]
 
-    # `hf-emotion evaluate` on the run's test speakers reproduces the run's own test score, and the
-    # transductive speaker-normalised probe is fitted on the split's training and validation speakers.
+
+def test_evaluate_on_the_run_split_reproduces_its_test_score(wav2vec2_run, tmp_path, capsys):
+    """`hf-emotion evaluate` on the run's test speakers gives the run's own test score, and the transductive
+    speaker-normalised probe is fitted on the split's training and validation speakers."""
+    data, out, _ = wav2vec2_run
+    written = json.loads((out / "all_results.json").read_text())
     evaluated = tmp_path / "evaluated"
+    common = ["evaluate", "--model", str(out), "--data_dir", str(data), "--output_dir", str(evaluated)]
     code = cli_main(
-        [
-            "evaluate",
-            "--model",
-            str(out),
-            "--dataset",
-            "ravdess",
-            "--data_dir",
-            str(data),
-            "--split_file",
-            str(out / "splits.json"),
-            "--output_dir",
-            str(evaluated),
-            "--speaker_norm_probe",
-        ]
+        [*common, "--dataset", "ravdess", "--split_file", str(out / "splits.json"), "--speaker_norm_probe"]
     )
     assert code == 0
     again = json.loads((evaluated / "all_results.json").read_text())
     assert again["eval_ua"] == pytest.approx(written["eval_ua"], abs=1e-6)
     assert 0.0 <= again["eval_spkprobe_ua"] <= 1.0 and 0.0 <= again["validation_spkprobe_ua"] <= 1.0
     assert again["spkprobe_C"] in SPEAKER_PROBE_CS and 0.0 <= again["eval_lrprobe_ua"] <= 1.0
-    assert {Path(f["path"]).name for f in again["skipped_files"]} == skipped
-    status = cli_main(
-        [
-            "evaluate",
-            "--model",
-            str(out),
-            "--data_dir",
-            str(data),
-            "--output_dir",
-            str(evaluated),
-            "--speaker_norm_probe",
-        ]
-    )
+    assert {f["path"] for f in again["skipped_files"]} == {f["path"] for f in written["skipped_files"]}
+    capsys.readouterr()
+    status = cli_main([*common, "--speaker_norm_probe"])
     assert status == 2 and "--speaker_norm_probe needs --split_file" in capsys.readouterr().err
 
 
