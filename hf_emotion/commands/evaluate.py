@@ -38,6 +38,13 @@ def add_arguments(parser) -> None:
         "validation speakers); reported as eval_spkprobe_*, with eval_lrprobe_* for the same classifier "
         "without the per-speaker statistics",
     )
+    parser.add_argument(
+        "--labels",
+        help="comma-separated labels to score, e.g. angry,happy,neutral,sad (each a label of both the model "
+        "and the data): the arg-max runs over these only and UA averages over them. Without it, data whose "
+        "labels differ from the model's (another corpus) is scored over the labels both have, and the "
+        "labels each side loses are reported",
+    )
 
 
 def run(args) -> int:
@@ -58,17 +65,6 @@ def run(args) -> int:
 
     if args.speaker_norm_probe and len(args.model) > 1:
         raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
-    models = [EmotionModel.from_pretrained(name).eval() for name in args.model]
-    extractors = [AutoFeatureExtractor.from_pretrained(name) for name in args.model]
-    model, extractor = models[0], extractors[0]
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    for name, other, other_extractor in zip(args.model[1:], models[1:], extractors[1:], strict=True):
-        other_names = [other.config.id2label[i] for i in range(other.config.num_labels)]
-        if other_names != names or other_extractor.sampling_rate != extractor.sampling_rate:
-            raise SystemExit(
-                f"{name} (labels {other_names}, {other_extractor.sampling_rate} Hz) cannot be averaged with "
-                f"{args.model[0]} (labels {names}, {extractor.sampling_rate} Hz)"
-            )
     raw = load_corpora(
         args.dataset, args.data_dir, channel=args.ravdess_channel, label_source=args.crema_d_labels
     )
@@ -88,6 +84,24 @@ def run(args) -> int:
             raise SystemExit(f"speakers {sorted(unknown)} are not in the data")
         raw = raw.filter(lambda s: s in keep, input_columns="speaker")
     data_names = raw.features["emotion"].names
+    if args.labels or set(data_names) != set(_model_labels(args.model[0])):
+        if args.speaker_norm_probe:
+            raise SystemExit(
+                "--speaker_norm_probe scores a model on its own corpus and labels; leave out --labels, "
+                "or evaluate on data with the model's labels"
+            )
+        return _run_cross_corpus(args, raw)
+    models = [EmotionModel.from_pretrained(name).eval() for name in args.model]
+    extractors = [AutoFeatureExtractor.from_pretrained(name) for name in args.model]
+    model, extractor = models[0], extractors[0]
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    for name, other, other_extractor in zip(args.model[1:], models[1:], extractors[1:], strict=True):
+        other_names = [other.config.id2label[i] for i in range(other.config.num_labels)]
+        if other_names != names or other_extractor.sampling_rate != extractor.sampling_rate:
+            raise SystemExit(
+                f"{name} (labels {other_names}, {other_extractor.sampling_rate} Hz) cannot be averaged with "
+                f"{args.model[0]} (labels {names}, {extractor.sampling_rate} Hz)"
+            )
     missing = sorted(set(data_names) - set(names))
     if missing:
         raise SystemExit(f"the data has labels {missing} that {args.model[0]} does not predict ({names})")
@@ -123,6 +137,66 @@ def run(args) -> int:
     save_predictions(record, args.output_dir, title=f"{title}: UA {metrics['eval_ua']:.3f}")
     logger.info("UA %.3f, WA %.3f on %d clips", metrics["eval_ua"], metrics["eval_wa"], len(dataset))
     print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}, indent=2))
+    return 0
+
+
+def _model_labels(name: str) -> list[str]:
+    from ..configuration_emotion import EmotionConfig
+
+    config = EmotionConfig.from_pretrained(name)
+    return [config.id2label[i] for i in range(config.num_labels)]
+
+
+def _run_cross_corpus(args, raw) -> int:
+    """Score through ``EmotionRecognizer`` over the labels the model and the data share."""
+    import numpy as np
+
+    from ..corpora import decode_dataset
+    from ..cross_corpus import cross_corpus_record, match_labels, restrict_dataset
+    from ..inference import EmotionRecognizer
+    from ..training import record_metrics, save_predictions
+
+    recognizer = EmotionRecognizer.from_pretrained(
+        args.model if len(args.model) > 1 else args.model[0], batch_size=args.batch_size
+    )
+    subset = [label.strip() for label in args.labels.split(",") if label.strip()] if args.labels else None
+    try:
+        match = match_labels(recognizer.labels, raw.features["emotion"].names, subset)
+    except ValueError as error:
+        raise SystemExit(str(error)) from error
+    logger.info(
+        "scoring labels %s; the model's %s are left out of its arg-max; the data's %s clips are left out",
+        match.labels,
+        match.model_only or "none",
+        match.corpus_only or "no",
+    )
+    decoded, skipped = decode_dataset(restrict_dataset(raw, match), recognizer.sampling_rate)
+    record = cross_corpus_record(
+        recognizer, decoded, match, batch_size=args.batch_size, max_seconds=args.max_seconds
+    )
+    metrics = record_metrics(record) | {
+        "scored_labels": match.labels,
+        "model_labels_dropped": match.model_only,
+        "corpus_labels_dropped": match.corpus_only,
+        "eval_clips": len(decoded),
+        "skipped_files": [b.as_dict() for b in skipped],
+    }
+    os.makedirs(args.output_dir, exist_ok=True)
+    with open(os.path.join(args.output_dir, "all_results.json"), "w") as handle:
+        json.dump(metrics, handle, indent=2)
+    title = " + ".join(os.path.basename(os.path.normpath(name)) for name in args.model)
+    save_predictions(
+        record, args.output_dir, title=f"{title}: UA {metrics['eval_ua']:.3f} over {len(match.labels)}"
+    )
+    logger.info("UA %.3f over %s on %d clips", metrics["eval_ua"], match.labels, len(decoded))
+    summary = {k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}
+    print(
+        json.dumps(
+            summary
+            | {k: metrics[k] for k in ("scored_labels", "model_labels_dropped", "corpus_labels_dropped")},
+            indent=2,
+        )
+    )
     return 0
 
 
