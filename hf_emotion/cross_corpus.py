@@ -111,13 +111,19 @@ def valence_arousal_columns(regression: np.ndarray, targets: Sequence[str]) -> n
     return np.stack(columns, axis=1)
 
 
+def corpus_signals(dataset, sampling_rate: int, max_seconds: float | None = None) -> list[np.ndarray]:
+    """The decoded clips (``input_audio``), each cut to its first ``max_seconds`` as ``evaluate`` cuts them."""
+    limit = int(max_seconds * sampling_rate) if max_seconds else None
+    return [np.asarray(s, dtype=np.float32)[:limit] for s in dataset["input_audio"]]
+
+
 def cross_corpus_record(
     recognizer,
     dataset,
     match: LabelMatch,
+    signals: Sequence[np.ndarray],
     *,
     batch_size: int = 8,
-    max_seconds: float | None = None,
     transform: ClipTransform | None = None,
 ) -> dict:
     """A predictions record (as ``hf_emotion.training.predict_dataset`` writes) over the shared labels.
@@ -125,14 +131,11 @@ def cross_corpus_record(
     Args:
         recognizer: an ``EmotionRecognizer`` (or anything with its ``score``, ``labels``,
             ``sampling_rate`` and ``regression_targets``).
-        dataset: decoded clips (``input_audio`` at the recognizer's rate) whose ``emotion``
-            indexes ``match.labels``.
+        dataset: the clips' table, whose ``emotion`` indexes ``match.labels``.
         match: from :func:`match_labels`.
-        max_seconds: clips are cut to this long, as training and ``evaluate`` cut them.
+        signals: the clips at the recognizer's rate (:func:`corpus_signals`).
         transform: degrades each clip before scoring (``hf_emotion.conditions``).
     """
-    limit = int(max_seconds * recognizer.sampling_rate) if max_seconds else None
-    signals = [np.asarray(s, dtype=np.float32)[:limit] for s in dataset["input_audio"]]
     probabilities, regression = score_clips(recognizer, signals, batch_size=batch_size, transform=transform)
     kept = restricted_probabilities(probabilities, recognizer.labels, match.labels)
     return {

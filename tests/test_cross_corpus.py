@@ -111,3 +111,24 @@ def test_evaluate_labels_chooses_the_four_class_subset(tmp_path, tess_dir, tiny_
     assert results["eval_ua"] == pytest.approx(_recognizer_ua(model, tess_dir, in_model_order)[0])
     with pytest.raises(SystemExit, match="calm"):
         cli_main([*common, "--labels", "calm,sad", "--output_dir", str(out)])
+
+
+def test_evaluate_under_recording_conditions_reports_each_ua_and_its_drop(
+    tmp_path, tess_dir, tiny_wav2vec2_dir
+):
+    model = make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path / "model", labels=LABELS, seed=5)
+    out = tmp_path / "noisy"
+    common = ["evaluate", "--model", str(model), "--dataset", "tess", "--data_dir", str(tess_dir)]
+
+    assert cli_main([*common, "--condition", "clean", "white:0", "babble:5", "--output_dir", str(out)]) == 0
+
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["eval_clean_ua"] == results["eval_ua"] and results["ua_drop_clean"] == 0.0
+    for key in ("white0", "babble5"):
+        assert results[f"ua_drop_{key}"] == pytest.approx(results["eval_ua"] - results[f"eval_{key}_ua"])
+    record = json.loads((out / "predictions.json").read_text())  # the clean predictions
+    assert results["eval_ua"] == pytest.approx(
+        classification_metrics(record["y_true"], record["y_pred"], record["label_names"])["ua"]
+    )
+    with pytest.raises(SystemExit, match="pink:10"):
+        cli_main([*common, "--condition", "pink:10", "--output_dir", str(out)])

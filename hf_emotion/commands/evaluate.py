@@ -45,12 +45,21 @@ def add_arguments(parser) -> None:
         "labels differ from the model's (another corpus) is scored over the labels both have, and the "
         "labels each side loses are reported",
     )
+    parser.add_argument(
+        "--condition",
+        nargs="+",
+        default=[],
+        help="also score under these recording conditions (white:<SNR dB>, babble:<SNR dB>, reverb:<RT60 s>, "
+        "telephone, mp3:<kbit/s>; see hf_emotion/conditions.py), each reported as eval_<condition>_ua and "
+        "ua_drop_<condition> (clean UA minus that one), e.g. --condition babble:10 telephone",
+    )
 
 
 def run(args) -> int:
     import numpy as np
     from transformers import AutoFeatureExtractor
 
+    from ..conditions import parse_condition
     from ..corpora import decode_dataset, load_corpora
     from ..modeling_emotion import EmotionModel
     from ..splits import Split
@@ -84,11 +93,16 @@ def run(args) -> int:
             raise SystemExit(f"speakers {sorted(unknown)} are not in the data")
         raw = raw.filter(lambda s: s in keep, input_columns="speaker")
     data_names = raw.features["emotion"].names
-    if args.labels or set(data_names) != set(_model_labels(args.model[0])):
+    for spec in args.condition:  # before any decoding: a typo fails at once
+        try:
+            parse_condition(spec)
+        except ValueError as error:
+            raise SystemExit(f"--condition: {error}") from error
+    if args.labels or args.condition or set(data_names) != set(_model_labels(args.model[0])):
         if args.speaker_norm_probe:
             raise SystemExit(
-                "--speaker_norm_probe scores a model on its own corpus and labels; leave out --labels, "
-                "or evaluate on data with the model's labels"
+                "--speaker_norm_probe scores a model on its own corpus and labels, clean; leave out --labels "
+                "and --condition, or evaluate on data with the model's labels"
             )
         return _run_cross_corpus(args, raw)
     models = [EmotionModel.from_pretrained(name).eval() for name in args.model]
@@ -148,11 +162,12 @@ def _model_labels(name: str) -> list[str]:
 
 
 def _run_cross_corpus(args, raw) -> int:
-    """Score through ``EmotionRecognizer`` over the labels the model and the data share."""
+    """Score through ``EmotionRecognizer`` over the labels the model and the data share, clean and degraded."""
     import numpy as np
 
+    from ..conditions import condition_key, make_condition
     from ..corpora import decode_dataset
-    from ..cross_corpus import cross_corpus_record, match_labels, restrict_dataset
+    from ..cross_corpus import corpus_signals, cross_corpus_record, match_labels, restrict_dataset
     from ..inference import EmotionRecognizer
     from ..training import record_metrics, save_predictions
 
@@ -171,16 +186,31 @@ def _run_cross_corpus(args, raw) -> int:
         match.corpus_only or "no",
     )
     decoded, skipped = decode_dataset(restrict_dataset(raw, match), recognizer.sampling_rate)
-    record = cross_corpus_record(
-        recognizer, decoded, match, batch_size=args.batch_size, max_seconds=args.max_seconds
-    )
+    signals = corpus_signals(decoded, recognizer.sampling_rate, args.max_seconds)
+    record = cross_corpus_record(recognizer, decoded, match, signals, batch_size=args.batch_size)
     metrics = record_metrics(record) | {
         "scored_labels": match.labels,
         "model_labels_dropped": match.model_only,
         "corpus_labels_dropped": match.corpus_only,
         "eval_clips": len(decoded),
-        "skipped_files": [b.as_dict() for b in skipped],
     }
+    for spec in args.condition:
+        try:
+            transform = make_condition(
+                spec, recognizer.sampling_rate, signals=signals, speakers=decoded["speaker"]
+            )
+        except ValueError as error:
+            raise SystemExit(f"--condition: {error}") from error
+        degraded = cross_corpus_record(
+            recognizer, decoded, match, signals, batch_size=args.batch_size, transform=transform
+        )
+        key = condition_key(spec)
+        scores = record_metrics(degraded)
+        for name in ("ua", "wa", "macro_f1"):
+            metrics[f"eval_{key}_{name}"] = scores[f"eval_{name}"]
+        metrics[f"ua_drop_{key}"] = metrics["eval_ua"] - scores["eval_ua"]
+        logger.info("%s: UA %.3f (clean %.3f)", spec, scores["eval_ua"], metrics["eval_ua"])
+    metrics["skipped_files"] = [b.as_dict() for b in skipped]
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "all_results.json"), "w") as handle:
         json.dump(metrics, handle, indent=2)
@@ -190,13 +220,8 @@ def _run_cross_corpus(args, raw) -> int:
     )
     logger.info("UA %.3f over %s on %d clips", metrics["eval_ua"], match.labels, len(decoded))
     summary = {k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}
-    print(
-        json.dumps(
-            summary
-            | {k: metrics[k] for k in ("scored_labels", "model_labels_dropped", "corpus_labels_dropped")},
-            indent=2,
-        )
-    )
+    named = ("scored_labels", "model_labels_dropped", "corpus_labels_dropped")
+    print(json.dumps(summary | {k: metrics[k] for k in named}, indent=2))
     return 0
 
 
