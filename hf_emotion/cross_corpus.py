@@ -177,3 +177,59 @@ def restrict_dataset(dataset, match: LabelMatch):
         batched=True,
         features=features,
     )
+
+
+def evaluate_corpus(
+    recognizer,
+    decoded,
+    *,
+    labels: Sequence[str] | None = None,
+    batch_size: int = 8,
+    max_seconds: float | None = None,
+    conditions: Sequence[str] = (),
+) -> tuple[dict, dict]:
+    """Score decoded clips over the labels model and corpus share, clean and under each condition.
+
+    Args:
+        recognizer: see :func:`cross_corpus_record`.
+        decoded: ``hf_emotion.corpora.decode_dataset``'s output at the recognizer's rate.
+        labels: a subset to score (e.g. the 4-class angry/happy/neutral/sad).
+        conditions: specs of ``hf_emotion.conditions`` (``babble:10``, ``telephone``, ...).
+
+    Returns:
+        ``(metrics, record)``: ``eval_ua``/``eval_wa``/... over the scored labels, the labels
+        dropped on each side, ``eval_<condition>_ua`` and ``ua_drop_<condition>`` per
+        condition; and the clean predictions record.
+    """
+    from .conditions import condition_key, make_condition
+    from .training import record_metrics
+
+    match = match_labels(recognizer.labels, decoded.features["emotion"].names, labels)
+    logger.info(
+        "scoring labels %s; the model's %s are left out of its arg-max; the data's %s clips are left out",
+        match.labels,
+        match.model_only or "none",
+        match.corpus_only or "no",
+    )
+    dataset = restrict_dataset(decoded, match)
+    signals = corpus_signals(dataset, recognizer.sampling_rate, max_seconds)
+    record = cross_corpus_record(recognizer, dataset, match, signals, batch_size=batch_size)
+    metrics = record_metrics(record) | {
+        "scored_labels": match.labels,
+        "model_labels_dropped": match.model_only,
+        "corpus_labels_dropped": match.corpus_only,
+        "eval_clips": len(dataset),
+    }
+    for spec in conditions:
+        transform = make_condition(
+            spec, recognizer.sampling_rate, signals=signals, speakers=dataset["speaker"]
+        )
+        degraded = cross_corpus_record(
+            recognizer, dataset, match, signals, batch_size=batch_size, transform=transform
+        )
+        key, scores = condition_key(spec), record_metrics(degraded)
+        for name in ("ua", "wa", "macro_f1"):
+            metrics[f"eval_{key}_{name}"] = scores[f"eval_{name}"]
+        metrics[f"ua_drop_{key}"] = metrics["eval_ua"] - scores["eval_ua"]
+        logger.info("%s: UA %.3f (clean %.3f)", spec, scores["eval_ua"], metrics["eval_ua"])
+    return metrics, record

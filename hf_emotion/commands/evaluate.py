@@ -165,60 +165,37 @@ def _run_cross_corpus(args, raw) -> int:
     """Score through ``EmotionRecognizer`` over the labels the model and the data share, clean and degraded."""
     import numpy as np
 
-    from ..conditions import condition_key, make_condition
     from ..corpora import decode_dataset
-    from ..cross_corpus import corpus_signals, cross_corpus_record, match_labels, restrict_dataset
+    from ..cross_corpus import evaluate_corpus
     from ..inference import EmotionRecognizer
-    from ..training import record_metrics, save_predictions
+    from ..training import save_predictions
 
     recognizer = EmotionRecognizer.from_pretrained(
         args.model if len(args.model) > 1 else args.model[0], batch_size=args.batch_size
     )
     subset = [label.strip() for label in args.labels.split(",") if label.strip()] if args.labels else None
+    decoded, skipped = decode_dataset(raw, recognizer.sampling_rate)
     try:
-        match = match_labels(recognizer.labels, raw.features["emotion"].names, subset)
-    except ValueError as error:
-        raise SystemExit(str(error)) from error
-    logger.info(
-        "scoring labels %s; the model's %s are left out of its arg-max; the data's %s clips are left out",
-        match.labels,
-        match.model_only or "none",
-        match.corpus_only or "no",
-    )
-    decoded, skipped = decode_dataset(restrict_dataset(raw, match), recognizer.sampling_rate)
-    signals = corpus_signals(decoded, recognizer.sampling_rate, args.max_seconds)
-    record = cross_corpus_record(recognizer, decoded, match, signals, batch_size=args.batch_size)
-    metrics = record_metrics(record) | {
-        "scored_labels": match.labels,
-        "model_labels_dropped": match.model_only,
-        "corpus_labels_dropped": match.corpus_only,
-        "eval_clips": len(decoded),
-    }
-    for spec in args.condition:
-        try:
-            transform = make_condition(
-                spec, recognizer.sampling_rate, signals=signals, speakers=decoded["speaker"]
-            )
-        except ValueError as error:
-            raise SystemExit(f"--condition: {error}") from error
-        degraded = cross_corpus_record(
-            recognizer, decoded, match, signals, batch_size=args.batch_size, transform=transform
+        metrics, record = evaluate_corpus(
+            recognizer,
+            decoded,
+            labels=subset,
+            batch_size=args.batch_size,
+            max_seconds=args.max_seconds,
+            conditions=args.condition,
         )
-        key = condition_key(spec)
-        scores = record_metrics(degraded)
-        for name in ("ua", "wa", "macro_f1"):
-            metrics[f"eval_{key}_{name}"] = scores[f"eval_{name}"]
-        metrics[f"ua_drop_{key}"] = metrics["eval_ua"] - scores["eval_ua"]
-        logger.info("%s: UA %.3f (clean %.3f)", spec, scores["eval_ua"], metrics["eval_ua"])
+    except ValueError as error:  # labels that do not match, a condition the data cannot make
+        raise SystemExit(str(error)) from error
     metrics["skipped_files"] = [b.as_dict() for b in skipped]
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "all_results.json"), "w") as handle:
         json.dump(metrics, handle, indent=2)
     title = " + ".join(os.path.basename(os.path.normpath(name)) for name in args.model)
+    scored = metrics["scored_labels"]
     save_predictions(
-        record, args.output_dir, title=f"{title}: UA {metrics['eval_ua']:.3f} over {len(match.labels)}"
+        record, args.output_dir, title=f"{title}: UA {metrics['eval_ua']:.3f} over {len(scored)}"
     )
-    logger.info("UA %.3f over %s on %d clips", metrics["eval_ua"], match.labels, len(decoded))
+    logger.info("UA %.3f over %s on %d clips", metrics["eval_ua"], scored, metrics["eval_clips"])
     summary = {k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}
     named = ("scored_labels", "model_labels_dropped", "corpus_labels_dropped")
     print(json.dumps(summary | {k: metrics[k] for k in named}, indent=2))
