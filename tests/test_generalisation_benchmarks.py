@@ -70,3 +70,36 @@ def test_robustness_table_lists_each_condition_with_its_drop(setup):
     text = out.read_text()
     assert f"| babble:10 | {results['eval_babble10_ua']:.3f} | {results['ua_drop_babble10']:+.3f} |" in text
     assert "| telephone |" in text and "30 clips" in text
+
+
+def test_speaker_adaptive_benchmark_fits_a_head_on_training_speakers_and_scores_both_modes(setup):
+    root, speech, song, split, model = setup
+    three = root / "three-splits.json"
+    Split("fixed", ["ravdess-03"], ["ravdess-04"], ["ravdess-01", "ravdess-02"]).to_json(three)
+    out, head_dir = root / "adaptive.md", root / "head"
+    argv = [
+        *("--model", f"m={model}", "--train", f"ravdess_speech:{speech}:{three}"),
+        *("--test", f"speech-test=ravdess_speech:{speech}:{three}", "--test", f"song=ravdess_song:{song}"),
+        *(
+            "--labels",
+            "shared",
+            "angry,happy,neutral,sad",
+            "--output",
+            str(out),
+            "--save_head",
+            str(head_dir),
+        ),
+    ]
+
+    assert _script("speaker_adaptive").main(argv) == 0
+
+    written = json.loads(out.with_suffix(".json").read_text())
+    rows = {(r["test"], r["label_set"]): r for r in written["results"]}
+    assert rows[("speech-test", "shared")]["clips"] == 30 and rows[("speech-test", "shared")]["speakers"] == 2
+    assert rows[("song", "shared")]["model_only"] == ["disgust", "surprised"]
+    assert (head_dir / "speaker_adaptive_head.npz").is_file()
+    r = rows[("song", "angry,happy,neutral,sad")]
+    assert (
+        f"| song | neutral, happy, sad, angry | {r['clips']} (2) | {r['clip_ua']:.3f} | {r['adaptive_ua']:.3f} |"
+        in out.read_text()
+    )
