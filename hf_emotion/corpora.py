@@ -519,10 +519,10 @@ def load_corpus(name: str, data_dir: str | None = None, **kwargs) -> datasets.Da
         return load_ravdess(_need_dir(name, data_dir), channel=name.split("_")[1])
     if name == "crema_d":
         return load_crema_d(_need_dir(name, data_dir), label_source=kwargs.get("label_source", "intended"))
-    from .corpus_layouts import load_layout_corpus  # imports this module
+    from .corpus_layouts import is_layout_corpus, load_layout_corpus  # imports this module
 
-    if data_dir and (layout := load_layout_corpus(name, data_dir)) is not None:
-        return layout
+    if is_layout_corpus(name):
+        return load_layout_corpus(name, _need_dir(name, data_dir))
     source = data_dir or name
     check_generic_dataset(name, source)
     generic = {k: v for k, v in kwargs.items() if k not in ("channel", "label_source")}

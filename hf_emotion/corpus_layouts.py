@@ -392,8 +392,15 @@ def load_msp_podcast(
 # --------------------------------------------------------------------------- by name
 
 
-def load_layout_corpus(name: str, data_dir: str | os.PathLike) -> datasets.Dataset | None:
-    """A corpus of this module by its ``--dataset`` name, or ``None`` when the name is not one.
+def is_layout_corpus(name: str) -> bool:
+    """Whether ``--dataset name`` is one of this module's corpora (``msp_podcast_<anything>`` included)."""
+    return name in ("tess", "savee", "emodb", "iemocap", "iemocap_all", "msp_podcast") or name.startswith(
+        "msp_podcast_"
+    )
+
+
+def load_layout_corpus(name: str, data_dir: str | os.PathLike) -> datasets.Dataset:
+    """A corpus of this module by its ``--dataset`` name.
 
     Names: ``tess``, ``savee``, ``emodb``, ``iemocap`` (4 classes, excited as happy),
     ``iemocap_all`` (every category with a unified label), ``msp_podcast`` and
@@ -415,15 +422,4 @@ def load_layout_corpus(name: str, data_dir: str | os.PathLike) -> datasets.Datas
                 + ", ".join(f"msp_podcast_{p.lower()}" for p in MSP_PODCAST_PARTITIONS)
             )
         return load_msp_podcast(data_dir, partition=partition)
-    return None
-
-
-LAYOUT_CORPORA = (
-    "tess",
-    "savee",
-    "emodb",
-    "iemocap",
-    "iemocap_all",
-    "msp_podcast",
-    *(f"msp_podcast_{p.lower()}" for p in MSP_PODCAST_PARTITIONS),
-)
+    raise ValueError(f"--dataset {name}: not a corpus of hf_emotion.corpus_layouts")

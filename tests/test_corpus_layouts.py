@@ -225,3 +225,8 @@ def test_crema_d_reads_the_perception_table_where_the_official_release_keeps_it(
 
     # the synthetic crowd hears the first sentence's SAD as neutral
     assert "sad" not in perceived.features["emotion"].names
+
+
+def test_a_built_in_corpus_without_its_folder_says_to_pass_data_dir():
+    with pytest.raises(ValueError, match="--dataset msp_podcast_test1 needs --data_dir"):
+        load_corpus("msp_podcast_test1")
