@@ -20,6 +20,7 @@ writes ``benchmarks/results/cross_corpus.md`` and the full metrics next to it as
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import shlex
@@ -27,6 +28,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -65,6 +68,27 @@ class TestSet:
         if skipped:
             logger.warning("%s: %d files skipped", self.name, len(skipped))
         return decoded
+
+
+class ScoreCache:
+    """A recognizer that scores each distinct clip once: the label sets of one test set share its scores."""
+
+    def __init__(self, recognizer):
+        self.recognizer = recognizer
+        self.labels, self.sampling_rate = recognizer.labels, recognizer.sampling_rate
+        self.regression_targets = recognizer.regression_targets
+        self._scores: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def score(self, signals, *, batch_size=None):
+        keys = [hashlib.sha1(np.ascontiguousarray(s).tobytes()).digest() for s in signals]
+        missing = [i for i, key in enumerate(keys) if key not in self._scores]
+        if missing:
+            probabilities, regression = self.recognizer.score(
+                [signals[i] for i in missing], batch_size=batch_size
+            )
+            for row, i in enumerate(missing):
+                self._scores[keys[i]] = (probabilities[row], regression[row])
+        return tuple(np.stack([self._scores[key][part] for key in keys]) for part in (0, 1))
 
 
 def named_path(value: str) -> tuple[str, str]:
@@ -142,7 +166,7 @@ def main(argv=None) -> int:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     results = []
     for model_name, path in args.model:
-        recognizer = EmotionRecognizer.from_pretrained(path, batch_size=args.batch_size)
+        recognizer = ScoreCache(EmotionRecognizer.from_pretrained(path, batch_size=args.batch_size))
         for test in args.test:
             decoded = test.load(recognizer.sampling_rate)
             for label_set in args.labels:

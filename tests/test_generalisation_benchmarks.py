@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hf_emotion.splits import Split
@@ -103,3 +104,22 @@ def test_speaker_adaptive_benchmark_fits_a_head_on_training_speakers_and_scores_
         f"| song | neutral, happy, sad, angry | {r['clips']} (2) | {r['clip_ua']:.3f} | {r['adaptive_ua']:.3f} |"
         in out.read_text()
     )
+
+
+def test_score_cache_scores_each_distinct_clip_once(setup):
+    from hf_emotion.inference import EmotionRecognizer
+    from tests.synth import emotion_signal
+
+    recognizer = EmotionRecognizer.from_pretrained(setup[4])
+    scored = []
+    real_score = recognizer.score
+    recognizer.score = lambda signals, **kw: scored.append(len(signals)) or real_score(signals, **kw)
+    cache = _script("cross_corpus").ScoreCache(recognizer)
+    clips = [emotion_signal(e, 0.5) for e in ("sad", "angry", "happy")]
+
+    first = cache.score(clips[:2])
+    again = cache.score(clips[::-1])
+
+    assert scored == [2, 1]
+    np.testing.assert_array_equal(again[0][::-1][:2], first[0])  # sad, angry: from the cache
+    np.testing.assert_allclose(again[0], real_score(clips[::-1])[0], atol=1e-6)
