@@ -21,6 +21,7 @@ from pathlib import Path
 import datasets
 
 from .corpora import _audio_files, _report_unparsed, _to_dataset
+from .errors import ConfigurationError, MissingInputError
 from .targets import NORMAL_INTENSITY, valence_arousal_targets
 
 logger = logging.getLogger(__name__)
@@ -284,7 +285,7 @@ def load_iemocap(
     audio = {path.stem: path for path in _audio_files(root) if not path.name.startswith("._")}
     evaluations = sorted(p for p in root.rglob("EmoEvaluation/*.txt") if not p.name.startswith("._"))
     if not evaluations:
-        raise FileNotFoundError(f"{root}: no dialog/EmoEvaluation/*.txt label files below it; is it IEMOCAP?")
+        raise MissingInputError(f"{root}: no dialog/EmoEvaluation/*.txt label files below it; is it IEMOCAP?")
     mapping = dict(IEMOCAP_EMOTIONS, **({"exc": "happy"} if merge_excited else {}))
     rows, dropped, no_audio = [], Counter(), []
     for evaluation in evaluations:
@@ -339,9 +340,9 @@ def load_msp_podcast(
     root = Path(data_dir)
     table = next(iter(sorted(root.rglob("labels_consensus.csv"))), None)
     if table is None:
-        raise FileNotFoundError(f"{root}: no Labels/labels_consensus.csv below it; is it MSP-Podcast?")
+        raise MissingInputError(f"{root}: no Labels/labels_consensus.csv below it; is it MSP-Podcast?")
     if partition is not None and partition not in MSP_PODCAST_PARTITIONS:
-        raise ValueError(f"partition must be one of {MSP_PODCAST_PARTITIONS}, got {partition!r}")
+        raise ConfigurationError(f"partition must be one of {MSP_PODCAST_PARTITIONS}, got {partition!r}")
     audio = {path.stem: path for path in _audio_files(root)}
     with open(table, newline="", encoding="utf-8") as handle:
         records = list(csv.DictReader(handle))
@@ -417,9 +418,9 @@ def load_layout_corpus(name: str, data_dir: str | os.PathLike) -> datasets.Datas
         wanted = name.removeprefix("msp_podcast_").lower()
         partition = next((p for p in MSP_PODCAST_PARTITIONS if p.lower() == wanted), None)
         if partition is None:
-            raise ValueError(
+            raise ConfigurationError(
                 f"--dataset {name}: no such MSP-Podcast partition; use one of "
                 + ", ".join(f"msp_podcast_{p.lower()}" for p in MSP_PODCAST_PARTITIONS)
             )
         return load_msp_podcast(data_dir, partition=partition)
-    raise ValueError(f"--dataset {name}: not a corpus of hf_emotion.corpus_layouts")
+    raise ConfigurationError(f"--dataset {name}: not a corpus of hf_emotion.corpus_layouts")

@@ -21,6 +21,7 @@ from hf_emotion.corpus_layouts import (
     parse_savee_name,
     parse_tess_name,
 )
+from hf_emotion.errors import ConfigurationError, MissingInputError
 from tests.synth import emotion_signal, make_crema_d_tree, write_audio
 
 
@@ -199,7 +200,7 @@ def test_msp_podcast_rescales_ratings_and_keeps_its_partitions(tmp_path, caplog)
 
     test1 = load_corpus("msp_podcast_test1", str(root))
     assert test1["speaker"] == ["msp_podcast-40"] and "dominance" not in test1.column_names
-    with pytest.raises(ValueError, match="msp_podcast_test2"):
+    with pytest.raises(ConfigurationError, match="msp_podcast_test2"):
         load_corpus("msp_podcast_test9", str(root))
 
 
@@ -228,5 +229,13 @@ def test_crema_d_reads_the_perception_table_where_the_official_release_keeps_it(
 
 
 def test_a_built_in_corpus_without_its_folder_says_to_pass_data_dir():
-    with pytest.raises(ValueError, match="--dataset msp_podcast_test1 needs --data_dir"):
+    with pytest.raises(MissingInputError, match="--dataset msp_podcast_test1 needs --data_dir"):
         load_corpus("msp_podcast_test1")
+
+
+def test_a_folder_without_the_label_tables_says_which_table_is_missing(tmp_path):
+    _clip(tmp_path / "Ses01F_impro01_F000.wav")
+    with pytest.raises(MissingInputError, match="EmoEvaluation"):
+        load_corpus("iemocap", str(tmp_path))
+    with pytest.raises(MissingInputError, match="labels_consensus.csv"):
+        load_corpus("msp_podcast", str(tmp_path))
