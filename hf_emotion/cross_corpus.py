@@ -160,7 +160,7 @@ def restrict_dataset(dataset, match: LabelMatch):
     dataset = dataset.filter(lambda e: names[e] in index, input_columns="emotion")
     if len(dataset) < before:
         logger.warning(
-            "left out %d of %d clips whose labels %s the model cannot predict",
+            "left out %d of %d clips whose labels %s are not scored (the model lacks them or --labels leaves them out)",
             before - len(dataset),
             before,
             match.corpus_only,
