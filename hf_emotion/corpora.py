@@ -244,8 +244,10 @@ def load_crema_d(data_dir: str | os.PathLike, label_source: str = "intended") ->
         for row in _read_csv(root / "VideoDemographics.csv"):
             genders[str(row["ActorID"]).strip()] = row["Sex"].strip().lower()
     perceived: dict[str, tuple[str, float]] = {}
-    if (root / "summaryTable.csv").exists():
-        for row in _read_csv(root / "summaryTable.csv"):
+    # The official release keeps the table under processedResults/.
+    summary = next((p for p in (root, root / "processedResults") if (p / "summaryTable.csv").exists()), None)
+    if summary is not None:
+        for row in _read_csv(summary / "summaryTable.csv"):
             # On tied votes VoiceLevel holds one level per tied emotion ("37.2:58.6"): average them.
             levels = [float(v) for v in row["VoiceLevel"].split(":") if v.strip()]
             perceived[row["FileName"].strip()] = (
@@ -496,7 +498,11 @@ def _warn_unless_emotions(labels: Sequence[str], paths: Sequence[str], what: str
 
 # --------------------------------------------------------------------------- several at once
 
-BUILTIN_CORPORA = ("ravdess", "ravdess_speech", "ravdess_song", "crema_d")
+# tess ... msp_podcast: hf_emotion/corpus_layouts.py
+BUILTIN_CORPORA = (
+    *("ravdess", "ravdess_speech", "ravdess_song", "crema_d"),
+    *("tess", "savee", "emodb", "iemocap", "msp_podcast"),
+)
 
 
 def load_corpus(name: str, data_dir: str | None = None, **kwargs) -> datasets.Dataset:
@@ -513,6 +519,10 @@ def load_corpus(name: str, data_dir: str | None = None, **kwargs) -> datasets.Da
         return load_ravdess(_need_dir(name, data_dir), channel=name.split("_")[1])
     if name == "crema_d":
         return load_crema_d(_need_dir(name, data_dir), label_source=kwargs.get("label_source", "intended"))
+    from .corpus_layouts import is_layout_corpus, load_layout_corpus  # imports this module
+
+    if is_layout_corpus(name):
+        return load_layout_corpus(name, _need_dir(name, data_dir))
     source = data_dir or name
     check_generic_dataset(name, source)
     generic = {k: v for k, v in kwargs.items() if k not in ("channel", "label_source")}

@@ -38,6 +38,21 @@ def add_arguments(parser) -> None:
         "validation speakers); reported as eval_spkprobe_*, with eval_lrprobe_* for the same classifier "
         "without the per-speaker statistics",
     )
+    parser.add_argument(
+        "--labels",
+        help="comma-separated labels to score, e.g. angry,happy,neutral,sad (each a label of both the model "
+        "and the data): the arg-max runs over these only and UA averages over them. Without it, data whose "
+        "labels differ from the model's (another corpus) is scored over the labels both have, and the "
+        "labels each side loses are reported",
+    )
+    parser.add_argument(
+        "--condition",
+        nargs="+",
+        default=[],
+        help="also score under these recording conditions (white:<SNR dB>, babble:<SNR dB>, reverb:<RT60 s>, "
+        "telephone, mp3:<kbit/s>; see hf_emotion/conditions.py), each reported as eval_<condition>_ua and "
+        "ua_drop_<condition> (clean UA minus that one), e.g. --condition babble:10 telephone",
+    )
 
 
 def run(args) -> int:
@@ -45,6 +60,7 @@ def run(args) -> int:
     from transformers import AutoFeatureExtractor
 
     from ..batches import with_model_columns
+    from ..conditions import parse_condition
     from ..corpora import decode_dataset, load_corpora
     from ..modeling_emotion import EmotionModel
     from ..reports import average_predictions, predict_dataset, record_metrics, save_predictions
@@ -53,17 +69,6 @@ def run(args) -> int:
 
     if args.speaker_norm_probe and len(args.model) > 1:
         raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
-    models = [EmotionModel.from_pretrained(name).eval() for name in args.model]
-    extractors = [AutoFeatureExtractor.from_pretrained(name) for name in args.model]
-    model, extractor = models[0], extractors[0]
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    for name, other, other_extractor in zip(args.model[1:], models[1:], extractors[1:], strict=True):
-        other_names = [other.config.id2label[i] for i in range(other.config.num_labels)]
-        if other_names != names or other_extractor.sampling_rate != extractor.sampling_rate:
-            raise SystemExit(
-                f"{name} (labels {other_names}, {other_extractor.sampling_rate} Hz) cannot be averaged with "
-                f"{args.model[0]} (labels {names}, {extractor.sampling_rate} Hz)"
-            )
     raw = load_corpora(
         args.dataset, args.data_dir, channel=args.ravdess_channel, label_source=args.crema_d_labels
     )
@@ -83,6 +88,29 @@ def run(args) -> int:
             raise SystemExit(f"speakers {sorted(unknown)} are not in the data")
         raw = raw.filter(lambda s: s in keep, input_columns="speaker")
     data_names = raw.features["emotion"].names
+    for spec in args.condition:  # before any decoding: a typo fails at once
+        try:
+            parse_condition(spec)
+        except ValueError as error:
+            raise SystemExit(f"--condition: {error}") from error
+    if args.labels or args.condition or set(data_names) != set(_model_labels(args.model[0])):
+        if args.speaker_norm_probe:
+            raise SystemExit(
+                "--speaker_norm_probe scores a model on its own corpus and labels, clean; leave out --labels "
+                "and --condition, or evaluate on data with the model's labels"
+            )
+        return _run_cross_corpus(args, raw)
+    models = [EmotionModel.from_pretrained(name).eval() for name in args.model]
+    extractors = [AutoFeatureExtractor.from_pretrained(name) for name in args.model]
+    model, extractor = models[0], extractors[0]
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    for name, other, other_extractor in zip(args.model[1:], models[1:], extractors[1:], strict=True):
+        other_names = [other.config.id2label[i] for i in range(other.config.num_labels)]
+        if other_names != names or other_extractor.sampling_rate != extractor.sampling_rate:
+            raise SystemExit(
+                f"{name} (labels {other_names}, {other_extractor.sampling_rate} Hz) cannot be averaged with "
+                f"{args.model[0]} (labels {names}, {extractor.sampling_rate} Hz)"
+            )
     missing = sorted(set(data_names) - set(names))
     if missing:
         raise SystemExit(f"the data has labels {missing} that {args.model[0]} does not predict ({names})")
@@ -120,6 +148,54 @@ def run(args) -> int:
     save_predictions(record, args.output_dir, title=f"{title}: UA {metrics['eval_ua']:.3f}")
     logger.info("UA %.3f, WA %.3f on %d clips", metrics["eval_ua"], metrics["eval_wa"], len(dataset))
     print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}, indent=2))
+    return 0
+
+
+def _model_labels(name: str) -> list[str]:
+    from ..configuration_emotion import EmotionConfig
+
+    config = EmotionConfig.from_pretrained(name)
+    return [config.id2label[i] for i in range(config.num_labels)]
+
+
+def _run_cross_corpus(args, raw) -> int:
+    """Score through ``EmotionRecognizer`` over the labels the model and the data share, clean and degraded."""
+    import numpy as np
+
+    from ..corpora import decode_dataset
+    from ..cross_corpus import evaluate_corpus
+    from ..inference import EmotionRecognizer
+    from ..reports import save_predictions
+
+    recognizer = EmotionRecognizer.from_pretrained(
+        args.model if len(args.model) > 1 else args.model[0], batch_size=args.batch_size
+    )
+    subset = [label.strip() for label in args.labels.split(",") if label.strip()] if args.labels else None
+    decoded, skipped = decode_dataset(raw, recognizer.sampling_rate)
+    try:
+        metrics, record = evaluate_corpus(
+            recognizer,
+            decoded,
+            labels=subset,
+            batch_size=args.batch_size,
+            max_seconds=args.max_seconds,
+            conditions=args.condition,
+        )
+    except ValueError as error:  # labels that do not match, a condition the data cannot make
+        raise SystemExit(str(error)) from error
+    metrics["skipped_files"] = [b.as_dict() for b in skipped]
+    os.makedirs(args.output_dir, exist_ok=True)
+    with open(os.path.join(args.output_dir, "all_results.json"), "w") as handle:
+        json.dump(metrics, handle, indent=2)
+    title = " + ".join(os.path.basename(os.path.normpath(name)) for name in args.model)
+    scored = metrics["scored_labels"]
+    save_predictions(
+        record, args.output_dir, title=f"{title}: UA {metrics['eval_ua']:.3f} over {len(scored)}"
+    )
+    logger.info("UA %.3f over %s on %d clips", metrics["eval_ua"], scored, metrics["eval_clips"])
+    summary = {k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}
+    named = ("scored_labels", "model_labels_dropped", "corpus_labels_dropped")
+    print(json.dumps(summary | {k: metrics[k] for k in named}, indent=2))
     return 0
 
 

@@ -1,0 +1,125 @@
+"""benchmarks/cross_corpus.py and benchmarks/robustness.py run end to end on synthetic corpora."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hf_emotion.splits import Split
+from tests.synth import make_ravdess_tree
+from tests.test_inference import LABELS, make_emotion_model_dir
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _script(name):
+    sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, tiny_wav2vec2_dir):
+    root = tmp_path_factory.mktemp("bench")
+    speech = make_ravdess_tree(root / "speech", actors=range(1, 5))
+    song = make_ravdess_tree(root / "song", actors=range(1, 3), channel="song")
+    split = root / "splits.json"
+    Split("fixed", ["ravdess-03", "ravdess-04"], [], ["ravdess-01", "ravdess-02"]).to_json(split)
+    model = make_emotion_model_dir(tiny_wav2vec2_dir, root / "model", labels=LABELS)
+    return root, speech, song, split, model
+
+
+def test_cross_corpus_matrix_has_a_cell_per_model_test_set_and_label_set(setup):
+    root, speech, song, split, model = setup
+    out = root / "cross.md"
+    argv = [
+        *("--model", f"m={model}"),
+        *("--test", f"speech-test=ravdess_speech:{speech}:{split}", "--test", f"song=ravdess_song:{song}"),
+        *("--labels", "shared", "angry,happy,neutral,sad", "--output", str(out)),
+    ]
+
+    assert _script("cross_corpus").main(argv) == 0
+
+    results = json.loads(out.with_suffix(".json").read_text())
+    cells = {(r["test"], r["labels"]): r for r in results}
+    assert len(cells) == 4
+    assert cells[("speech-test", "shared")]["eval_clips"] == 30  # 2 test actors × 15 clips
+    assert cells[("song", "shared")]["model_labels_dropped"] == ["disgust", "surprised"]  # no song clips
+    assert cells[("song", "angry,happy,neutral,sad")]["scored_labels"] == ["neutral", "happy", "sad", "angry"]
+    text = out.read_text()
+    assert f"| m | {cells[('speech-test', 'shared')]['eval_ua']:.3f} (8 cl., 30 clips)" in text
+    assert "Command: `python benchmarks/cross_corpus.py --model" in text
+
+
+def test_robustness_table_lists_each_condition_with_its_drop(setup):
+    root, speech, _, split, model = setup
+    out = root / "robust.md"
+    argv = ["--model", f"m={model}", "--test", f"speech-test=ravdess_speech:{speech}:{split}"]
+    argv += ["--conditions", "white:5", "babble:10", "telephone", "--output", str(out)]
+
+    assert _script("robustness").main(argv) == 0
+
+    results = json.loads(out.with_suffix(".json").read_text())["m"]
+    text = out.read_text()
+    assert f"| babble:10 | {results['eval_babble10_ua']:.3f} | {results['ua_drop_babble10']:+.3f} |" in text
+    assert "| telephone |" in text and "30 clips" in text
+
+
+def test_speaker_adaptive_benchmark_fits_a_head_on_training_speakers_and_scores_both_modes(setup):
+    root, speech, song, split, model = setup
+    three = root / "three-splits.json"
+    Split("fixed", ["ravdess-03"], ["ravdess-04"], ["ravdess-01", "ravdess-02"]).to_json(three)
+    out, head_dir = root / "adaptive.md", root / "head"
+    argv = [
+        *("--model", f"m={model}", "--train", f"ravdess_speech:{speech}:{three}"),
+        *("--test", f"speech-test=ravdess_speech:{speech}:{three}", "--test", f"song=ravdess_song:{song}"),
+        *(
+            "--labels",
+            "shared",
+            "angry,happy,neutral,sad",
+            "--output",
+            str(out),
+            "--save_head",
+            str(head_dir),
+        ),
+    ]
+
+    assert _script("speaker_adaptive").main(argv) == 0
+
+    written = json.loads(out.with_suffix(".json").read_text())
+    rows = {(r["test"], r["label_set"]): r for r in written["results"]}
+    assert rows[("speech-test", "shared")]["clips"] == 30 and rows[("speech-test", "shared")]["speakers"] == 2
+    assert rows[("song", "shared")]["model_only"] == ["disgust", "surprised"]
+    assert (head_dir / "speaker_adaptive_head.npz").is_file()
+    r = rows[("song", "angry,happy,neutral,sad")]
+    assert (
+        f"| song | neutral, happy, sad, angry | {r['clips']} (2) | {r['clip_ua']:.3f} | {r['adaptive_ua']:.3f} |"
+        in out.read_text()
+    )
+
+
+def test_score_cache_scores_each_distinct_clip_once(setup):
+    from hf_emotion.inference import EmotionRecognizer
+    from tests.synth import emotion_signal
+
+    recognizer = EmotionRecognizer.from_pretrained(setup[4])
+    scored = []
+    real_score = recognizer.score
+    recognizer.score = lambda signals, **kw: scored.append(len(signals)) or real_score(signals, **kw)
+    cache = _script("cross_corpus").ScoreCache(recognizer)
+    clips = [emotion_signal(e, 0.5) for e in ("sad", "angry", "happy")]
+
+    first = cache.score(clips[:2])
+    again = cache.score(clips[::-1])
+
+    assert scored == [2, 1]
+    np.testing.assert_array_equal(again[0][::-1][:2], first[0])  # sad, angry: from the cache
+    np.testing.assert_allclose(again[0], real_score(clips[::-1])[0], atol=1e-6)
