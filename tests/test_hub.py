@@ -313,3 +313,58 @@ def test_finetune_pushes_once_at_the_end_never_from_the_trainer(
     fold_card = committed["fold_0/README.md"].decode()
     assert 'pipeline(model="someone/tiny-ravdess", model_kwargs={"subfolder": "fold_0"}' in fold_card
     assert str(tmp_path) not in fold_card
+
+
+def test_finetune_of_one_fold_pushes_once_to_the_run_folders_name(
+    tmp_path, ravdess_dir, tiny_wav2vec2_dir, monkeypatch
+):
+    import finetune
+    import hf_emotion.hub
+
+    apis = []
+    monkeypatch.setattr(hf_emotion.hub, "HfApi", lambda: apis.append(RecordingHfApi()) or apis[-1])
+    out = tmp_path / "tiny-ravdess"
+    finetune.main(
+        [
+            "--model_name_or_path", str(tiny_wav2vec2_dir),
+            "--dataset", "ravdess", "--data_dir", str(ravdess_dir), "--num_folds", "4",
+            "--max_steps", "1", "--linear_probe_epochs", "0", "--save_steps", "1",
+            "--output_dir", str(out), "--per_device_train_batch_size", "8", "--push_to_hub",
+        ]
+    )  # fmt: skip
+    assert len(apis) == 1
+    assert [(name, kwargs["repo_id"]) for name, kwargs in apis[0].calls] == [
+        ("create_repo", "tiny-ravdess"),
+        ("create_commit", "tiny-ravdess"),
+    ]
+    assert {"README.md", "splits.json", "pipeline_emotion.py", "model.safetensors"} <= set(apis[0].committed)
+    assert not [path for path in apis[0].committed if "/" in path or path == "training_args.bin"]
+    card = (out / "README.md").read_text()
+    assert 'pipeline(model="tiny-ravdess", trust_remote_code=True)' in card
+    assert str(tmp_path) not in card
+
+
+def test_publish_on_a_replica_writes_no_card_and_pushes_nothing(tmp_path, monkeypatch):
+    import types
+
+    import hf_emotion.hub
+    from hf_emotion.hub import PushRequest
+    from hf_emotion.recipe import Run, publish
+
+    apis = []
+    monkeypatch.setattr(hf_emotion.hub, "HfApi", lambda: apis.append(RecordingHfApi()) or apis[-1])
+    replica = Run(
+        model_args=None,
+        data_args=types.SimpleNamespace(dataset=["ravdess"]),
+        training_args=types.SimpleNamespace(process_index=1),  # rank 1 of `accelerate launch`
+        dataset=None,
+        label_names=LABELS,
+        feature_extractor=None,
+        is_whisper=False,
+        continuing=False,
+        skipped_files=[],
+        run_dir=str(tmp_path),
+        push=PushRequest(repo_id="someone/model", token=None, private=None),
+    )
+    publish(replica, str(tmp_path), split=SPLIT, metrics=METRICS, push=True, commit_message="m")
+    assert list(tmp_path.iterdir()) == [] and apis == []
