@@ -131,7 +131,15 @@ class ModelArguments:
     )
     cache_dir: str | None = field(default=None, metadata={"help": "Where Hub downloads are stored."})
     token: str | None = field(
-        default=None, metadata={"help": "Hub token for private models and --push_to_hub."}
+        default=None,
+        metadata={"help": "Hub token for every Hub call: private models and datasets, and --push_to_hub."},
+    )
+    push_folds: bool = field(
+        default=False,
+        metadata={
+            "help": "With --push_to_hub and --cross_validation, also push each fold's model, card and plots "
+            "into fold_k/ of the repository (in the same single commit)."
+        },
     )
 
     def __post_init__(self):

@@ -18,6 +18,7 @@ MODEL_FILES = (
     "preprocessor_config.json",
     "configuration_emotion.py",
     "modeling_emotion.py",
+    "pipeline_emotion.py",
 )
 
 

@@ -1,14 +1,20 @@
 """Configuration of the speech emotion model: a pretrained speech encoder plus emotion heads.
 
 This file is copied next to the weights by `save_pretrained` (see `EmotionConfig.register_for_auto_class`), so it
-imports nothing from `hf_emotion` and can be loaded on its own with `trust_remote_code=True`.
+imports nothing from `hf_emotion` but its sibling `pipeline_emotion.py` and can be loaded on its own with
+`trust_remote_code=True`.
 """
 
+import copy
 import logging
 import os
 
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
+
+# A relative import, so transformers copies pipeline_emotion.py beside the model whenever it saves or downloads this
+# file: the pipeline named in `custom_pipelines` is then always there.
+from .pipeline_emotion import CUSTOM_PIPELINES
 
 #: Backbone families the model knows how to pool over, by `model_type` of the encoder config.
 WAV2VEC2_LIKE_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
@@ -93,6 +99,10 @@ class EmotionConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        if not getattr(self, "custom_pipelines", None):
+            # `pipeline(model=..., trust_remote_code=True)` runs the emotion pipeline, also for the stock
+            # "audio-classification" task (a copy: transformers rewrites the entry it loads in place).
+            self.custom_pipelines = copy.deepcopy(CUSTOM_PIPELINES)
         if self.id2label is not None and self.label2id is None:
             self.label2id = {label: index for index, label in self.id2label.items()}
 

@@ -31,16 +31,18 @@ from transformers import AutoConfig
 
 from .arguments import DataArguments, EmotionTrainingArguments, ModelArguments, resolve_backbone_defaults
 from .batches import EmotionDataCollator, load_feature_extractor, with_model_columns
-from .checkpoints import MODEL_FILES, export_model, last_complete_checkpoint
+from .checkpoints import export_model, last_complete_checkpoint
 from .class_mixing import fit_class_mixing
-from .corpora import LICENCES, decode_dataset, load_corpora
+from .corpora import decode_dataset, load_corpora
 from .heads import HEAD_MODULES, fit_heads_on_pooled_features
+from .hub import PushRequest, base_model_id, build_model_card, push_run, take_push_request, use_token
+from .machine import describe_machine
 from .metrics import format_summary_markdown, plot_confusion_matrix, summarize_folds
 from .modeling_emotion import EmotionModel
 from .placement import digests_by_process, from_main, log_phase, share_tensors, training_dtype
 from .plan import check_training_plan
 from .preflight import check_model_source
-from .reports import predict_dataset, save_predictions, write_model_card
+from .reports import predict_dataset, save_predictions
 from .splits import Split, apply_split, make_split
 from .trainer import IGNORE_KEYS, EmotionTrainer, FreezeEncoderCallback, make_compute_metrics
 
@@ -61,6 +63,8 @@ class Run:
     continuing: bool  # model_name_or_path is a trained hf-emotion model, trained further
     skipped_files: list[dict]
     run_dir: str
+    push: PushRequest | None = None  # --push_to_hub, taken from the Trainer: the run pushes once, at its end
+    base_model: str | None = None  # the Hub id fine-tuned from, for the card (never a local folder)
 
     @property
     def is_main(self) -> bool:
@@ -90,6 +94,13 @@ def load_run(
     """Corpora, backbone and feature extractor; the clips decoded once and cached (replicas read the cache)."""
     from .backbones import BACKBONES, build_backbone
 
+    # --token for every Hub call of the run. --push_to_hub is taken away from the Trainer before any is built
+    # (left on, it would create the repository at once and push at every save, from every fold): every process
+    # takes it, and ``publish`` pushes once from the main process.
+    use_token(model_args.token or training_args.hub_token)
+    push = take_push_request(training_args, token=model_args.token, include_folds=model_args.push_folds)
+    # Before a backbone name becomes its local cache folder: the card names the Hub model it stands for.
+    base_model = base_model_id(model_args.model_name_or_path)
     with training_args.main_process_first(desc="loading the corpora and the backbone"):
         raw = load_corpora(
             data_args.dataset,
@@ -142,6 +153,8 @@ def load_run(
         continuing=continuing,
         skipped_files=[b.as_dict() for b in skipped],
         run_dir=training_args.output_dir,
+        push=push,
+        base_model=base_model,
     )
 
 
@@ -493,7 +506,8 @@ def write_fold_reports(run: Run, trainer: EmotionTrainer, result: FoldResult, sp
         result.output_dir,
         split=vars(split),
         metrics=metrics,
-        push=run.training_args.push_to_hub and not run.data_args.cross_validation,
+        subfolder=f"fold_{result.fold}" if run.data_args.cross_validation else None,
+        push=run.push is not None and not run.data_args.cross_validation,
         commit_message=f"hf-emotion fold {result.fold}: {headline(test)}",
     )
 
@@ -551,7 +565,7 @@ def summarise_folds(run: Run, results: list[FoldResult]) -> dict:
         split=split,
         metrics=best.metrics,
         summary=summary,
-        push=run.training_args.push_to_hub,
+        push=run.push is not None,
         commit_message=f"hf-emotion {len(results)}-fold CV: {mean_headline}",
     )
     return means
@@ -566,42 +580,47 @@ def publish(
     push: bool,
     commit_message: str,
     summary: dict | None = None,
+    subfolder: str | None = None,
 ) -> None:
-    """The one place a model folder gets its card and, with ``--push_to_hub``, goes to the Hub (main process)."""
+    """The one place a model folder gets its card and, with ``--push_to_hub``, goes to the Hub: from the main
+    process, in one commit (``hub.push_run``; with ``--push_folds`` each ``fold_k/`` goes in the same commit).
+
+    ``subfolder`` is where the folder lies in the run's repository (``fold_k`` of a cross-validation), so a
+    fold's card loads its own model from there.
+    """
     if not run.is_main:
         return
-    write_model_card(
-        folder,
-        base_model=run.model_args.model_name_or_path,
-        datasets_used=run.data_args.dataset,
-        licences=LICENCES,
-        split=split,
-        metrics=metrics,
+    repo_id = card_repo_id(run)
+    build_model_card(
+        repo_id=repo_id,
+        subfolder=subfolder,
+        base_model=run.base_model,
+        datasets=run.data_args.dataset,
         label_names=run.label_names,
-        skipped_files=run.skipped_files,
+        metrics=metrics,
+        split=split,
         summary=summary,
-    )
+        skipped_files=run.skipped_files,
+        machine=describe_machine(),
+    ).save(os.path.join(folder, "README.md"))
     if not push:
         return
-    from huggingface_hub import create_repo, upload_folder
-
-    args = run.training_args
-    repo_id = args.hub_model_id or os.path.basename(os.path.abspath(folder))
-    create_repo(repo_id, exist_ok=True, token=args.hub_token)
-    upload_folder(
-        repo_id=repo_id,
-        folder_path=folder,
-        allow_patterns=[
-            *MODEL_FILES,
-            "README.md",
-            "cv_summary.*",
-            "*.png",
-            "all_results.json",
-            "splits.json",
-        ],
+    push_run(
+        folder,
+        repo_id,
+        token=run.push.token,
+        private=run.push.private,
+        include_folds=run.push.include_folds,
         commit_message=commit_message,
-        token=args.hub_token,
     )
+
+
+def card_repo_id(run: Run) -> str:
+    """The repository a card tells users to load from: ``--hub_model_id``, else the run folder's name (the
+    repository ``--push_to_hub`` creates then; never a local path, which means nothing once shared)."""
+    if run.push is not None and run.push.repo_id:
+        return run.push.repo_id
+    return os.path.basename(os.path.abspath(run.run_dir))
 
 
 def headline(metrics: dict) -> str:

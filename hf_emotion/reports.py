@@ -1,19 +1,16 @@
-"""What a fold leaves on disk: predictions with their metrics and plots, and the model card."""
+"""What a fold leaves on disk: predictions with their metrics and plots (the model card: ``hub``)."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Sequence
-from datetime import datetime, timezone
 
 import numpy as np
 import torch
 from transformers import Trainer
 
-from .machine import describe_machine
 from .metrics import (
-    HEADLINE_METRICS,
     classification_metrics,
     plot_confusion_matrix,
     plot_valence_arousal,
@@ -117,100 +114,3 @@ def save_predictions(record: dict, output_dir: str, title: str = "") -> None:
         record["label_names"],
         os.path.join(output_dir, "valence_arousal.png"),
     )
-
-
-def write_model_card(
-    output_dir: str,
-    *,
-    base_model: str,
-    datasets_used: Sequence[str],
-    licences: dict[str, str],
-    split: dict,
-    metrics: dict,
-    label_names: Sequence[str],
-    skipped_files: Sequence[dict],
-    summary: dict | None = None,
-) -> None:
-    """README.md of a trained model: protocol, metrics, data and licences (Hub model-card format)."""
-    rows = "\n".join(
-        f"| {key} | {metrics[f'eval_{key}']:.3f} |" for key in HEADLINE_METRICS if f"eval_{key}" in metrics
-    )
-    cv = ""
-    if summary:
-        cv_rows = "\n".join(
-            f"| {key} | {summary[f'eval_{key}']['mean']:.3f} ± {summary[f'eval_{key}']['std']:.3f} |"
-            for key in HEADLINE_METRICS
-            if f"eval_{key}" in summary
-        )
-        cv = f"\n### Cross-validation (mean ± std over {summary['eval_ua']['n']} speaker folds)\n\n| metric | value |\n|---|---|\n{cv_rows}\n"
-    licence_lines = "\n".join(
-        f"- **{name}**: {licences.get(name, 'see the dataset card')}" for name in datasets_used
-    )
-    skipped = (
-        "\n".join(f"- `{f['path']}`: {f['detail']}" for f in skipped_files[:50]) if skipped_files else "none"
-    )
-    mixing = ""
-    weights = {
-        k.removeprefix("class_mixing_weight_"): v
-        for k, v in metrics.items()
-        if k.startswith("class_mixing_weight_")
-    }
-    if weights:
-        mixing = (
-            "\nThe valence/arousal outputs mix the regressor's with the classifier's expected class coordinates, "
-            f"with weights {', '.join(f'{name} {w:g}' for name, w in weights.items())} (0: regressor only), chosen "
-            "on the validation speakers (`valence_arousal_class_weight` in config.json)."
-        )
-    card = f"""---
-library_name: transformers
-pipeline_tag: audio-classification
-base_model: {base_model}
-tags:
-- speech-emotion-recognition
-- hf-emotion
-metrics:
-- balanced_accuracy
-- f1
----
-
-# Speech emotion recognition ({", ".join(datasets_used)})
-
-Fine-tuned from `{base_model}` with the hf-emotion library for {len(label_names)}-class emotion
-({", ".join(label_names)}) plus valence/arousal regression.
-
-## Evaluation protocol
-
-Speaker-independent: the test speakers were never heard in training or model selection.
-Protocol `{split.get("protocol")}`; test speakers {", ".join(split.get("test", []))};
-validation speakers (best checkpoint by UA) {", ".join(split.get("validation", []))}.
-Valence/arousal targets are **proxies** derived from the emotion label and its recorded intensity
-(circumplex coordinates, see `hf_emotion/targets.py`), not listener ratings.{mixing}
-
-## Results on the test speakers
-
-| metric | value |
-|---|---|
-{rows}
-{cv}
-UA = unweighted average recall (balanced accuracy); WA = accuracy; CCC = concordance correlation.
-
-## Data and licences
-
-{licence_lines}
-
-Files skipped at loading: {skipped}
-
-## Use
-
-```python
-from hf_emotion import EmotionRecognizer
-recognizer = EmotionRecognizer.from_pretrained("{output_dir}")
-print(recognizer("clip.wav"))
-```
-
-Or without hf-emotion installed: `AutoModelForAudioClassification.from_pretrained(path, trust_remote_code=True)`.
-
-Trained {datetime.now(timezone.utc).strftime("%Y-%m-%d")} on {describe_machine()}.
-"""
-    with open(os.path.join(output_dir, "README.md"), "w") as handle:
-        handle.write(card)
