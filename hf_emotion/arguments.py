@@ -225,6 +225,14 @@ class DataArguments:
         default=3.0, metadata={"help": "Training clips are randomly cropped to at most this long."}
     )
     max_eval_seconds: float = field(default=20.0, metadata={"help": "Evaluation clips are cut to this long."})
+    augment_conditions: float = field(
+        default=0.0,
+        metadata={
+            "help": "Share of training crops degraded on the fly by one random recording condition (white noise "
+            "or babble of other training clips at 5-20 dB SNR, a simulated room, telephone band, MP3); "
+            "evaluation audio is never degraded. Needs pip install 'hf-emotion[conditions]'. 0 disables."
+        },
+    )
     max_audio_seconds: float = field(
         default=600.0, metadata={"help": "Files longer than this are reported and skipped at loading."}
     )
@@ -239,6 +247,8 @@ class DataArguments:
                 f"got {len(self.dataset)} --dataset value(s) {self.dataset} but {len(self.data_dir)} --data_dir; "
                 "give one --data_dir per --dataset, in the same order"
             )
+        if not 0.0 <= self.augment_conditions <= 1.0:
+            raise ValueError(f"--augment_conditions is a share of clips in [0, 1], got {self.augment_conditions}")
         if self.ravdess_channel not in ("speech", "song", "both"):
             raise ValueError(f"--ravdess_channel must be speech, song or both, got {self.ravdess_channel!r}")
         if self.crema_d_labels not in ("intended", "perceived"):

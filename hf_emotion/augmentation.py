@@ -74,6 +74,7 @@ class ConditionAugmenter:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"the augmentation probability must lie in [0, 1], got {p}")
         self.sampling_rate = sampling_rate
+        self.p = p
         choices = [
             A.AddGaussianSNR(min_snr_db=5.0, max_snr_db=20.0, p=1.0),
             A.ApplyImpulseResponse(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,7 +56,8 @@ class EmotionDataCollator:
     """Pads a list of decoded clips into a model batch (inputs from :func:`model_inputs`, plus targets).
 
     Training batches take a random window of at most ``max_seconds`` from each clip (a new
-    one every epoch); evaluation batches take the first ``max_seconds``.
+    one every epoch), then ``augment`` (e.g. ``augmentation.ConditionAugmenter``) degrades it;
+    evaluation batches take the first ``max_seconds`` and are never augmented.
     """
 
     feature_extractor: object
@@ -64,6 +65,7 @@ class EmotionDataCollator:
     max_seconds: float | None = None
     random_crop: bool = False
     seed: int = 0
+    augment: Callable[[np.ndarray], np.ndarray] | None = None
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -81,6 +83,8 @@ class EmotionDataCollator:
     def __call__(self, examples: Sequence[dict]) -> dict[str, torch.Tensor]:
         sampling_rate = self.feature_extractor.sampling_rate
         audio = [self._crop(np.asarray(e["input_audio"], dtype=np.float32), sampling_rate) for e in examples]
+        if self.augment is not None and self.random_crop:
+            audio = [np.asarray(self.augment(clip), dtype=np.float32) for clip in audio]
         batch = model_inputs(self.feature_extractor, audio, is_whisper=self.is_whisper)
         if "emotion" in examples[0]:
             batch["labels"] = torch.tensor([int(e["emotion"]) for e in examples], dtype=torch.long)

@@ -354,6 +354,26 @@ def warm_start_probe(
     return metrics, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def condition_augmenter(run: Run, train_dataset):
+    """``--augment_conditions``: recording conditions for the training crops, babble made of the training
+    clips themselves (other voices of the same split, never a validation or test speaker)."""
+    if not run.data_args.augment_conditions:
+        return None
+    from .augmentation import ConditionAugmenter
+
+    rir_folder = os.path.join(
+        os.environ.get("HF_EMOTION_HOME") or os.path.expanduser("~/.cache/hf_emotion"), "rirs"
+    )
+    augmenter = ConditionAugmenter(
+        run.feature_extractor.sampling_rate,
+        noise_clips=list(train_dataset["audio"]),
+        rir_folder=rir_folder,
+        p=run.data_args.augment_conditions,
+    )
+    logger.info("Augmentation: %.0f%% of training crops degraded by a recording condition", 100 * augmenter.p)
+    return augmenter
+
+
 def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint: str | None, callbacks: list):
     """The Trainer over random crops; validation on whole clips each epoch. Returns it and its train metrics."""
     args = run.training_args
@@ -369,6 +389,7 @@ def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint:
             run.data_args.max_train_seconds,
             random_crop=True,
             seed=args.seed,
+            augment=condition_augmenter(run, parts["train"]),
         ),
         compute_metrics=make_compute_metrics(run.label_names),
         callbacks=callbacks,

@@ -36,3 +36,55 @@ def test_room_impulse_responses_are_made_once(tmp_path):
     again = write_room_impulse_responses(tmp_path, 16000)
     assert again == first and len(first) == len(TRAINING_RT60S)
     assert [p.stat().st_mtime_ns for p in again] == stamps
+
+
+class _Recorder:
+    """An augmenter that marks what it was given, so a test sees which batches went through it."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, clip):
+        self.calls += 1
+        return np.zeros_like(clip)
+
+
+def test_collator_augments_training_crops_and_never_evaluation_clips():
+    from transformers import Wav2Vec2FeatureExtractor
+
+    from hf_emotion.batches import EmotionDataCollator
+
+    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, do_normalize=False)
+    examples = [{"input_audio": emotion_signal("angry", 1.0, seed=i), "emotion": 4} for i in range(3)]
+    recorder = _Recorder()
+    training = EmotionDataCollator(extractor, False, 0.5, random_crop=True, augment=recorder)
+    evaluation = EmotionDataCollator(extractor, False, 0.5, random_crop=False, augment=recorder)
+
+    assert not training(examples)["input_values"].abs().any()  # every crop replaced by the augmenter
+    assert recorder.calls == 3
+    assert evaluation(examples)["input_values"].abs().any()
+    assert recorder.calls == 3
+
+
+def test_finetune_with_condition_augmentation_trains_and_says_so(
+    tmp_path, ravdess_dir, tiny_wav2vec2_dir, capsys
+):
+    from hf_emotion import finetune
+
+    results = finetune.main(
+        [
+            "--model_name_or_path", str(tiny_wav2vec2_dir), "--dataset", "ravdess", "--data_dir", str(ravdess_dir),
+            "--num_folds", "4", "--fold", "0", "--max_steps", "2", "--learning_rate", "1e-3",
+            "--linear_probe_epochs", "0", "--refit_heads_epochs", "0", "--augment_conditions", "1.0",
+            "--per_device_train_batch_size", "8", "--output_dir", str(tmp_path / "run"),
+        ]
+    )  # fmt: skip
+    assert "Augmentation: 100% of training crops degraded" in capsys.readouterr().out
+    assert 0.0 <= results["eval_ua"] <= 1.0
+
+
+def test_augmentation_share_outside_zero_one_is_refused(tmp_path):
+    from hf_emotion.arguments import DataArguments
+
+    with pytest.raises(ValueError, match="--augment_conditions"):
+        DataArguments(augment_conditions=1.5)
