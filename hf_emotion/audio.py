@@ -36,6 +36,8 @@ SILENCE_PEAK = 1e-5
 UNKNOWN_LENGTH = 2**63 - 1
 # Frames read at a time when a file has to be read through (unknown length).
 READ_BLOCK_FRAMES = 1 << 16
+# An array's shorter side is its channels; more than this is a mistake (a batch, or a spectrogram).
+MAX_CHANNELS = 16
 
 AudioInput = str | os.PathLike | bytes | np.ndarray | Any
 
@@ -227,8 +229,17 @@ def _array_to_float(samples: Any, name: str) -> np.ndarray:
         array = (array.astype(np.float64) - offset) / (int(info.max) - offset + 1)
     elif array.dtype.kind != "f":
         raise AudioDecodeError(name, "corrupt", f"unsupported sample type {array.dtype}")
-    if array.ndim == 2 and array.shape[0] < array.shape[1] and array.shape[0] <= 16:
-        array = array.T  # (channels, frames) → (frames, channels)
+    if array.size == 0:
+        raise AudioDecodeError(name, "empty", f"contains no audio samples (shape {array.shape})")
+    if array.ndim == 2 and min(array.shape) > MAX_CHANNELS:
+        raise AudioDecodeError(
+            name,
+            "corrupt",
+            f"an array of shape {array.shape} has more than {MAX_CHANNELS} channels either way round; "
+            f"pass (frames,), (frames, channels) or (channels, frames) with at most {MAX_CHANNELS} channels",
+        )
+    if array.ndim == 2 and array.shape[0] < array.shape[1]:
+        array = array.T  # (channels, frames) → (frames, channels): the shorter side is the channels
     if array.ndim not in (1, 2):
         raise AudioDecodeError(
             name, "corrupt", f"expected a 1-D or 2-D array of samples, got shape {array.shape}"

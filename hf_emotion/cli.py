@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("hf_emotion.commands.train", "fine-tune a speech encoder (same flags as finetune.py)"),
     "evaluate": ("hf_emotion.commands.evaluate", "evaluate a trained model on a corpus split"),
     "predict": ("hf_emotion.commands.predict", "predict emotions for audio files"),
+    "export": ("hf_emotion.commands.export", "export a trained model to ONNX (optionally int8)"),
     "backbone": (
         "hf_emotion.commands.backbone",
         "build pretrained encoders offline (Whisper from PyPI wheels)",

@@ -170,7 +170,7 @@ def test_an_ensemble_is_served_with_the_mean_of_its_models(tiny_whisper_dir, tmp
         make_emotion_model_dir(tiny_whisper_dir, tmp / name, seed=seed) for name, seed in (("a", 1), ("b", 2))
     ]
     ensemble = demo_app.load_recognizer([str(m) for m in models])  # as `hf-emotion demo --model A --model B`
-    assert [type(m) for m in ensemble.members] == [EmotionRecognizer] * 2
+    assert [type(m).__name__ for m in ensemble.scorer.members] == ["TorchScorer"] * 2
     demo, url = launch(demo_app, ensemble, tmp_path_factory)
     try:
         wav = write_audio(tmp / "happy.wav", emotion_signal("happy", 1.5), 16_000)

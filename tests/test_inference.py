@@ -23,6 +23,7 @@ from hf_emotion.inference import (
     window_count,
 )
 from hf_emotion.labels import EMOTIONS
+from hf_emotion.scorers import MeanScorer, TorchScorer
 from tests.synth import emotion_signal, write_audio
 
 LABELS = list(EMOTIONS)
@@ -154,7 +155,7 @@ def test_bfloat16_agrees_with_float32(whisper_model_dir):
     clips = [emotion_signal(emotion, 1.0, seed=i) for i, emotion in enumerate(EMOTIONS)]
     full = EmotionRecognizer.from_pretrained(whisper_model_dir)(clips, sampling_rate=16_000)
     half = EmotionRecognizer.from_pretrained(whisper_model_dir, dtype="bfloat16")
-    assert half.dtype == torch.bfloat16
+    assert half.scorer.dtype == torch.bfloat16
     for a, b in zip(full, half(clips, sampling_rate=16_000), strict=True):
         assert a.probabilities == pytest.approx(b.probabilities, abs=0.05)
     with pytest.raises(ValueError, match="not a torch dtype"):
@@ -162,7 +163,7 @@ def test_bfloat16_agrees_with_float32(whisper_model_dir):
 
 
 def test_model_stays_in_eval_and_results_are_named(recognizer, tmp_path):
-    assert not recognizer.model.training
+    assert not recognizer.scorer.model.training
     prediction = recognizer(write_audio(tmp_path / "a.wav", emotion_signal("happy", 1.0)))
     assert isinstance(prediction, EmotionPrediction)
     assert list(prediction.probabilities) == LABELS
@@ -260,7 +261,7 @@ def test_ten_minutes_streams_in_bounded_memory(fast_recognizer, tmp_path, monkey
         finally:
             tracemalloc.stop()
 
-    monkeypatch.setattr(fast_recognizer, "model", stub_model)
+    monkeypatch.setattr(fast_recognizer.scorer, "model", stub_model)
     peak_one_minute, peak = traced_peak(one_minute), traced_peak(ten_minutes)
     whole_signal_bytes = 600 * 16_000 * 4
     # Bounded by the window batch, not by the file: ten times the audio, the same peak.
@@ -311,7 +312,7 @@ def test_an_hour_of_silence_is_all_silent_and_fast(fast_recognizer, tmp_path, mo
     def no_model(*args, **kwargs):
         raise AssertionError("the model must not run on silent windows")
 
-    monkeypatch.setattr(recognizer, "_forward", no_model)
+    monkeypatch.setattr(recognizer.scorer, "run", no_model)
     began = time.perf_counter()
     prediction = recognizer(path)
     elapsed = time.perf_counter() - began
@@ -332,7 +333,7 @@ def test_ensemble_is_the_weighted_mean_of_its_members(wav2vec2_model_dir, whispe
     """Two backbones (wav2vec2 and Whisper) averaged: clips in one batch, windows, files, weights."""
     members = [EmotionRecognizer.from_pretrained(d) for d in (wav2vec2_model_dir, whisper_model_dir)]
     ensemble = EmotionRecognizer.from_pretrained([wav2vec2_model_dir, whisper_model_dir])
-    assert isinstance(ensemble, EnsembleRecognizer) and len(ensemble.members) == 2
+    assert isinstance(ensemble.scorer, MeanScorer) and len(ensemble.scorer.members) == 2
     assert ensemble.labels == LABELS and ensemble.max_clip_seconds == 30.0
     clips = [
         emotion_signal(e, s, seed=i) for i, (e, s) in enumerate(zip(EMOTIONS, [0.6, 1.9, 1.2], strict=False))
@@ -379,4 +380,4 @@ def test_ensemble_refuses_models_that_cannot_be_averaged(tiny_wav2vec2_dir, wav2
     with pytest.raises(ValueError, match="weights must be 2"):
         EnsembleRecognizer([one, one], weights=[1])
     # A list of one is that model, not an ensemble.
-    assert type(EmotionRecognizer.from_pretrained([wav2vec2_model_dir])) is EmotionRecognizer
+    assert type(EmotionRecognizer.from_pretrained([wav2vec2_model_dir]).scorer) is TorchScorer

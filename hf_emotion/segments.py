@@ -1,0 +1,136 @@
+"""Speech segments of a recording, found by Silero VAD.
+
+The ``silero-vad`` package ships its model inside the wheel, so this works offline. A recording
+is read twice as a stream of blocks: once to get Silero's speech probability for every 32 ms
+frame (a float per frame: 450 kB for an hour), turned into segments by Silero's own
+post-processing, and once to cut those segments out. Memory is bounded by one segment, and
+segments are at most ``MAX_SEGMENT_SECONDS`` long (Silero splits longer speech at its longest
+pause), whatever the recording's length.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+VAD_MISSING = "--segment vad needs Silero VAD: pip install 'hf-emotion[vad]' (or pip install silero-vad)"
+#: Rates Silero VAD runs at.
+VAD_SAMPLING_RATES = (8_000, 16_000)
+#: Silero frames: 512 samples at 16 kHz, 256 at 8 kHz (32 ms).
+FRAME_SECONDS = 0.032
+MAX_SEGMENT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class VadSettings:
+    """How speech frames become segments (Silero's ``get_speech_timestamps`` arguments).
+
+    Attributes:
+        threshold: a frame is speech when Silero's probability is at least this.
+        min_speech_ms: shorter bursts (a click, a cough) are dropped.
+        min_silence_ms: a pause must last this long to end a segment. 500 ms keeps a
+            sentence's pauses between words inside its segment, and splits at the gaps
+            between turns or utterances.
+        pad_ms: each segment is widened by this much on both sides (Silero's ``speech_pad_ms``).
+        max_segment_seconds: longer speech is split, at its longest pause where there is one.
+    """
+
+    threshold: float = 0.5
+    min_speech_ms: int = 250
+    min_silence_ms: int = 500
+    pad_ms: int = 30
+    max_segment_seconds: float = MAX_SEGMENT_SECONDS
+
+
+@functools.lru_cache(maxsize=1)
+def _silero_model():
+    try:
+        import torch
+
+        threads = torch.get_num_threads()
+        from silero_vad import load_silero_vad
+    except ImportError as error:
+        raise ImportError(VAD_MISSING) from error
+    # silero_vad sets torch to one thread when it is imported; give the caller's setting back.
+    torch.set_num_threads(threads)
+    return load_silero_vad()  # the TorchScript model shipped in the wheel: no download
+
+
+def speech_probabilities(blocks: Iterable[np.ndarray], sampling_rate: int) -> tuple[np.ndarray, int]:
+    """Silero's speech probability for each 32 ms frame of a stream, and the stream's length in samples."""
+    import torch
+
+    if sampling_rate not in VAD_SAMPLING_RATES:
+        raise ValueError(f"Silero VAD runs at {VAD_SAMPLING_RATES} Hz, not {sampling_rate} Hz")
+    model = _silero_model()
+    frame = round(FRAME_SECONDS * sampling_rate)
+    probabilities: list[float] = []
+    pending = np.zeros(0, dtype=np.float32)
+    total = 0
+    with torch.inference_mode():
+        model.reset_states()
+        for block in blocks:
+            total += len(block)
+            pending = np.concatenate([pending, np.asarray(block, dtype=np.float32)])
+            usable = len(pending) - len(pending) % frame
+            for start in range(0, usable, frame):
+                probabilities.append(
+                    model(torch.from_numpy(pending[start : start + frame]), sampling_rate).item()
+                )
+            pending = pending[usable:]
+        if len(pending):  # the last partial frame, zero-padded as Silero does
+            last = np.pad(pending, (0, frame - len(pending)))
+            probabilities.append(model(torch.from_numpy(last), sampling_rate).item())
+    return np.asarray(probabilities, dtype=np.float32), total
+
+
+def speech_spans(
+    blocks: Iterable[np.ndarray], sampling_rate: int, settings: VadSettings | None = None
+) -> tuple[list[tuple[int, int]], int]:
+    """``(start, end)`` sample positions of the speech in a stream of blocks, in order, and the
+    stream's length in samples."""
+    from silero_vad import get_speech_timestamps_from_probs
+
+    settings = settings or VadSettings()
+    probabilities, total = speech_probabilities(blocks, sampling_rate)
+    stamps = get_speech_timestamps_from_probs(
+        probabilities.tolist(),
+        sampling_rate=sampling_rate,
+        threshold=settings.threshold,
+        min_speech_duration_ms=settings.min_speech_ms,
+        min_silence_duration_ms=settings.min_silence_ms,
+        speech_pad_ms=settings.pad_ms,
+        max_speech_duration_s=settings.max_segment_seconds,
+        audio_length_samples=total,
+    )
+    return [(int(stamp["start"]), int(stamp["end"])) for stamp in stamps], total
+
+
+def cut_spans(blocks: Iterable[np.ndarray], spans: list[tuple[int, int]]) -> Iterator[tuple[int, np.ndarray]]:
+    """The samples of each ``(start, end)`` span of a stream (spans sorted, not overlapping):
+    ``(start, samples)`` pairs, holding one span and one block at a time."""
+    spans = iter(spans)
+    current = next(spans, None)
+    pieces: list[np.ndarray] = []
+    position = 0  # sample index of the block's first sample
+    for block in blocks:
+        block_end = position + len(block)
+        while current is not None and current[0] < block_end:
+            start, end = current
+            pieces.append(block[max(start - position, 0) : min(end - position, len(block))])
+            if end > block_end:
+                break
+            yield start, np.concatenate(pieces)
+            pieces = []
+            current = next(spans, None)
+        position = block_end
+        if current is None:
+            return
+    if current is not None and pieces:  # the stream ended inside the last span
+        yield current[0], np.concatenate(pieces)
+
+
+__all__ = ["VAD_MISSING", "VadSettings", "cut_spans", "speech_probabilities", "speech_spans"]
