@@ -33,7 +33,7 @@ import torch
 
 from hf_emotion.audio import AudioDecodeError, audio_info, decode_audio, stream_audio_blocks
 from hf_emotion.scorers import MeanScorer, Scorer, TorchScorer, load_scorer
-from hf_emotion.segments import VadSettings, cut_spans, speech_spans
+from hf_emotion.segments import VadSettings, cut_spans, require_vad, speech_spans
 from hf_emotion.windows import array_blocks, rms_dbfs, sliding_windows, window_count
 
 logger = logging.getLogger(__name__)
@@ -245,6 +245,8 @@ class EmotionRecognizer:
         self.options = dataclasses.replace(options or RecognizerOptions(), **overrides)
         self.max_clip_seconds = min(self.options.max_clip_seconds, scorer.max_clip_seconds)
         self.check_window(self.options.window, self.options.hop)
+        if self.options.segment == "vad":
+            require_vad()
 
     @classmethod
     def from_pretrained(
@@ -388,6 +390,8 @@ class EmotionRecognizer:
         window, hop = self.check_window(window, hop)
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         segment = check_segment(self.options.segment if segment is None else segment)
+        if segment == "vad":
+            require_vad()
         cut = dict(window=window, hop=hop, batch_size=batch_size)
 
         results: list[EmotionPrediction | AudioDecodeError | None] = [None] * len(items)

@@ -1,8 +1,9 @@
 """``hf-emotion predict FILES... --model M``: emotions for audio files as JSON lines or CSV.
 
 One record per file (JSON lines: the summary with its ``timeline`` nested; CSV: a summary row
-and, with ``--window``, one row per window). A file that cannot be read gives an error
-record naming it and the reason, the others go on, and the exit status is 1.
+and, with ``--window``, one row per window; with ``--segment vad``, one row per speech segment).
+A file that cannot be read gives an error record naming it and the reason, the others go on,
+and the exit status is 1.
 
 Example::
 
@@ -10,6 +11,7 @@ Example::
     hf-emotion predict meeting.flac --model outputs/whisper-tiny.en-ravdess-speech --window 4 --hop 2
     hf-emotion predict clips/ --model outputs/whisper-tiny.en-ravdess-speech \\
         --model outputs/whisper-base-ravdess-speech
+    hf-emotion predict interview.wav --model exports/tiny-int8 --segment vad
 """
 
 from __future__ import annotations
@@ -49,7 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hop", type=float, default=None, help="seconds between windows (default: window / 2)"
     )
-    parser.add_argument("--batch_size", type=int, default=16, help="clips or windows per forward pass")
+    parser.add_argument(
+        "--segment",
+        choices=("window", "vad"),
+        default="window",
+        help="window: clips whole, long files in --window windows; vad: each speech segment that Silero "
+        "VAD finds, scored whole, with its start and end (silence is never labelled)",
+    )
+    parser.add_argument(
+        "--batch_size", type=int, default=16, help="clips, windows or segments per forward pass"
+    )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument(
         "--dtype",
@@ -152,12 +163,12 @@ def run(args: argparse.Namespace) -> int:
     prepare_output_file(args.output)  # a missing folder is made now, not found after the model loads
     try:
         recognizer = EmotionRecognizer.from_pretrained(
-            args.model, device=args.device, batch_size=args.batch_size, dtype=args.dtype
+            args.model, device=args.device, batch_size=args.batch_size, dtype=args.dtype, segment=args.segment
         )
         # Checked once here, so a bad --window is one clear error rather than one per file.
         if args.window is not None:
             recognizer.check_window(args.window, args.hop or args.window / 2)
-    except (OSError, ValueError) as error:
+    except (ImportError, OSError, ValueError) as error:
         logger.error("cannot use model %s: %s", " + ".join(args.model), error)
         return 2
 
