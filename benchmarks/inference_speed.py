@@ -77,7 +77,7 @@ def load_recognizer(args: argparse.Namespace) -> tuple[EmotionRecognizer, str]:
         feature_extractor = WhisperFeatureExtractor(
             feature_size=AutoConfig.from_pretrained(args.encoder).num_mel_bins
         )
-    return EmotionRecognizer(
+    return EmotionRecognizer.from_model(
         model, feature_extractor, batch_size=args.batch_size
     ), f"{args.encoder} (random heads)"
 
@@ -107,19 +107,20 @@ def stock_pipeline(recognizer: EmotionRecognizer):
     """transformers' own path: WhisperForAudioClassification with our encoder's weights, 30-s padded input."""
     from transformers import WhisperForAudioClassification, pipeline
 
-    config = recognizer.config.encoder_config
+    scorer = recognizer.scorer
+    config = scorer.config.encoder_config
     config = config.__class__.from_dict(
         {
             **config.to_dict(),
-            "id2label": dict(recognizer.config.id2label),
-            "label2id": dict(recognizer.config.label2id),
+            "id2label": dict(scorer.config.id2label),
+            "label2id": dict(scorer.config.label2id),
         }
     )
     stock = WhisperForAudioClassification(config).eval()
-    missing = stock.encoder.load_state_dict(recognizer.model.encoder.state_dict(), strict=True)
+    missing = stock.encoder.load_state_dict(scorer.model.encoder.state_dict(), strict=True)
     assert not missing.missing_keys
     return pipeline(
-        "audio-classification", model=stock, feature_extractor=recognizer.feature_extractor, device="cpu"
+        "audio-classification", model=stock, feature_extractor=scorer.feature_extractor, device="cpu"
     )
 
 
@@ -208,15 +209,18 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     recognizer, model_name = load_recognizer(args)
-    if not recognizer.is_whisper:
+    if not recognizer.scorer.is_whisper:
         logger.warning("not a Whisper backbone: the stock comparison is meant for Whisper")
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         long_path = Path(folder) / "long.wav"
         write_long_recording(long_path, args.long_seconds)
         for dtype in args.dtypes:
-            recognizer = EmotionRecognizer(
-                recognizer.model, recognizer.feature_extractor, batch_size=args.batch_size, dtype=dtype
+            recognizer = EmotionRecognizer.from_model(
+                recognizer.scorer.model,
+                recognizer.scorer.feature_extractor,
+                batch_size=args.batch_size,
+                dtype=dtype,
             )
             results[dtype] = measure(recognizer, args, dtype, long_path)
 
@@ -233,8 +237,8 @@ def main() -> None:
     lines = [
         "## Inference speed",
         "",
-        f"Model: `{model_name}` ({recognizer.config.encoder_config.model_type}, "
-        f"{sum(p.numel() for p in recognizer.model.parameters()) / 1e6:.1f} M parameters). "
+        f"Model: `{model_name}` ({recognizer.scorer.config.encoder_config.model_type}, "
+        f"{sum(p.numel() for p in recognizer.scorer.model.parameters()) / 1e6:.1f} M parameters). "
         f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads; "
         f"1-minute load average at the end {load[0]:.1f} (2.0 = both cores busy; above that other jobs shared "
         "them and the numbers are lower bounds).",

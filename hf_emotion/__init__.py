@@ -18,6 +18,7 @@ _EXPORTS = {
     "EmotionRecognizer": "hf_emotion.inference",
     "EmotionPrediction": "hf_emotion.inference",
     "EnsembleRecognizer": "hf_emotion.inference",
+    "RecognizerOptions": "hf_emotion.inference",
     "decode_audio": "hf_emotion.audio",
     "AudioDecodeError": "hf_emotion.audio",
     "load_corpora": "hf_emotion.corpora",

@@ -93,14 +93,7 @@ def export_onnx(
         fp32_path = Path(tmp if quantize else out_dir) / ONNX_FILE
         _export_graph(scorer, inputs, fp32_path, opset=opset, dynamo=dynamo)
         if quantize:
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            quantize_dynamic(
-                fp32_path,
-                out_dir / ONNX_FILE,
-                weight_type=QuantType.QInt8,
-                op_types_to_quantize=QUANTIZED_OPS,
-            )
+            quantize_int8(fp32_path, out_dir / ONNX_FILE)
     scorer.config.save_pretrained(out_dir)
     scorer.feature_extractor.save_pretrained(out_dir)
     difference = _check_against_torch(scorer, inputs, out_dir / ONNX_FILE, onnxruntime)
@@ -154,6 +147,20 @@ def _export_graph(
         kwargs["dynamic_axes"] = {**axes, "probabilities": {0: "batch"}, "valence_arousal": {0: "batch"}}
     with torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(graph, args, str(path), dynamo=dynamo, **kwargs)
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """onnxruntime's dynamic int8 quantisation of the weights of ``QUANTIZED_OPS``."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The quantizer logs a line per tensor to the root logger: keep those out of the user's log.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8, op_types_to_quantize=QUANTIZED_OPS)
+    finally:
+        root.setLevel(level)
 
 
 def _check_against_torch(

@@ -1,0 +1,220 @@
+"""Serving speed side by side: torch float32, torch bfloat16, ONNX float32, ONNX int8.
+
+For each back end, in its own subprocess (so that its peak memory, ``ru_maxrss``, is its own):
+
+* 3-second clips, one per call (batch 1): clips per second;
+* the same clips in batches of ``--batch_size``: real-time factor (audio seconds per second);
+* a 10-minute recording in 3-s windows every 1.5 s (``hop``), streamed from disk;
+
+plus each model's size on disk. The ONNX models are exported by ``hf-emotion export`` first.
+Targets (issue 19): ONNX int8 at batch 1 ≥ 2× the clips per second of torch float32;
+≥ 400× real time batched; the int8 model ≤ 1/3 of the float32 size.
+
+Usage::
+
+    python benchmarks/serve_speed.py --model /work/models/tiny-ravdess-fold0 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+# Runs from a checkout without `pip install -e .` too.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+logger = logging.getLogger("serve_speed")
+SAMPLING_RATE = 16_000
+BACKENDS = ("torch float32", "torch bfloat16", "ONNX float32", "ONNX int8")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="trained model folder")
+    parser.add_argument("--threads", type=int, default=2, help="threads for torch and onnxruntime")
+    parser.add_argument("--clips", type=int, default=48, help="3-second clips")
+    parser.add_argument("--clip_seconds", type=float, default=3.0)
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--long_seconds", type=float, default=600.0)
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="timed repeats of the clip runs; the best counts"
+    )
+    parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "serve.md"))
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # backend name, in a subprocess
+    parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--long_path", default=None, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def speech_like(seconds: float, seed: int) -> np.ndarray:
+    """A voiced-like signal with moving pitch and loudness (speed does not depend on what is said)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SAMPLING_RATE)) / SAMPLING_RATE
+    f0 = rng.uniform(110, 260) * (1 + 0.08 * np.sin(2 * np.pi * rng.uniform(0.3, 1.5) * t))
+    phase = 2 * np.pi * np.cumsum(f0) / SAMPLING_RATE
+    voice = sum(np.sin(k * phase) / k for k in range(1, 6))
+    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * rng.uniform(2, 6) * t)
+    return (0.2 * envelope * voice / 2.3 + 0.01 * rng.standard_normal(t.shape)).astype(np.float32)
+
+
+def best_time(function, repeats: int) -> float:
+    function()  # warm-up: allocator, kernels
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One back end: load, time, print one JSON line with the numbers and the peak memory."""
+    import torch
+
+    from hf_emotion.inference import EmotionRecognizer
+
+    torch.set_num_threads(args.threads)
+    dtype = "bfloat16" if args.worker == "torch bfloat16" else None
+    recognizer = EmotionRecognizer.from_pretrained(args.folder, dtype=dtype, batch_size=args.batch_size)
+    clips = [speech_like(args.clip_seconds, seed) for seed in range(args.clips)]
+    audio_seconds = len(clips) * args.clip_seconds
+    one = best_time(lambda: [recognizer(c, sampling_rate=SAMPLING_RATE) for c in clips], args.repeats)
+    batched = best_time(lambda: recognizer(clips, sampling_rate=SAMPLING_RATE), args.repeats)
+    began = time.perf_counter()
+    long = recognizer(args.long_path, window=3.0, hop=1.5)
+    long_seconds = time.perf_counter() - began
+    print(
+        json.dumps(
+            {
+                "batch1_clips_per_s": len(clips) / one,
+                "batch1_rtf": audio_seconds / one,
+                "batched_clips_per_s": len(clips) / batched,
+                "batched_rtf": audio_seconds / batched,
+                "long_rtf": args.long_seconds / long_seconds,
+                "long_windows": len(long.timeline),
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
+
+
+def run_worker(args: argparse.Namespace, backend: str, folder: Path, long_path: Path) -> dict:
+    command = [
+        sys.executable, __file__, "--model", args.model, "--worker", backend, "--folder", str(folder),
+        "--long_path", str(long_path), "--threads", str(args.threads), "--clips", str(args.clips),
+        "--clip_seconds", str(args.clip_seconds), "--batch_size", str(args.batch_size),
+        "--long_seconds", str(args.long_seconds), "--repeats", str(args.repeats),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
+    load = os.getloadavg()[0]
+    done = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["load_before"] = load
+    logger.info("%s: %s", backend, result)
+    return result
+
+
+def write_long_recording(path: Path, seconds: float) -> None:
+    import soundfile as sf
+
+    with sf.SoundFile(path, "w", samplerate=SAMPLING_RATE, channels=1, subtype="PCM_16") as handle:
+        for i in range(int(np.ceil(seconds / 10))):
+            handle.write(speech_like(min(10.0, seconds - 10 * i), seed=1000 + i))
+
+
+def report(args: argparse.Namespace, results: dict, sizes: dict, export_seconds: dict) -> str:
+    from hf_emotion.machine import cpu_model
+
+    torch_fp32, int8 = results["torch float32"], results["ONNX int8"]
+    speedup = int8["batch1_clips_per_s"] / torch_fp32["batch1_clips_per_s"]
+    size_ratio = sizes["ONNX int8"] / sizes["ONNX float32"]
+
+    def met(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    rows = [
+        f"| {name} | {r['batch1_clips_per_s']:.1f} | {r['batch1_rtf']:.0f}× | {r['batched_clips_per_s']:.1f} | "
+        f"{r['batched_rtf']:.0f}× | {r['long_rtf']:.0f}× | {r['peak_rss_mib']:.0f} | {sizes[name] / 1e6:.1f} | "
+        f"{r['load_before']:.1f} |"
+        for name, r in results.items()
+    ]
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return "\n".join(
+        [
+            "## Serving speed: torch and ONNX Runtime",
+            "",
+            f"Model `{args.model}`; {args.clips} clips of {args.clip_seconds:g} s (synthetic voiced signal); "
+            f"batched = {args.batch_size} per call; a {args.long_seconds / 60:g}-minute recording in 3-s windows "
+            f"every 1.5 s (each second scored twice). Each back end ran in its own process with "
+            f"{args.threads} threads (torch and onnxruntime intra-op); peak memory is that process's ru_maxrss "
+            f"(Python, torch and the model included). CPU: {cpu_model()}; "
+            f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. The machine's 2 cores were shared with other "
+            f"jobs (load average before each run in the last column; `uptime` at the end: `{uptime}`), so "
+            "absolute numbers are lower bounds; the four back ends ran one after another under similar load.",
+            "",
+            "| back end | batch 1 clips/s | batch 1 × real time | batched clips/s | batched × real time | "
+            "10-min recording × real time | peak memory (MiB) | model on disk (MB) | load average |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"- ONNX int8 at batch 1: **{speedup:.2f}×** the clips per second of torch float32 (target ≥ 2×): "
+            f"{met(speedup >= 2)}.",
+            f"- ONNX int8 batched: **{int8['batched_rtf']:.0f}× real time** (target ≥ 400×): "
+            f"{met(int8['batched_rtf'] >= 400)}.",
+            f"- ONNX int8 model: **{size_ratio:.2f}** of the ONNX float32 size "
+            f"({sizes['ONNX int8'] / sizes['torch float32']:.2f} of the torch safetensors) (target ≤ 1/3): "
+            f"{met(size_ratio <= 1 / 3)}.",
+            f"- Export time: float32 {export_seconds['ONNX float32']:.0f} s, int8 {export_seconds['ONNX int8']:.0f} s. "
+            "torch bfloat16 loads the float32 file and converts it, so its size is the float32 file's.",
+            "",
+            f"Command: `python benchmarks/serve_speed.py --model {args.model} --threads {args.threads}`",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    if args.worker:
+        worker(args)
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from hf_emotion.onnx_export import export_onnx
+
+    model = Path(args.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        folders = {"torch float32": model, "torch bfloat16": model}
+        export_seconds = {}
+        for name, quantize in (("ONNX float32", None), ("ONNX int8", "int8")):
+            began = time.perf_counter()
+            folders[name] = export_onnx(model, Path(tmp) / name.replace(" ", "-"), quantize=quantize)
+            export_seconds[name] = time.perf_counter() - began
+        sizes = {
+            name: (folder / ("model.onnx" if name.startswith("ONNX") else "model.safetensors")).stat().st_size
+            for name, folder in folders.items()
+        }
+        long_path = Path(tmp) / "long.wav"
+        write_long_recording(long_path, args.long_seconds)
+        results = {name: run_worker(args, name, folders[name], long_path) for name in BACKENDS}
+    text = report(args, results, sizes, export_seconds)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
