@@ -1,6 +1,6 @@
 """Serving speed side by side: torch float32, torch bfloat16, ONNX float32, ONNX int8.
 
-For each back end, in its own subprocess (so that its peak memory, ``ru_maxrss``, is its own):
+For each back end, in its own subprocess (so that its peak memory is its own):
 
 * 3-second clips, one per call (batch 1): clips per second;
 * the same clips in batches of ``--batch_size``: real-time factor (audio seconds per second);
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 logger = logging.getLogger("serve_speed")
 SAMPLING_RATE = 16_000
-BACKENDS = ("torch float32", "torch bfloat16", "ONNX float32", "ONNX int8")
+BACKENDS = ("torch float32", "torch bfloat16", "ONNX float32", "ONNX int8", "ONNX int8-dynamic")
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,6 +50,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--long_seconds", type=float, default=600.0)
     parser.add_argument(
         "--repeats", type=int, default=2, help="timed repeats of the clip runs; the best counts"
+    )
+    parser.add_argument(
+        "--vad_minutes",
+        type=float,
+        default=0,
+        help="also time --segment vad (ONNX int8) on a recording this long",
+    )
+    parser.add_argument(
+        "--speech_dir", default=None, help="real speech clips for that recording (e.g. RAVDESS)"
     )
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "serve.md"))
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # backend name, in a subprocess
@@ -69,6 +78,16 @@ def speech_like(seconds: float, seed: int) -> np.ndarray:
     return (0.2 * envelope * voice / 2.3 + 0.01 * rng.standard_normal(t.shape)).astype(np.float32)
 
 
+def peak_memory_mib() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: a child's ru_maxrss starts at its
+    parent's peak when it forks and survives exec, so every worker would report the parent's."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def best_time(function, repeats: int) -> float:
     function()  # warm-up: allocator, kernels
     times = []
@@ -86,6 +105,21 @@ def worker(args: argparse.Namespace) -> None:
     from hf_emotion.inference import EmotionRecognizer
 
     torch.set_num_threads(args.threads)
+    if args.worker == "vad":
+        recognizer = EmotionRecognizer.from_pretrained(args.folder, batch_size=args.batch_size, segment="vad")
+        began = time.perf_counter()
+        prediction = recognizer(args.long_path)
+        seconds = time.perf_counter() - began
+        result = {
+            "audio_seconds": prediction.end,
+            "seconds": seconds,
+            "rtf": prediction.end / seconds,
+            "segments": len(prediction.timeline),
+            "speech_seconds": sum(s.duration for s in prediction.timeline),
+            "peak_rss_mib": peak_memory_mib(),
+        }
+        print(json.dumps(result))
+        return
     dtype = "bfloat16" if args.worker == "torch bfloat16" else None
     recognizer = EmotionRecognizer.from_pretrained(args.folder, dtype=dtype, batch_size=args.batch_size)
     clips = [speech_like(args.clip_seconds, seed) for seed in range(args.clips)]
@@ -104,7 +138,7 @@ def worker(args: argparse.Namespace) -> None:
                 "batched_rtf": audio_seconds / batched,
                 "long_rtf": args.long_seconds / long_seconds,
                 "long_windows": len(long.timeline),
-                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mib": peak_memory_mib(),
                 "threads": torch.get_num_threads(),
             }
         )
@@ -135,6 +169,27 @@ def write_long_recording(path: Path, seconds: float) -> None:
             handle.write(speech_like(min(10.0, seconds - 10 * i), seed=1000 + i))
 
 
+def write_conversation(path: Path, seconds: float, speech_dir: Path) -> int:
+    """Real speech clips in turn with 1-2 s of silence or -40 dBFS noise, streamed to disk: the clip count."""
+    import soundfile as sf
+
+    from hf_emotion.audio import decode_audio
+
+    clips = sorted(p for p in speech_dir.rglob("*") if p.suffix in (".wav", ".flac"))
+    rng = np.random.default_rng(0)
+    written = count = 0
+    with sf.SoundFile(path, "w", samplerate=SAMPLING_RATE, channels=1, subtype="PCM_16") as handle:
+        while written < seconds * SAMPLING_RATE:
+            gap = np.zeros(int(rng.uniform(1.0, 2.0) * SAMPLING_RATE), np.float32)
+            if count % 2:
+                gap = (0.01 * rng.standard_normal(gap.shape)).astype(np.float32)
+            speech = decode_audio(clips[count % len(clips)], SAMPLING_RATE)
+            handle.write(np.concatenate([gap, speech]))
+            written += len(gap) + len(speech)
+            count += 1
+    return count
+
+
 def report(args: argparse.Namespace, results: dict, sizes: dict, export_seconds: dict) -> str:
     from hf_emotion.machine import cpu_model
 
@@ -150,6 +205,7 @@ def report(args: argparse.Namespace, results: dict, sizes: dict, export_seconds:
         f"{r['batched_rtf']:.0f}× | {r['long_rtf']:.0f}× | {r['peak_rss_mib']:.0f} | {sizes[name] / 1e6:.1f} | "
         f"{r['load_before']:.1f} |"
         for name, r in results.items()
+        if name in BACKENDS
     ]
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     return "\n".join(
@@ -159,7 +215,7 @@ def report(args: argparse.Namespace, results: dict, sizes: dict, export_seconds:
             f"Model `{args.model}`; {args.clips} clips of {args.clip_seconds:g} s (synthetic voiced signal); "
             f"batched = {args.batch_size} per call; a {args.long_seconds / 60:g}-minute recording in 3-s windows "
             f"every 1.5 s (each second scored twice). Each back end ran in its own process with "
-            f"{args.threads} threads (torch and onnxruntime intra-op); peak memory is that process's ru_maxrss "
+            f"{args.threads} threads (torch and onnxruntime intra-op); peak memory is that process's peak resident set (VmHWM) "
             f"(Python, torch and the model included). CPU: {cpu_model()}; "
             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. The machine's 2 cores were shared with other "
             f"jobs (load average before each run in the last column; `uptime` at the end: `{uptime}`), so "
@@ -178,12 +234,34 @@ def report(args: argparse.Namespace, results: dict, sizes: dict, export_seconds:
             f"({sizes['ONNX int8'] / sizes['torch float32']:.2f} of the torch safetensors) (target ≤ 1/3): "
             f"{met(size_ratio <= 1 / 3)}.",
             f"- Export time: float32 {export_seconds['ONNX float32']:.0f} s, int8 {export_seconds['ONNX int8']:.0f} s. "
-            "torch bfloat16 loads the float32 file and converts it, so its size is the float32 file's.",
+            "torch bfloat16 loads the float32 file and converts it, so its size is the float32 file's. "
+            "ONNX int8 is `--quantize int8` (weight-only int8 in blocks of 32, MatMulNBits); ONNX int8-dynamic "
+            "is `--quantize int8-dynamic` (quantize_dynamic, per-channel weights, per-tensor activations).",
             "",
-            f"Command: `python benchmarks/serve_speed.py --model {args.model} --threads {args.threads}`",
+            *vad_lines(args, results.get("vad")),
+            f"Command: `python benchmarks/serve_speed.py --model {args.model} --threads {args.threads}"
+            + (
+                f" --vad_minutes {args.vad_minutes:g} --speech_dir {args.speech_dir}`"
+                if args.vad_minutes
+                else "`"
+            ),
             "",
         ]
     )
+
+
+def vad_lines(args: argparse.Namespace, vad: dict | None) -> list[str]:
+    if not vad:
+        return []
+    return [
+        f"`--segment vad` with ONNX int8 on a {vad['audio_seconds'] / 60:.0f}-minute recording of "
+        f"{vad['clips']} real speech clips ({args.speech_dir}) separated by 1-2 s of silence or "
+        f"-40 dBFS noise: {vad['segments']} speech segments ({vad['speech_seconds'] / 60:.1f} min of speech) "
+        f"in {vad['seconds']:.0f} s ({vad['rtf']:.0f}× real time, Silero VAD included), peak memory "
+        f"{vad['peak_rss_mib']:.0f} MiB (the whole signal would take "
+        f"{vad['audio_seconds'] * SAMPLING_RATE * 4 / 2**20:.0f} MiB as float32).",
+        "",
+    ]
 
 
 def main() -> None:
@@ -198,7 +276,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folders = {"torch float32": model, "torch bfloat16": model}
         export_seconds = {}
-        for name, quantize in (("ONNX float32", None), ("ONNX int8", "int8")):
+        for name, quantize in (
+            ("ONNX float32", None),
+            ("ONNX int8", "int8"),
+            ("ONNX int8-dynamic", "int8-dynamic"),
+        ):
             began = time.perf_counter()
             folders[name] = export_onnx(model, Path(tmp) / name.replace(" ", "-"), quantize=quantize)
             export_seconds[name] = time.perf_counter() - began
@@ -209,6 +291,10 @@ def main() -> None:
         long_path = Path(tmp) / "long.wav"
         write_long_recording(long_path, args.long_seconds)
         results = {name: run_worker(args, name, folders[name], long_path) for name in BACKENDS}
+        if args.vad_minutes:
+            conversation = Path(tmp) / "conversation.wav"
+            clips = write_conversation(conversation, args.vad_minutes * 60, Path(args.speech_dir))
+            results["vad"] = {**run_worker(args, "vad", folders["ONNX int8"], conversation), "clips": clips}
     text = report(args, results, sizes, export_seconds)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
