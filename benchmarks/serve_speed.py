@@ -61,6 +61,9 @@ def parse_args() -> argparse.Namespace:
         help="timed repeats of the clip runs; the best counts",
     )
     parser.add_argument(
+        "--rounds", type=int, default=1, help="run every back end this many times in turn; the best counts"
+    )
+    parser.add_argument(
         "--vad_minutes",
         type=float,
         default=0,
