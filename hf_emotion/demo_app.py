@@ -81,7 +81,7 @@ def load_recognizer(
     """Load the recognizer, with a message that says what to do when the model is missing.
 
     Several models separated by commas (``"dirA,dirB"``) are served as their ensemble: the mean of
-    their probabilities and valence/arousal (:class:`hf_emotion.inference.EnsembleRecognizer`).
+    their probabilities and valence/arousal (:class:`hf_emotion.scorers.MeanScorer`).
     ``candidates`` are the folders tried, in order, when neither ``model`` nor the environment
     variable names one.
     """

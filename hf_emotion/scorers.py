@@ -23,6 +23,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from hf_emotion.batches import model_inputs
+
 logger = logging.getLogger(__name__)
 
 #: Shorter signals (a file's tail) are zero-padded up to this: the convolutional front ends
@@ -88,20 +90,18 @@ class ModelScorer:
             self.max_clip_seconds = math.inf
 
     def features(self, signals: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-        """The model's inputs for signals at ``self.sampling_rate``, padded to the longest.
-
-        ``padding="longest"``, not Whisper's default 30 s: the model runs at the clip's own length.
-        """
-        inputs = self.feature_extractor(
-            list(signals),
-            sampling_rate=self.sampling_rate,
-            padding="longest",
-            return_attention_mask=self.uses_attention_mask,
-            return_tensors="np",
+        """The model's inputs for signals at ``self.sampling_rate``, padded to the longest, as numpy
+        arrays (float32 features, int64 mask), built as training builds them
+        (:func:`hf_emotion.batches.model_inputs`)."""
+        inputs = model_inputs(
+            self.feature_extractor,
+            signals,
+            is_whisper=self.is_whisper,
+            attention_mask=self.uses_attention_mask,
         )
-        features = {self.input_name: inputs[self.input_name].astype(np.float32)}
-        if self.uses_attention_mask:
-            features["attention_mask"] = inputs["attention_mask"].astype(np.int64)
+        features = {self.input_name: inputs[self.input_name].numpy().astype(np.float32, copy=False)}
+        if "attention_mask" in inputs:
+            features["attention_mask"] = inputs["attention_mask"].numpy().astype(np.int64, copy=False)
         return features
 
     def score(self, signals: Sequence[np.ndarray], *, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
