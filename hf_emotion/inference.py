@@ -41,7 +41,6 @@ from hf_emotion.recognizer_options import (
     check_window,
 )
 from hf_emotion.scorers import MeanScorer, Scorer, TorchScorer, load_scorer
-from hf_emotion.segments import VadSettings, cut_spans, require_vad, speech_spans
 from hf_emotion.windows import array_blocks, rms_dbfs, sliding_windows, window_count
 
 logger = logging.getLogger(__name__)
@@ -175,7 +174,7 @@ class EmotionRecognizer:
         self.max_clip_seconds = min(self.options.max_clip_seconds, scorer.max_clip_seconds)
         self.check_window(self.options.window, self.options.hop)
         if self.options.segment == "vad":
-            require_vad()
+            _require_vad()
 
     @classmethod
     def from_pretrained(
@@ -320,7 +319,7 @@ class EmotionRecognizer:
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         segment = check_segment(self.options.segment if segment is None else segment)
         if segment == "vad":
-            require_vad()
+            _require_vad()
         cut = dict(window=window, hop=hop, batch_size=batch_size)
 
         results: list[EmotionPrediction | AudioDecodeError | None] = [None] * len(items)
@@ -507,6 +506,8 @@ class EmotionRecognizer:
     ) -> EmotionPrediction:
         """Speech segments from Silero VAD, each scored whole (in windows when longer than the model
         takes); the summary is their mean weighted by duration. Silence is neither scored nor listed."""
+        from hf_emotion.segments import VadSettings, cut_spans, speech_spans
+
         rate, source = self.sampling_rate, pending.source
         spans, total_samples = speech_spans(pending.open_blocks(), rate, VadSettings())
         if total_samples == 0:
@@ -545,6 +546,13 @@ class EmotionRecognizer:
         return self._summary_prediction(
             summary, start=0.0, end=total_samples / rate, source=source, timeline=timeline
         )
+
+
+def _require_vad() -> None:
+    # silero-vad is an optional extra: its module is imported only when segments are asked for.
+    from hf_emotion.segments import require_vad
+
+    require_vad()
 
 
 def _silent(*, start: float, end: float, source: str | None) -> EmotionPrediction:

@@ -4,7 +4,8 @@ A scorer only runs a model. Everything around it (decoding, windows, speech segm
 silence) is :class:`hf_emotion.inference.EmotionRecognizer`'s, the same for every scorer:
 
 * :class:`TorchScorer`: an ``EmotionModel`` in torch (any device, any dtype);
-* :class:`OnnxScorer`: a folder written by ``hf-emotion export``, run by onnxruntime;
+* :class:`~hf_emotion.onnx_scorer.OnnxScorer`: a folder written by ``hf-emotion export``, run by
+  onnxruntime (its own module, so that onnxruntime stays an optional extra);
 * :class:`MeanScorer`: the weighted mean of several scorers (an ensemble).
 
 Every scorer has ``labels``, ``regression_targets``, ``sampling_rate``, ``max_clip_seconds``
@@ -17,7 +18,6 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -187,7 +187,7 @@ class TorchScorer(ModelScorer):
                 "(e.g. the output_dir of a finished fine-tuning run) or by hf-emotion export?"
             )
         model = EmotionModel.from_pretrained(name, **hub_kwargs)
-        feature_extractor = _feature_extractor(name, **hub_kwargs)
+        feature_extractor = load_feature_extractor(name, **hub_kwargs)
         logger.info(
             "loaded %s (%s backbone, labels %s)",
             name,
@@ -204,46 +204,6 @@ class TorchScorer(ModelScorer):
         output = self.model(**kwargs)
         probabilities = torch.softmax(output.logits.float(), dim=-1)
         return probabilities.cpu().numpy(), output.valence_arousal.float().cpu().numpy()
-
-
-class OnnxScorer(ModelScorer):
-    """A folder written by ``hf-emotion export``, run by onnxruntime on the CPU.
-
-    Args:
-        folder: the exported folder (``model.onnx``, ``config.json``, the feature extractor).
-        threads: onnxruntime's intra-op threads; default: torch's thread count, so
-            ``OMP_NUM_THREADS`` and ``torch.set_num_threads`` govern both back ends alike.
-    """
-
-    def __init__(self, folder: str | os.PathLike, *, threads: int | None = None) -> None:
-        try:
-            import onnxruntime
-        except ImportError as error:
-            raise ImportError(ONNX_MISSING) from error
-        from hf_emotion.configuration_emotion import EmotionConfig
-
-        folder = Path(folder)
-        super().__init__(EmotionConfig.from_pretrained(folder), _feature_extractor(str(folder)))
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(
-            str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-        )
-        self.input_names = {node.name for node in self.session.get_inputs()}
-        logger.info(
-            "loaded %s (ONNX, %s backbone, labels %s)",
-            folder,
-            self.config.encoder_config.model_type,
-            self.labels,
-        )
-
-    def run(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        if self.is_whisper:
-            features = even_frames(features)
-        feeds = {name: value for name, value in features.items() if name in self.input_names}
-        probabilities, regression = self.session.run(["probabilities", "valence_arousal"], feeds)
-        return probabilities.astype(np.float32), regression.astype(np.float32)
 
 
 class MeanScorer:
@@ -294,7 +254,7 @@ class MeanScorer:
         return probabilities.astype(np.float32), regression.astype(np.float32)
 
 
-def _feature_extractor(name: str, **hub_kwargs: Any) -> Any:
+def load_feature_extractor(name: str, **hub_kwargs: Any) -> Any:
     from transformers import AutoFeatureExtractor
 
     try:
@@ -324,6 +284,8 @@ def load_scorer(
             f"{os.fspath(name)} is an ONNX export and runs as exported: dtype={dtype!r} does not apply "
             "(export with --quantize int8 for a smaller, faster model)"
         )
+    from hf_emotion.onnx_scorer import OnnxScorer  # onnxruntime is an optional extra: loaded only here
+
     return OnnxScorer(name)
 
 
@@ -332,10 +294,10 @@ __all__ = [
     "ONNX_FILE",
     "MeanScorer",
     "ModelScorer",
-    "OnnxScorer",
     "Scorer",
     "TorchScorer",
     "even_frames",
+    "load_feature_extractor",
     "is_onnx_folder",
     "load_scorer",
 ]

@@ -14,7 +14,8 @@ from hf_emotion.cli import main  # noqa: E402
 from hf_emotion.inference import EmotionRecognizer  # noqa: E402
 from hf_emotion.labels import EMOTIONS  # noqa: E402
 from hf_emotion.onnx_export import export_onnx  # noqa: E402
-from hf_emotion.scorers import MeanScorer, OnnxScorer, TorchScorer  # noqa: E402
+from hf_emotion.onnx_scorer import OnnxScorer  # noqa: E402
+from hf_emotion.scorers import MeanScorer, TorchScorer  # noqa: E402
 from tests.synth import emotion_signal, write_audio  # noqa: E402
 from tests.test_inference import make_emotion_model_dir  # noqa: E402
 
