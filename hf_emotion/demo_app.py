@@ -233,15 +233,30 @@ def check_upload(path: str, *, max_seconds: float, max_mb: float) -> float:
     return duration
 
 
+#: The demo's choice of how a recording is cut, shown as a radio: label -> ``segment`` of the recognizer.
+SEGMENT_CHOICES = {"whole clip (windows when long)": "window", "speech segments (Silero VAD)": "vad"}
+
+
 def predict(
-    recognizer: EmotionRecognizer, path: str | None, *, max_seconds: float, max_mb: float
+    recognizer: EmotionRecognizer,
+    path: str | None,
+    *,
+    max_seconds: float,
+    max_mb: float,
+    segment: str = "window",
 ) -> tuple[Any, plt.Figure, Any, dict[str, Any]]:
-    """What the demo shows for one recording: label values, circumplex, timeline, numbers."""
+    """What the demo shows for one recording: label values, circumplex, timeline, numbers.
+
+    ``segment="vad"`` scores each utterance Silero VAD finds (the timeline is then one point per
+    utterance, and the answer their mean weighted by duration); ``"window"`` scores the whole clip.
+    """
     if not path:
         raise gr.Error("Upload or record some audio first.")
     duration = check_upload(path, max_seconds=max_seconds, max_mb=max_mb)
     try:
-        if duration <= recognizer.max_clip_seconds:
+        if segment == "vad":
+            prediction = recognizer(path, segment="vad")
+        elif duration <= recognizer.max_clip_seconds:
             # Whole clip for the answer (as the model was trained); windows only for the timeline.
             prediction = recognizer(path)
             if duration > recognizer.window:
@@ -259,6 +274,7 @@ def predict(
         "arousal": prediction.arousal,
         "silent": prediction.silent,
         "duration_s": round(duration, 3),
+        "segment": segment,
         "windows": len(prediction.timeline) if prediction.timeline else 0,
     }
     if prediction.timeline and len(prediction.timeline) > 1:
@@ -283,13 +299,15 @@ def build_demo(
         max_seconds: longest recording accepted.
         max_mb: largest upload accepted.
 
-    The API endpoint is ``/predict``: audio file in; label, circumplex plot, timeline plot and
-    a dict of numbers (label, confidence, valence, arousal, silent, duration_s, windows) out.
+    The API endpoint is ``/predict``: audio file and, optionally, how to cut it (a key of
+    :data:`SEGMENT_CHOICES`) in; label, circumplex plot, timeline plot and a dict of numbers
+    (label, confidence, valence, arousal, silent, duration_s, segment, windows) out.
     """
     examples = write_example_clips(examples_dir)
 
-    def run(path: str | None):
-        return predict(recognizer, path, max_seconds=max_seconds, max_mb=max_mb)
+    def run(path: str | None, cut: str = next(iter(SEGMENT_CHOICES))):
+        segment = SEGMENT_CHOICES.get(cut, cut)
+        return predict(recognizer, path, max_seconds=max_seconds, max_mb=max_mb, segment=segment)
 
     with gr.Blocks(title="Speech emotion recognition") as demo:
         gr.Markdown(INTRO)
@@ -297,6 +315,12 @@ def build_demo(
             with gr.Column():
                 audio = gr.Audio(
                     sources=["upload", "microphone"], type="filepath", label="Speech", elem_id="audio-in"
+                )
+                cut = gr.Radio(
+                    list(SEGMENT_CHOICES),
+                    value=next(iter(SEGMENT_CHOICES)),
+                    label="How to cut the recording",
+                    elem_id="segment",
                 )
                 button = gr.Button("Recognize emotion", variant="primary", elem_id="recognize")
                 gr.Examples(examples=[[p] for p in examples], inputs=audio, label="Synthetic examples")
@@ -309,7 +333,9 @@ def build_demo(
                 circumplex = gr.Plot(label="Valence / arousal", elem_id="circumplex")
                 numbers = gr.JSON(label="Numbers", elem_id="numbers")
         timeline = gr.Plot(label="Timeline", visible=False, elem_id="timeline")
-        button.click(run, inputs=audio, outputs=[label, circumplex, timeline, numbers], api_name="predict")
+        button.click(
+            run, inputs=[audio, cut], outputs=[label, circumplex, timeline, numbers], api_name="predict"
+        )
     return demo
 
 

@@ -40,6 +40,8 @@ SPACE_REQUIREMENTS = (
     "numpy>=1.24",
     "matplotlib>=3.7",
     "gradio>=5.0",
+    "silero-vad>=5.1",  # the demo's "speech segments" choice
+    "onnxruntime>=1.22",  # a model exported by `hf-emotion export`
 )
 
 #: Files of a training run's output folder that a served model does not need (``training_args.bin``

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import socket
 from pathlib import Path
 
@@ -184,3 +185,24 @@ def test_an_ensemble_is_served_with_the_mean_of_its_models(tiny_whisper_dir, tmp
         assert confidences[emotion] == pytest.approx(mean, abs=1e-4)
     assert numbers["arousal"] == pytest.approx((alone[0].arousal + alone[1].arousal) / 2, abs=1e-4)
     assert abs(alone[0].arousal - alone[1].arousal) > 1e-3  # two different models: the mean is not vacuous
+
+
+def test_speech_segments_choice_scores_each_utterance(client, tmp_path):
+    """The VAD choice answers per utterance: espeak-ng sentences between silences give one timeline
+    point each, and the numbers say which cut made them."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("needs espeak-ng for real speech (apt-get install espeak-ng)")
+    pytest.importorskip("silero_vad")
+    from tests.test_segments import spoken
+
+    gap = np.zeros(16_000, np.float32)
+    sentences = [
+        spoken(text, tmp_path) for text in ("The kids are talking by the door.", "Dogs are sitting.")
+    ]
+    wav = write_audio(tmp_path / "two.wav", np.concatenate([gap, sentences[0], gap, gap, sentences[1], gap]))
+    _, _, _, numbers = client.predict(
+        handle_file(str(wav)), "speech segments (Silero VAD)", api_name="/predict"
+    )
+    assert numbers["segment"] == "vad" and numbers["windows"] == 2
+    _, _, _, whole = client.predict(handle_file(str(wav)), api_name="/predict")
+    assert whole["segment"] == "window"
