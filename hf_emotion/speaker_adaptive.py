@@ -150,9 +150,9 @@ def fit_speaker_adaptive_head(
 #: Clips are cut to this many seconds before encoding, as ``hf-emotion evaluate`` cuts them.
 DEFAULT_MAX_SECONDS = 20.0
 #: Fewer clips than this are classified with a warning. Measured (benchmarks/results/speaker_adaptive_clips.md,
-#: Whisper tiny.en fold 0): with 3 clips a speaker the mode already beats clip-by-clip prediction on corpora
-#: the model never heard (RAVDESS song 0.571 against 0.481 UA) but not on its own corpus's new speakers
-#: (0.725 against 0.809); it catches up there at 5 (0.816) and keeps gaining to 20 (0.904).
+#: Whisper tiny.en fold 0): with 4 clips a speaker the mode already beats clip-by-clip prediction on corpora
+#: the model never heard (RAVDESS song 0.605 against 0.481 UA) but not on its own corpus's new speakers
+#: (0.782 against 0.809); it catches up there at 5 (0.816) and keeps gaining to 20 (0.904).
 RECOMMENDED_CLIPS_PER_SPEAKER = 10
 #: What results made with the head say about themselves.
 MODE = "speaker_adaptive"
