@@ -336,7 +336,7 @@ class SpeakerAdaptiveRecognizer:
         audio is in the window before it when ``hop <= window / 2``); the log says how many.
         """
         from .audio import decode_audio, stream_audio_blocks
-        from .inference import rms_dbfs, sliding_windows
+        from .windows import rms_dbfs, sliding_windows
 
         rate = self.sampling_rate
         if isinstance(source, (str, os.PathLike)):
