@@ -19,6 +19,7 @@ _EXPORTS = {
     "EmotionPrediction": "hf_emotion.inference",
     "EnsembleRecognizer": "hf_emotion.inference",
     "RecognizerOptions": "hf_emotion.inference",
+    "SpeakerAdaptiveRecognizer": "hf_emotion.speaker_adaptive",
     "decode_audio": "hf_emotion.audio",
     "AudioDecodeError": "hf_emotion.audio",
     "load_corpora": "hf_emotion.corpora",

@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("hf_emotion.commands.evaluate", "evaluate a trained model on a corpus split"),
     "predict": ("hf_emotion.commands.predict", "predict emotions for audio files"),
     "export": ("hf_emotion.commands.export", "export a trained model to ONNX (optionally int8)"),
+    "adapt": ("hf_emotion.commands.adapt", "add a speaker-adaptive head to a trained model"),
     "backbone": (
         "hf_emotion.commands.backbone",
         "build pretrained encoders offline (Whisper from PyPI wheels)",
