@@ -110,7 +110,7 @@ def test_head_scores_held_out_speakers_and_restricts_to_given_labels(adapted_mod
 
     from hf_emotion.corpora import decode_dataset, load_corpus
     from hf_emotion.modeling_emotion import EmotionModel
-    from hf_emotion.training import with_model_columns
+    from hf_emotion.batches import with_model_columns
 
     raw = load_corpus("ravdess", str(ravdess_dir))
     raw = raw.filter(lambda s: s in ("ravdess-07", "ravdess-08"), input_columns="speaker")

@@ -51,7 +51,7 @@ def run(args) -> int:
     from ..modeling_emotion import EmotionModel
     from ..speaker_adaptive import fit_head_for_model
     from ..splits import Split
-    from ..training import with_model_columns
+    from ..batches import with_model_columns
 
     if not os.path.isfile(os.path.join(args.model, "config.json")):
         raise MissingInputError(f"--model {args.model}: no config.json; give a trained model folder")
