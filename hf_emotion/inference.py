@@ -10,7 +10,10 @@ mean of several). The recognizer decides what the scorer sees:
   ``timeline`` and a whole-recording summary (the mean of the windows);
 * with ``segment="vad"``, the speech segments that Silero VAD finds (:mod:`hf_emotion.segments`)
   are scored one by one, each as a whole (in windows only when longer than the model takes),
-  and the summary weighs each segment by its duration: silence is never scored or labelled.
+  and the summary weighs each segment by its duration: silence is never scored or labelled;
+* with ``speaker=...`` (a model folder with a speaker-adaptive head, :mod:`hf_emotion.speaker_adaptive`),
+  each clip is judged against the other clips of its speaker, and the results say
+  ``mode="speaker_adaptive"`` (clip by clip: ``mode="clip"``).
 
 Memory is bounded by ``batch_size`` windows or segments whatever the recording's length.
 Windows and clips quieter than ``silence_threshold_db`` are marked ``silent=True`` with no
@@ -41,6 +44,13 @@ from hf_emotion.recognizer_options import (
     check_window,
 )
 from hf_emotion.scorers import MeanScorer, Scorer, TorchScorer, load_scorer
+from hf_emotion.speaker_adaptive import (
+    HEAD_FILE,
+    SpeakerAdaptiveHead,
+    SpeakerAdaptivePrediction,
+    SpeakerAdaptiveRecognizer,
+    check_speakers,
+)
 from hf_emotion.windows import array_blocks, rms_dbfs, sliding_windows, window_count
 
 logger = logging.getLogger(__name__)
@@ -65,6 +75,9 @@ class EmotionPrediction:
         source: the file name, ``"<bytes>"`` or ``"<array>"``.
         timeline: per-window (or, with ``segment="vad"``, per-speech-segment) predictions when
             the audio was cut, else ``None``.
+        mode: ``"clip"``: judged on this audio alone; ``"speaker_adaptive"``: judged against the
+            other clips of the same speaker (it depends on them, and misleads when they all share
+            one emotion).
     """
 
     probabilities: dict[str, float]
@@ -77,6 +90,7 @@ class EmotionPrediction:
     end: float = 0.0
     source: str | None = None
     timeline: list[EmotionPrediction] | None = field(default=None, repr=False)
+    mode: str = "clip"
 
     @property
     def duration(self) -> float:
@@ -95,6 +109,7 @@ class EmotionPrediction:
             "start": round(self.start, 4),
             "end": round(self.end, 4),
             "probabilities": dict(self.probabilities),
+            "mode": self.mode,
         }
         if self.timeline is not None:
             timeline = []
@@ -168,8 +183,17 @@ class EmotionRecognizer:
         True
     """
 
-    def __init__(self, scorer: Scorer, options: RecognizerOptions | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        scorer: Scorer,
+        options: RecognizerOptions | None = None,
+        *,
+        adaptive_head: SpeakerAdaptiveHead | None = None,
+        **overrides: Any,
+    ) -> None:
         self.scorer = scorer
+        # The speaker-adaptive head saved beside a torch model (``speaker=`` in calls), if it has one.
+        self.adaptive_head = adaptive_head
         self.options = dataclasses.replace(options or RecognizerOptions(), **overrides)
         self.max_clip_seconds = min(self.options.max_clip_seconds, scorer.max_clip_seconds)
         self.check_window(self.options.window, self.options.hop)
@@ -203,7 +227,11 @@ class EmotionRecognizer:
         hub_kwargs = {k: v for k, v in kwargs.items() if k not in option_names}
         names = [path_or_hub_id] if isinstance(path_or_hub_id, (str, os.PathLike)) else list(path_or_hub_id)
         scorers = [load_scorer(name, device=device, dtype=dtype, **hub_kwargs) for name in names]
-        return cls(scorers[0] if len(scorers) == 1 else MeanScorer(scorers), options)
+        if len(scorers) > 1:
+            return cls(MeanScorer(scorers), options)
+        head_file = os.path.join(os.fspath(names[0]), HEAD_FILE)
+        head = SpeakerAdaptiveHead.load(names[0]) if os.path.isfile(head_file) else None
+        return cls(scorers[0], options, adaptive_head=head)
 
     @classmethod
     def from_model(
@@ -215,7 +243,8 @@ class EmotionRecognizer:
         dtype: str | torch.dtype | None = None,
         **options: Any,
     ) -> EmotionRecognizer:
-        """A recognizer over an ``EmotionModel`` already in memory (e.g. just trained)."""
+        """A recognizer over an ``EmotionModel`` already in memory (e.g. just trained); ``adaptive_head=``
+        (a :class:`SpeakerAdaptiveHead`) allows ``speaker=`` in calls."""
         return cls(TorchScorer(model, feature_extractor, device=device, dtype=dtype), **options)
 
     # ------------------------------------------------------------------ what the scorer tells
@@ -266,6 +295,28 @@ class EmotionRecognizer:
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         return self.scorer.score(signals, batch_size=batch_size)
 
+    def speaker_adaptive(self) -> SpeakerAdaptiveRecognizer:
+        """The speaker-adaptive recognizer over this model and its head, or a ``ValueError`` saying what is missing."""
+        if not isinstance(self.scorer, TorchScorer):
+            kind = "an ensemble of models" if isinstance(self.scorer, MeanScorer) else "an ONNX export"
+            raise ValueError(
+                f"speaker-adaptive mode needs a torch model folder with {HEAD_FILE}, not {kind}: load that "
+                "one model folder (the one hf-emotion adapt wrote the head into)"
+            )
+        if self.adaptive_head is None:
+            raise ValueError(
+                f"this model has no {HEAD_FILE}, which speaker-adaptive mode needs: add one with hf-emotion "
+                "adapt --model MODEL_DIR --dataset ... --data_dir ... --split_file MODEL_DIR/splits.json "
+                "(or train with --speaker_adaptive_head)"
+            )
+        return SpeakerAdaptiveRecognizer(
+            self.scorer.model,
+            self.scorer.feature_extractor,
+            self.adaptive_head,
+            device=self.scorer.device,
+            batch_size=self.batch_size,
+        )
+
     # ------------------------------------------------------------------ public call
 
     def __call__(
@@ -278,6 +329,7 @@ class EmotionRecognizer:
         batch_size: int | None = None,
         segment: Literal["window", "vad"] | None = None,
         errors: Literal["raise", "return"] = "raise",
+        speaker: str | Sequence[str] | None = None,
     ) -> Any:
         """Predict emotions for one input or a list of inputs.
 
@@ -298,6 +350,11 @@ class EmotionRecognizer:
             segment: ``"window"`` or ``"vad"`` (default: the recognizer's ``segment``).
             errors: ``"raise"`` the first :class:`AudioDecodeError`, or ``"return"`` it in
                 place of that input's prediction so the rest go on.
+            speaker: speaker-adaptive mode (a model folder with a speaker-adaptive head): one
+                speaker id for all inputs, or one per input; every input (whole, cut to 20 s)
+                is judged against the other inputs of its speaker (at least 4 each, 10 or more
+                recommended) and its result says ``mode="speaker_adaptive"``, with no
+                valence/arousal. ``window`` and ``segment`` do not apply.
 
         Returns:
             An :class:`EmotionPrediction` for a single input, a list of them for a list (with
@@ -305,10 +362,21 @@ class EmotionRecognizer:
 
         Raises:
             AudioDecodeError: an input cannot be read (with ``errors="raise"``).
-            ValueError: ``window``, ``hop``, ``batch_size`` or ``segment`` is not usable.
+            ValueError: ``window``, ``hop``, ``batch_size`` or ``segment`` is not usable; with
+                ``speaker``: the model has no speaker-adaptive head, or a speaker has too few inputs.
         """
         single = not isinstance(audio, (list, tuple))
         items = [audio] if single else list(audio)
+        if speaker is not None:
+            if window is not None or segment == "vad":
+                raise ValueError(
+                    "speaker= scores every input whole; window= and segment='vad' do not apply (for one "
+                    "speaker's long recording use speaker_adaptive_recording)"
+                )
+            results = self._predict_speaker_adaptive(
+                items, speaker, sampling_rate=sampling_rate, errors=errors
+            )
+            return results[0] if single else results
         force_windows = window is not None
         if window is None:
             window = self.window
@@ -349,6 +417,90 @@ class EmotionRecognizer:
         for pending, prediction in zip(clips, self._predict_clips(clips, batch_size), strict=True):
             results[pending.index] = prediction
         return results[0] if single else results
+
+    def speaker_adaptive_recording(
+        self,
+        audio: AudioLike,
+        *,
+        window: float = 3.0,
+        hop: float = 1.5,
+        sampling_rate: int | None = None,
+        speaker: str = "speaker",
+    ) -> EmotionPrediction:
+        """One speaker's long recording in speaker-adaptive mode: each window judged against the recording's
+        other speech windows (see :meth:`SpeakerAdaptiveRecognizer.recording`). Returns the recording's mean
+        over those windows with the windows as its ``timeline``, all with ``mode="speaker_adaptive"``."""
+        if isinstance(audio, dict):
+            audio, sampling_rate = audio["array"], audio.get("sampling_rate", sampling_rate)
+        windows = self.speaker_adaptive().recording(
+            audio,
+            window=window,
+            hop=hop,
+            sampling_rate=sampling_rate,
+            silence_threshold_db=self.options.silence_threshold_db,
+            speaker=speaker,
+        )
+        timeline = [_adaptive_prediction(w) for w in windows]
+        labels = list(windows[0].probabilities)
+        mean = np.mean([[w.probabilities[label] for label in labels] for w in windows], axis=0)
+        summary = SpeakerAdaptivePrediction(
+            {label: float(p) for label, p in zip(labels, mean, strict=True)},
+            labels[int(mean.argmax())],
+            float(mean.max()),
+            speaker,
+            windows[0].source,
+            0.0,
+            windows[-1].end,
+        )
+        result = _adaptive_prediction(summary)
+        result.timeline = timeline
+        return result
+
+    def _predict_speaker_adaptive(
+        self, items: list[AudioLike], speaker: str | Sequence[str], *, sampling_rate: Any, errors: str
+    ) -> list[EmotionPrediction | AudioDecodeError]:
+        """Decode every input whole, then score them all at once, grouped by speaker, through the head."""
+        adaptive = self.speaker_adaptive()
+        speakers = [str(speaker)] * len(items) if isinstance(speaker, str) else [str(s) for s in speaker]
+        if len(speakers) != len(items):
+            raise ValueError(f"speaker= has {len(speakers)} ids for {len(items)} inputs; give one per input")
+        check_speakers(speakers)  # before anything is read
+        results: list[EmotionPrediction | AudioDecodeError | None] = [None] * len(items)
+        kept: list[tuple[int, str, np.ndarray]] = []
+        for index, item in enumerate(items):
+            try:
+                kept.append((index, *self._decode_whole(item, sampling_rate)))
+            except AudioDecodeError as error:
+                if errors == "raise":
+                    raise
+                logger.warning("skipping %s", error)
+                results[index] = error
+        if kept:
+            predictions = adaptive(
+                [samples for _, _, samples in kept],
+                speakers=[speakers[index] for index, _, _ in kept],
+                sampling_rate=self.sampling_rate,
+            )
+            for (index, source, _), prediction in zip(kept, predictions, strict=True):
+                prediction.source = source
+                results[index] = _adaptive_prediction(prediction)
+        return results
+
+    def _decode_whole(self, item: AudioLike, sampling_rate: Any) -> tuple[str, np.ndarray]:
+        if isinstance(item, dict):
+            if "array" not in item:
+                raise AudioDecodeError(
+                    "<dict>", "corrupt", "a dict input needs 'array' and 'sampling_rate' keys"
+                )
+            sampling_rate, item = item.get("sampling_rate", sampling_rate), item["array"]
+        if isinstance(item, (str, os.PathLike)):
+            return os.fspath(item), decode_audio(item, self.sampling_rate, max_duration=None)
+        if isinstance(item, (bytes, bytearray)):
+            return "<bytes>", decode_audio(bytes(item), self.sampling_rate, max_duration=None)
+        if sampling_rate is None:
+            raise AudioDecodeError("<array>", "corrupt", "an array input needs sampling_rate=")
+        rate = check_sampling_rate(sampling_rate, "<array>")
+        return "<array>", decode_audio(item, self.sampling_rate, orig_sampling_rate=rate, max_duration=None)
 
     # ------------------------------------------------------------------ loading
 
@@ -557,6 +709,20 @@ def _require_vad() -> None:
 
 def _silent(*, start: float, end: float, source: str | None) -> EmotionPrediction:
     return EmotionPrediction({}, None, None, None, None, silent=True, start=start, end=end, source=source)
+
+
+def _adaptive_prediction(prediction: SpeakerAdaptivePrediction) -> EmotionPrediction:
+    return EmotionPrediction(
+        probabilities=dict(prediction.probabilities),
+        label=prediction.label,
+        confidence=prediction.confidence,
+        valence=None,
+        arousal=None,
+        start=prediction.start,
+        end=prediction.end,
+        source=prediction.source,
+        mode=prediction.mode,
+    )
 
 
 def split_model_names(value: str | None) -> list[str]:

@@ -112,3 +112,29 @@ def tiny_whisper_dir(tmp_path_factory) -> Path:
     WhisperModel(tiny_whisper_config()).save_pretrained(path)
     WhisperFeatureExtractor(feature_size=80).save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def adapted_model(tiny_wav2vec2_dir, ravdess_dir, tmp_path_factory):
+    """A tiny random model folder to which `hf-emotion adapt` added a head (synthetic RAVDESS actors 1-6)."""
+    from hf_emotion.cli import main
+    from hf_emotion.labels import EMOTIONS
+    from hf_emotion.splits import Split
+    from tests.test_inference import make_emotion_model_dir
+
+    folder = make_emotion_model_dir(
+        tiny_wav2vec2_dir, tmp_path_factory.mktemp("adapt-model"), labels=list(EMOTIONS)
+    )
+    split_file = folder / "splits.json"
+    Split(
+        "speaker_folds",
+        train=[f"ravdess-0{i}" for i in range(1, 5)],
+        validation=["ravdess-05", "ravdess-06"],
+        test=["ravdess-07", "ravdess-08"],
+    ).to_json(split_file)
+    code = main(
+        ["adapt", "--model", str(folder), "--dataset", "ravdess", "--data_dir", str(ravdess_dir),
+         "--split_file", str(split_file), "--max_seconds", "1"]
+    )  # fmt: skip
+    assert code == 0
+    return folder

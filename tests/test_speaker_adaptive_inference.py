@@ -35,30 +35,6 @@ def test_a_per_speaker_offset_and_scale_do_not_change_predictions():
     )
 
 
-@pytest.fixture(scope="module")
-def adapted_model(tiny_wav2vec2_dir, ravdess_dir, tmp_path_factory):
-    """A tiny random model folder to which `hf-emotion adapt` added a head (synthetic RAVDESS actors 1-6)."""
-    from hf_emotion.cli import main
-    from tests.test_inference import make_emotion_model_dir
-
-    folder = make_emotion_model_dir(
-        tiny_wav2vec2_dir, tmp_path_factory.mktemp("adapt-model"), labels=list(EMOTIONS)
-    )
-    split_file = folder / "splits.json"
-    Split(
-        "speaker_folds",
-        train=[f"ravdess-0{i}" for i in range(1, 5)],
-        validation=["ravdess-05", "ravdess-06"],
-        test=["ravdess-07", "ravdess-08"],
-    ).to_json(split_file)
-    code = main(
-        ["adapt", "--model", str(folder), "--dataset", "ravdess", "--data_dir", str(ravdess_dir),
-         "--split_file", str(split_file), "--max_seconds", "1"]
-    )  # fmt: skip
-    assert code == 0
-    return folder
-
-
 def test_adapt_writes_a_head_beside_the_model_for_its_labels(adapted_model):
     head = SpeakerAdaptiveHead.load(adapted_model)
     assert (adapted_model / HEAD_FILE).is_file()
