@@ -12,6 +12,12 @@ Example::
     hf-emotion predict clips/ --model outputs/whisper-tiny.en-ravdess-speech \\
         --model outputs/whisper-base-ravdess-speech
     hf-emotion predict interview.wav --model exports/tiny-int8 --segment vad
+    hf-emotion predict my-voice/ --model outputs/whisper-tiny.en-ravdess-speech --speaker me
+    hf-emotion predict talk.wav --model outputs/whisper-tiny.en-ravdess-speech --per_recording
+
+``--speaker`` and ``--per_recording`` are speaker-adaptive mode (a model folder with a head from
+``hf-emotion adapt`` or the recipe): each clip or window is judged against the speaker's other
+clips or windows, and every record says ``mode`` (``clip`` or ``speaker_adaptive``).
 """
 
 from __future__ import annotations
@@ -68,6 +74,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the model as float32 (default), bfloat16 (faster on recent CPUs) or float16",
     )
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    adaptive = parser.add_mutually_exclusive_group()
+    adaptive.add_argument(
+        "--speaker",
+        default=None,
+        help="speaker-adaptive mode: all FILES are clips of this one speaker (at least 4, 10 or more is "
+        "better, in different moods), each judged against the others; needs a model with a head from "
+        "hf-emotion adapt. Misleads when every clip has the same emotion",
+    )
+    adaptive.add_argument(
+        "--per_recording",
+        action="store_true",
+        help="speaker-adaptive mode: each file is one speaker's long recording, scored in --window windows "
+        "(default 3 s, hop 1.5 s) each judged against the recording's other speech windows",
+    )
 
 
 def expand_files(names: list[str]) -> list[str]:
@@ -99,6 +119,7 @@ def prediction_rows(name: str, prediction: Any, labels: list[str]) -> Iterator[d
             "valence": "" if item.valence is None else item.valence,
             "arousal": "" if item.arousal is None else item.arousal,
             "silent": int(item.silent),
+            "mode": item.mode,
             "error": "",
         }
         for label in labels:
@@ -113,7 +134,7 @@ def prediction_rows(name: str, prediction: Any, labels: list[str]) -> Iterator[d
 def csv_fields(labels: list[str]) -> list[str]:
     return [
         "file", "segment", "start", "end", "label", "confidence", "valence", "arousal", "silent",
-        *(f"prob_{label}" for label in labels), "error",
+        *(f"prob_{label}" for label in labels), "mode", "error",
     ]  # fmt: skip
 
 
@@ -168,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
         # Checked once here, so a bad --window is one clear error rather than one per file.
         if args.window is not None:
             recognizer.check_window(args.window, args.hop or args.window / 2)
+        if args.speaker is not None or args.per_recording:
+            check_speaker_adaptive(args, recognizer, len(files))
     except (ImportError, OSError, ValueError) as error:
         logger.error("cannot use model %s: %s", " + ".join(args.model), error)
         return 2
@@ -175,16 +198,14 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     handle = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")
     try:
-        writer = _Writer(handle, fmt, recognizer.labels)
+        adaptive = args.speaker is not None or args.per_recording
+        labels = recognizer.adaptive_head.labels if adaptive else recognizer.labels
+        writer = _Writer(handle, fmt, labels)
         chunk = max(1, args.batch_size * FILES_PER_CALL_FACTOR)
         with tqdm(
             total=len(files), unit="file", disable=args.no_progress or len(files) < 2, file=sys.stderr
         ) as bar:
-            for begin in range(0, len(files), chunk):
-                names = files[begin : begin + chunk]
-                results = recognizer(
-                    names, window=args.window, hop=args.hop, batch_size=args.batch_size, errors="return"
-                )
+            for names, results in _scored(recognizer, files, args, chunk):
                 for name, result in zip(names, results, strict=True):
                     if isinstance(result, AudioDecodeError):
                         failed += 1
@@ -200,3 +221,51 @@ def run(args: argparse.Namespace) -> int:
         return 1
     logger.info("scored %d files%s", len(files), "" if args.output == "-" else f" into {args.output}")
     return 0
+
+
+def check_speaker_adaptive(args: argparse.Namespace, recognizer: Any, count: int) -> None:
+    """A ``ValueError`` before anything is read when speaker-adaptive mode cannot run as asked."""
+    from hf_emotion.speaker_adaptive import check_speakers
+
+    if args.segment == "vad":
+        raise ValueError(
+            "--speaker and --per_recording score clips or windows, not VAD segments; drop --segment vad"
+        )
+    recognizer.speaker_adaptive()  # the model has a head, and is one torch model
+    if args.speaker is not None:
+        if args.window is not None:
+            raise ValueError("--speaker scores every file whole; --window applies to --per_recording")
+        check_speakers([args.speaker] * count)
+
+
+def _scored(
+    recognizer: Any, files: list[str], args: argparse.Namespace, chunk: int
+) -> Iterator[tuple[list, list]]:
+    """``(names, results)`` in groups: clip by clip in chunks; all of ``--speaker``'s files at once (each is
+    standardised on all the others); ``--per_recording`` one file at a time."""
+    from hf_emotion.audio import AudioDecodeError
+
+    if args.speaker is not None:
+        yield files, recognizer(files, speaker=args.speaker, batch_size=args.batch_size, errors="return")
+    elif args.per_recording:
+        window = args.window or 3.0
+        hop = args.hop or window / 2
+        for name in files:
+            try:
+                result = recognizer.speaker_adaptive_recording(
+                    name, window=window, hop=hop, speaker=Path(name).stem
+                )
+            except AudioDecodeError as error:
+                result = error
+            except ValueError as error:  # too few speech windows to standardise on
+                result = AudioDecodeError(name, "too_short", str(error))
+            yield [name], [result]
+    else:
+        for begin in range(0, len(files), chunk):
+            names = files[begin : begin + chunk]
+            yield (
+                names,
+                recognizer(
+                    names, window=args.window, hop=args.hop, batch_size=args.batch_size, errors="return"
+                ),
+            )
