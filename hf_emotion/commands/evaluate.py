@@ -39,6 +39,13 @@ def add_arguments(parser) -> None:
         "without the per-speaker statistics",
     )
     parser.add_argument(
+        "--speaker_adaptive",
+        action="store_true",
+        help="also score the model's speaker-adaptive head (speaker_adaptive_head.npz, from hf-emotion adapt or "
+        "--speaker_adaptive_head in training) on the evaluated speakers, each standardised on all their own "
+        "clips (transductive); reported as eval_adaptive_*, apart from the clip-by-clip eval_*",
+    )
+    parser.add_argument(
         "--labels",
         help="comma-separated labels to score, e.g. angry,happy,neutral,sad (each a label of both the model "
         "and the data): the arg-max runs over these only and UA averages over them. Without it, data whose "
@@ -69,6 +76,8 @@ def run(args) -> int:
 
     if args.speaker_norm_probe and len(args.model) > 1:
         raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
+    if args.speaker_adaptive:
+        _check_speaker_adaptive(args.model)
     raw = load_corpora(
         args.dataset, args.data_dir, channel=args.ravdess_channel, label_source=args.crema_d_labels
     )
@@ -141,6 +150,8 @@ def run(args) -> int:
         metrics |= _speaker_norm_probe(
             model, decoded, split, trainer.data_collator, names, args.batch_size, trainer.args.device
         )
+    if args.speaker_adaptive:
+        metrics |= _speaker_adaptive_scores(args, dataset, names, None)
     metrics["skipped_files"] = [b.as_dict() for b in skipped]
     with open(os.path.join(args.output_dir, "all_results.json"), "w") as handle:
         json.dump(metrics, handle, indent=2)
@@ -183,6 +194,8 @@ def _run_cross_corpus(args, raw) -> int:
         )
     except ValueError as error:  # labels that do not match, a condition the data cannot make
         raise SystemExit(str(error)) from error
+    if args.speaker_adaptive:
+        metrics |= _speaker_adaptive_scores(args, decoded, raw.features["emotion"].names, subset)
     metrics["skipped_files"] = [b.as_dict() for b in skipped]
     os.makedirs(args.output_dir, exist_ok=True)
     with open(os.path.join(args.output_dir, "all_results.json"), "w") as handle:
@@ -195,8 +208,67 @@ def _run_cross_corpus(args, raw) -> int:
     logger.info("UA %.3f over %s on %d clips", metrics["eval_ua"], scored, metrics["eval_clips"])
     summary = {k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}
     named = ("scored_labels", "model_labels_dropped", "corpus_labels_dropped")
+    named += ("adaptive_labels",) if args.speaker_adaptive else ()
     print(json.dumps(summary | {k: metrics[k] for k in named}, indent=2))
     return 0
+
+
+def _check_speaker_adaptive(models: list[str]) -> None:
+    """Before any audio is decoded: one model, with a head."""
+    from ..speaker_adaptive import HEAD_FILE
+
+    if len(models) > 1:
+        raise SystemExit("--speaker_adaptive scores one model's speaker-adaptive head; give one --model")
+    if not os.path.isfile(os.path.join(models[0], HEAD_FILE)):
+        raise SystemExit(
+            f"--speaker_adaptive: {models[0]} has no {HEAD_FILE}; add one with hf-emotion adapt --model "
+            f"{models[0]} --dataset ... --data_dir ... --split_file {models[0]}/splits.json"
+        )
+
+
+def _speaker_adaptive_scores(args, decoded, data_names: list[str], labels: list[str] | None) -> dict:
+    """``eval_adaptive_*`` of the model's head on the evaluated clips (``emotion`` in ``data_names`` ids), each
+    speaker standardised on all their own clips of the labels the head, the data (and ``labels``) share."""
+    from transformers import AutoFeatureExtractor
+
+    from ..batches import with_model_columns
+    from ..modeling_emotion import EmotionModel
+    from ..speaker_adaptive import SpeakerAdaptiveHead, score_speaker_adaptive
+
+    name = args.model[0]
+    head = SpeakerAdaptiveHead.load(name)
+    model = EmotionModel.from_pretrained(name).eval()
+    extractor = AutoFeatureExtractor.from_pretrained(name)
+    model_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    shared = [label for label in (labels or head.labels) if label in head.labels and label in data_names]
+    if not shared:
+        raise SystemExit(f"--speaker_adaptive: the head's labels {head.labels} and the data's share none")
+    to_model = {data_names.index(label): model_names.index(label) for label in shared}
+    dataset = (
+        decoded.with_format(None)
+        .filter(lambda y: y in to_model, input_columns="emotion")
+        .map(lambda e: {"emotion": [to_model[y] for y in e]}, input_columns="emotion", batched=True)
+    )
+    try:
+        metrics = score_speaker_adaptive(
+            head,
+            model,
+            extractor,
+            with_model_columns(dataset),
+            labels=shared,
+            max_seconds=args.max_seconds,
+            batch_size=args.batch_size,
+        )
+    except ValueError as error:  # a speaker with too few clips
+        raise SystemExit(f"--speaker_adaptive: {error}") from error
+    logger.info(
+        "Speaker-adaptive head (transductive: each speaker standardised on all their own evaluated clips, "
+        "not clip by clip): UA %.3f over %s on %d clips",
+        metrics["eval_adaptive_ua"],
+        shared,
+        len(dataset),
+    )
+    return metrics | {"adaptive_labels": shared}
 
 
 def _speaker_norm_probe(model, decoded, split, collator, label_names, batch_size: int, device) -> dict:
