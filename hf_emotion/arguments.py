@@ -123,6 +123,16 @@ class ModelArguments:
             "regressor alone). Stored in the model's config, so every later prediction uses it."
         },
     )
+    speaker_adaptive_head: bool = field(
+        default=False,
+        metadata={
+            "help": "After training, also fit a speaker-adaptive head (hf_emotion/speaker_adaptive.py: a "
+            "logistic regression on the encoder's pooled features, each speaker standardised on their own "
+            "clips) on the training speakers, its C chosen on the validation speakers; scored on the test "
+            "speakers as eval_adaptive_* (transductive) and saved as speaker_adaptive_head.npz beside the "
+            "model, for EmotionRecognizer(..., speaker=...) and hf-emotion predict --speaker."
+        },
+    )
     class_weighting: str = field(
         default="none",
         metadata={
@@ -248,7 +258,9 @@ class DataArguments:
                 "give one --data_dir per --dataset, in the same order"
             )
         if not 0.0 <= self.augment_conditions <= 1.0:
-            raise ValueError(f"--augment_conditions is a share of clips in [0, 1], got {self.augment_conditions}")
+            raise ValueError(
+                f"--augment_conditions is a share of clips in [0, 1], got {self.augment_conditions}"
+            )
         if self.ravdess_channel not in ("speech", "song", "both"):
             raise ValueError(f"--ravdess_channel must be speech, song or both, got {self.ravdess_channel!r}")
         if self.crema_d_labels not in ("intended", "perceived"):

@@ -19,6 +19,7 @@ MODEL_FILES = (
     "configuration_emotion.py",
     "modeling_emotion.py",
     "pipeline_emotion.py",
+    "speaker_adaptive_head.npz",  # hf_emotion.speaker_adaptive.HEAD_FILE, when the model has one
 )
 
 

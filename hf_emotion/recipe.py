@@ -10,6 +10,7 @@
       refit_heads        --refit_heads_epochs: heads refitted on the fine-tuned encoder's whole clips
       choose_heads       probe, refitted or fine-tuned heads: the best on the validation speakers
       mix_classes        --class_mixing: valence/arousal weights chosen on the validation speakers
+      adapt_to_speakers  --speaker_adaptive_head: the per-speaker standardised head, scored on test
       evaluate_fold      validation and test speakers, whole clips up to --max_eval_seconds
       write_fold_reports all_results.json, predictions and plots, the model, its card
     summarise_folds      cross-validation mean ± std, the best-on-validation model, its card
@@ -186,6 +187,7 @@ def train_fold(run: Run, fold: int) -> FoldResult:
     )
     del probe_state
     mixing_metrics = mix_classes(run, trainer, parts)
+    adaptive_metrics = adapt_to_speakers(run, model, parts, output_dir)
     validation_metrics, test_metrics, record = evaluate_fold(run, trainer, parts)
     metrics = {
         **train_metrics,
@@ -193,6 +195,7 @@ def train_fold(run: Run, fold: int) -> FoldResult:
         **refit_metrics,
         **heads_metrics,
         **mixing_metrics,
+        **adaptive_metrics,
         **validation_metrics,
         **test_metrics,
         "num_skipped_files": len(run.skipped_files),
@@ -491,6 +494,39 @@ def mix_classes(run: Run, trainer: EmotionTrainer, parts) -> dict:
         run.training_args.per_device_eval_batch_size,
     )
     return fit_class_mixing(trainer, parts["train"], parts["validation"])
+
+
+def adapt_to_speakers(run: Run, model: EmotionModel, parts, output_dir: str) -> dict:
+    """--speaker_adaptive_head: fitted on the training speakers (C chosen on the validation ones), scored on the
+    test speakers (``eval_adaptive_*``, transductive), saved in the fold's folder. On the main process only:
+    a few encoder passes and a logistic regression, not worth sharding; the others get its metrics."""
+    if not run.model_args.speaker_adaptive_head:
+        return {}
+    from .speaker_adaptive import fit_head_for_model, score_speaker_adaptive
+
+    metrics = {}
+    if run.is_main:
+        settings = dict(
+            max_seconds=run.data_args.max_eval_seconds,
+            batch_size=run.training_args.per_device_eval_batch_size,
+        )
+        try:
+            head, metrics = fit_head_for_model(
+                model, run.feature_extractor, parts["train"], parts["validation"], **settings
+            )
+        except ValueError as error:  # too few clips of a speaker (e.g. --max_train_samples), a missing label
+            logger.warning("No speaker-adaptive head for %s: %s", output_dir, error)
+            metrics = {"speaker_adaptive_head_skipped": str(error)}
+        else:
+            metrics |= score_speaker_adaptive(head, model, run.feature_extractor, parts["test"], **settings)
+            head.save(output_dir)
+            logger.info(
+                "Speaker-adaptive head (transductive: each test speaker standardised on all their clips): "
+                "test UA %.3f, validation UA %.3f",
+                metrics["eval_adaptive_ua"],
+                metrics["validation_adaptive_ua"],
+            )
+    return from_main(metrics, run.training_args)
 
 
 def evaluate_fold(run: Run, trainer: EmotionTrainer, parts) -> tuple[dict, dict, dict]:
