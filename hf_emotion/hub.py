@@ -52,6 +52,7 @@ MODEL_FILE_PATTERNS = (
     "*.safetensors",
     "model.safetensors.index.json",
     "preprocessor_config.json",
+    "speaker_adaptive_head.npz",  # hf_emotion.speaker_adaptive.HEAD_FILE, when the model has one
 )
 #: Reports pushed beside a model: its card, the cross-validation summary, the plots, the speakers of its split.
 REPORT_FILE_PATTERNS = ("README.md", "cv_summary.md", "*.png", "splits.json")
