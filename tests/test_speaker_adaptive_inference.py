@@ -84,9 +84,9 @@ def test_a_long_recording_is_judged_window_by_window_against_its_own_speech(adap
 def test_head_scores_held_out_speakers_and_restricts_to_given_labels(adapted_model, ravdess_dir):
     from transformers import AutoFeatureExtractor
 
+    from hf_emotion.batches import with_model_columns
     from hf_emotion.corpora import decode_dataset, load_corpus
     from hf_emotion.modeling_emotion import EmotionModel
-    from hf_emotion.batches import with_model_columns
 
     raw = load_corpus("ravdess", str(ravdess_dir))
     raw = raw.filter(lambda s: s in ("ravdess-07", "ravdess-08"), input_columns="speaker")

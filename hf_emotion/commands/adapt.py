@@ -46,12 +46,12 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from transformers import AutoFeatureExtractor
 
+    from ..batches import with_model_columns
     from ..corpora import decode_dataset, load_corpora
     from ..errors import ConfigurationError, MissingInputError
     from ..modeling_emotion import EmotionModel
     from ..speaker_adaptive import fit_head_for_model
     from ..splits import Split
-    from ..batches import with_model_columns
 
     if not os.path.isfile(os.path.join(args.model, "config.json")):
         raise MissingInputError(f"--model {args.model}: no config.json; give a trained model folder")
