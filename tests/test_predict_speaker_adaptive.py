@@ -6,6 +6,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 
 from hf_emotion.cli import main
 from hf_emotion.labels import EMOTIONS
@@ -65,3 +66,20 @@ def test_predict_speaker_without_a_head_or_with_too_few_files_is_a_usage_error(
     assert "hf-emotion adapt" in caplog.text
     assert main(["predict", *files[:3], "--model", str(adapted_model), "--speaker", "me"]) == 2
     assert "at least 4 clips" in caplog.text
+
+
+def test_predict_speaker_per_folder_standardises_each_folders_files_on_their_own(
+    adapted_model, ravdess_dir, tmp_path
+):
+    def records(*args: str) -> dict[str, dict]:
+        out = tmp_path / "out.jsonl"
+        assert main(["predict", *args, "--model", str(adapted_model), "--output", str(out)]) == 0
+        return {r["file"]: r for r in map(json.loads, out.read_text().splitlines())}
+
+    seven, eight = (str(ravdess_dir / f"Actor_0{n}") for n in (7, 8))
+    both = records(seven, eight, "--speaker_per_folder")
+    alone = records(seven, "--speaker", "Actor_07")
+    assert {r["mode"] for r in both.values()} == {"speaker_adaptive"} and len(both) == len(alone) + 15
+    for name, record in alone.items():
+        for label, probability in record["probabilities"].items():
+            assert both[name]["probabilities"][label] == pytest.approx(probability, abs=1e-5)

@@ -13,11 +13,13 @@ Example::
         --model outputs/whisper-base-ravdess-speech
     hf-emotion predict interview.wav --model exports/tiny-int8 --segment vad
     hf-emotion predict my-voice/ --model outputs/whisper-tiny.en-ravdess-speech --speaker me
+    hf-emotion predict voices/ --model outputs/whisper-tiny.en-ravdess-speech --speaker_per_folder
     hf-emotion predict talk.wav --model outputs/whisper-tiny.en-ravdess-speech --per_recording
 
-``--speaker`` and ``--per_recording`` are speaker-adaptive mode (a model folder with a head from
-``hf-emotion adapt`` or the recipe): each clip or window is judged against the speaker's other
-clips or windows, and every record says ``mode`` (``clip`` or ``speaker_adaptive``).
+``--speaker``, ``--speaker_per_folder`` and ``--per_recording`` are speaker-adaptive mode (a model
+folder with a head from ``hf-emotion adapt`` or the recipe): each clip or window is judged against
+the speaker's other clips or windows, and every record says ``mode`` (``clip`` or
+``speaker_adaptive``).
 """
 
 from __future__ import annotations
@@ -81,6 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="speaker-adaptive mode: all FILES are clips of this one speaker (at least 4, 10 or more is "
         "better, in different moods), each judged against the others; needs a model with a head from "
         "hf-emotion adapt. Misleads when every clip has the same emotion",
+    )
+    adaptive.add_argument(
+        "--speaker_per_folder",
+        action="store_true",
+        help="speaker-adaptive mode: each file's folder is its speaker (e.g. clips/alice/*.wav, clips/bob/*.wav); "
+        "each speaker's files are judged against each other (at least 4 a speaker)",
     )
     adaptive.add_argument(
         "--per_recording",
@@ -189,8 +197,10 @@ def run(args: argparse.Namespace) -> int:
         # Checked once here, so a bad --window is one clear error rather than one per file.
         if args.window is not None:
             recognizer.check_window(args.window, args.hop or args.window / 2)
+        if args.speaker_per_folder:
+            args.speaker = [Path(name).parent.name for name in files]
         if args.speaker is not None or args.per_recording:
-            check_speaker_adaptive(args, recognizer, len(files))
+            check_speaker_adaptive(args, recognizer, files)
     except (ImportError, OSError, ValueError) as error:
         logger.error("cannot use model %s: %s", " + ".join(args.model), error)
         return 2
@@ -223,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_speaker_adaptive(args: argparse.Namespace, recognizer: Any, count: int) -> None:
+def check_speaker_adaptive(args: argparse.Namespace, recognizer: Any, files: list[str]) -> None:
     """A ``ValueError`` before anything is read when speaker-adaptive mode cannot run as asked."""
     from hf_emotion.speaker_adaptive import check_speakers
 
@@ -234,15 +244,17 @@ def check_speaker_adaptive(args: argparse.Namespace, recognizer: Any, count: int
     recognizer.speaker_adaptive()  # the model has a head, and is one torch model
     if args.speaker is not None:
         if args.window is not None:
-            raise ValueError("--speaker scores every file whole; --window applies to --per_recording")
-        check_speakers([args.speaker] * count)
+            raise ValueError(
+                "--speaker and --speaker_per_folder score every file whole; --window applies to --per_recording"
+            )
+        check_speakers([args.speaker] * len(files) if isinstance(args.speaker, str) else args.speaker)
 
 
 def _scored(
     recognizer: Any, files: list[str], args: argparse.Namespace, chunk: int
 ) -> Iterator[tuple[list, list]]:
-    """``(names, results)`` in groups: clip by clip in chunks; all of ``--speaker``'s files at once (each is
-    standardised on all the others); ``--per_recording`` one file at a time."""
+    """``(names, results)`` in groups: clip by clip in chunks; with ``--speaker`` or ``--speaker_per_folder`` all
+    files at once (each is standardised on its speaker's others); ``--per_recording`` one file at a time."""
     from hf_emotion.audio import AudioDecodeError
 
     if args.speaker is not None:
