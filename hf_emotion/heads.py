@@ -136,6 +136,9 @@ def fit_heads_on_pooled_features(
     whole clip, so heads fitted on whole-clip features match what they see at test time. The current heads are
     then epoch 0, and they stay unless a refitted epoch does better on the validation speakers.
 
+    Without ``validation_dataset`` (a final model trained on every speaker) nothing is chosen: the heads train
+    ``epochs`` passes, an epoch count the cross-validation folds chose, and the last one is kept.
+
     Returns:
         ``<name>_validation_ua``, ``<name>_best_epoch`` (0: the current heads were kept), ``<name>_seconds``
         (encoding included); with ``keep_current_heads`` also ``<name>_initial_validation_ua``.
@@ -147,9 +150,14 @@ def fit_heads_on_pooled_features(
     started = time.perf_counter()
     encode = dict(device=device, dtype=dtype)
     train = pooled_features(model, train_dataset, collator, encode_batch_size, "training clips", **encode)
-    validation = pooled_features(
-        model, validation_dataset, collator, encode_batch_size, "validation clips", **encode
-    )
+    if validation_dataset is not None:
+        validation = pooled_features(
+            model, validation_dataset, collator, encode_batch_size, "validation clips", **encode
+        )
+    if validation_dataset is None:
+        fit_heads_for_epochs(model, train, epochs, learning_rate, weight_decay, batch_size, seed)
+        logger.info("%s: %d epochs on every speaker, no model selection", name, epochs)
+        return {f"{name}_epochs": epochs, f"{name}_seconds": round(time.perf_counter() - started, 1)}
     device = next(model.parameters()).device
     optimizer = torch.optim.AdamW(head_parameter_groups(model, learning_rate, weight_decay), lr=learning_rate)
     generator = torch.Generator().manual_seed(seed)
@@ -200,3 +208,23 @@ def fit_heads_on_pooled_features(
         result[f"{name}_seconds"],
     )
     return result
+
+
+def fit_heads_for_epochs(
+    model, train: dict, epochs: int, learning_rate, weight_decay, batch_size, seed
+) -> None:
+    """The heads trained ``epochs`` passes over cached pooled features, the last epoch kept."""
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW(head_parameter_groups(model, learning_rate, weight_decay), lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    was_training = model.training
+    model.train()
+    for _ in range(epochs):
+        for index in torch.randperm(train["hidden"].shape[0], generator=generator).split(batch_size):
+            logits, valence_arousal = model.heads_from_pooled(train["hidden"][index].to(device))
+            targets = {k: train[k][index].to(device) for k in ("labels", "valence", "arousal") if k in train}
+            loss, _, _ = model.compute_loss(logits, valence_arousal, **targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    model.train(was_training)
