@@ -132,3 +132,8 @@ def test_general_run_file_trains_every_corpus_with_a_final_model():
     values = json.loads((Path(__file__).parents[1] / "configs" / "whisper-tiny.en-general.json").read_text())
     assert values["dataset"] == ["ravdess", "ravdess", "crema_d"] and len(values["data_dir"]) == 3
     assert values["cross_validation"] and values["final_model"]
+
+
+def test_final_model_needs_cross_validation(tmp_path):
+    with pytest.raises(ValueError, match="--final_model .* add --cross_validation"):
+        finetune.main(["--final_model", "true", "--output_dir", str(tmp_path)])
