@@ -218,6 +218,14 @@ class DataArguments:
     cross_validation: bool = field(
         default=False, metadata={"help": "Run every fold in turn and write the mean ± std of each metric."}
     )
+    final_model: bool = field(
+        default=False,
+        metadata={
+            "help": "With --cross_validation: after the folds, train one model on every speaker with the epoch "
+            "counts and class mixing the folds chose, into <output_dir>/final/, and make it the run's model "
+            "(it has no held-out score; its card gives the folds')."
+        },
+    )
     test_speakers: list[str] = field(
         default_factory=list,
         metadata={"help": "A fixed split instead of folds: these speakers are the test set."},
@@ -269,6 +277,8 @@ class DataArguments:
             raise ValueError(
                 "--cross_validation runs speaker folds; do not combine it with --test_speakers/--random_split"
             )
+        if self.final_model and not self.cross_validation:
+            raise ValueError("--final_model trains on what the folds chose: add --cross_validation")
         if not 0 <= self.fold < self.num_folds:
             raise ValueError(f"--fold must lie in [0, --num_folds={self.num_folds}), got {self.fold}")
 

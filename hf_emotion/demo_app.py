@@ -7,7 +7,7 @@ circumplex plane and, for recordings longer than one window, how the emotion mov
 ``hf-emotion space`` writes are thin scripts over :func:`build_demo` and :func:`load_recognizer`.
 The model is the one given, else ``$HF_EMOTION_MODEL`` (a folder or Hub id), else the first of
 the script's candidate folders that exists (a ``model/`` folder beside it, then
-:data:`DEFAULT_MODEL_DIR`).
+:data:`GENERAL_MODEL_DIR`, then :data:`DEFAULT_MODEL_DIR`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from .targets import CIRCUMPLEX  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
+#: The general model (configs/whisper-tiny.en-general.json: every corpus, all speakers), preferred when trained.
+GENERAL_MODEL_DIR = "outputs/whisper-tiny.en-general"
 #: The model the main fine-tuning job writes (relative to the folder it runs from).
 DEFAULT_MODEL_DIR = "outputs/whisper-tiny.en-ravdess-speech"
 MODEL_ENV = "HF_EMOTION_MODEL"
@@ -55,7 +57,7 @@ the demo starts, not speech: use your own voice for a meaningful answer."""
 def resolve_model(
     model: str | os.PathLike | list[str | os.PathLike] | None = None,
     *,
-    candidates: Sequence[str | os.PathLike] = (MODEL_BESIDE_APP, DEFAULT_MODEL_DIR),
+    candidates: Sequence[str | os.PathLike] = (MODEL_BESIDE_APP, GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR),
 ) -> str:
     """The model to serve: the argument, else ``$HF_EMOTION_MODEL``, else the first candidate folder
     that exists (else the last candidate, so the error names where a model was expected).
@@ -76,7 +78,7 @@ def load_recognizer(
     model: str | os.PathLike | list[str | os.PathLike] | None = None,
     *,
     device: str = "cpu",
-    candidates: Sequence[str | os.PathLike] = (MODEL_BESIDE_APP, DEFAULT_MODEL_DIR),
+    candidates: Sequence[str | os.PathLike] = (MODEL_BESIDE_APP, GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR),
 ) -> EmotionRecognizer:
     """Load the recognizer, with a message that says what to do when the model is missing.
 

@@ -136,6 +136,9 @@ def fit_heads_on_pooled_features(
     whole clip, so heads fitted on whole-clip features match what they see at test time. The current heads are
     then epoch 0, and they stay unless a refitted epoch does better on the validation speakers.
 
+    Without ``validation_dataset`` (a final model trained on every speaker) nothing is chosen: the heads train
+    ``epochs`` passes, an epoch count the cross-validation folds chose, and the last one is kept.
+
     Returns:
         ``<name>_validation_ua``, ``<name>_best_epoch`` (0: the current heads were kept), ``<name>_seconds``
         (encoding included); with ``keep_current_heads`` also ``<name>_initial_validation_ua``.
@@ -147,13 +150,17 @@ def fit_heads_on_pooled_features(
     started = time.perf_counter()
     encode = dict(device=device, dtype=dtype)
     train = pooled_features(model, train_dataset, collator, encode_batch_size, "training clips", **encode)
+    was_training = model.training
+    if validation_dataset is None:
+        for _ in head_epochs(model, train, epochs, learning_rate, weight_decay, batch_size, seed):
+            pass
+        model.train(was_training)
+        logger.info("%s: %d epochs on every speaker, no model selection", name, epochs)
+        return {f"{name}_epochs": epochs, f"{name}_seconds": round(time.perf_counter() - started, 1)}
     validation = pooled_features(
         model, validation_dataset, collator, encode_batch_size, "validation clips", **encode
     )
     device = next(model.parameters()).device
-    optimizer = torch.optim.AdamW(head_parameter_groups(model, learning_rate, weight_decay), lr=learning_rate)
-    generator = torch.Generator().manual_seed(seed)
-    n = train["hidden"].shape[0]
 
     def validation_ua() -> float:
         model.eval()
@@ -163,21 +170,12 @@ def fit_heads_on_pooled_features(
             validation["labels"].numpy(), logits.argmax(-1).cpu().numpy(), label_names
         )["ua"]
 
-    was_training = model.training
     best_ua, best_epoch, best_state = -1.0, 0, head_state(model)
     initial = {}
     if keep_current_heads:
         best_ua = validation_ua()
         initial[f"{name}_initial_validation_ua"] = float(best_ua)
-    for epoch in range(1, epochs + 1):
-        model.train()
-        for index in torch.randperm(n, generator=generator).split(batch_size):
-            logits, valence_arousal = model.heads_from_pooled(train["hidden"][index].to(device))
-            targets = {k: train[k][index].to(device) for k in ("labels", "valence", "arousal") if k in train}
-            loss, _, _ = model.compute_loss(logits, valence_arousal, **targets)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    for epoch in head_epochs(model, train, epochs, learning_rate, weight_decay, batch_size, seed):
         ua = validation_ua()
         if ua > best_ua:
             best_ua, best_epoch, best_state = ua, epoch, head_state(model)
@@ -200,3 +198,21 @@ def fit_heads_on_pooled_features(
         result[f"{name}_seconds"],
     )
     return result
+
+
+def head_epochs(model, train: dict, epochs: int, learning_rate, weight_decay, batch_size: int, seed: int):
+    """Train the heads on cached pooled features (AdamW, the model's own loss), yielding each epoch's number
+    once it is done, so the caller can score it; the model is left in training mode."""
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW(head_parameter_groups(model, learning_rate, weight_decay), lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        for index in torch.randperm(train["hidden"].shape[0], generator=generator).split(batch_size):
+            logits, valence_arousal = model.heads_from_pooled(train["hidden"][index].to(device))
+            targets = {k: train[k][index].to(device) for k in ("labels", "valence", "arousal") if k in train}
+            loss, _, _ = model.compute_loss(logits, valence_arousal, **targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        yield epoch

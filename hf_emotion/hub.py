@@ -153,6 +153,8 @@ def _protocol(split: Mapping[str, Any]) -> str:
         return "random clips (not speaker-independent: test speakers were also heard in training)"
     if split.get("protocol") == "speaker_folds":
         return f"speaker fold {split.get('fold')} of {split.get('num_folds')}"
+    if split.get("protocol") == "all_speakers":
+        return "all speakers (final model; no held-out speakers)"
     return "fixed speakers"
 
 
@@ -197,7 +199,23 @@ def eval_results(
                     metric_value=round(float(folds["mean"]), 4),
                 )
             )
+    for corpus, folds in corpus_uas(summary).items():
+        results.append(
+            EvalResult(
+                **common,
+                dataset_split=f"{corpus} test speakers, mean over {folds['n']} speaker folds",
+                dataset_args={"protocol": "speaker_folds", "num_folds": folds["n"], "corpus": corpus},
+                metric_type="ua",
+                metric_name=f"UA on {corpus}, mean over folds",
+                metric_value=round(float(folds["mean"]), 4),
+            )
+        )
     return results
+
+
+def corpus_uas(summary: Mapping[str, Mapping[str, float]] | None) -> dict[str, Mapping[str, float]]:
+    """``{corpus: {"mean", "std", "n"}}``: each corpus's test UA over the folds (``eval_ua_<corpus>``)."""
+    return {k.removeprefix("eval_ua_"): v for k, v in (summary or {}).items() if k.startswith("eval_ua_")}
 
 
 def dataset_ids(datasets: Sequence[str]) -> list[str]:
@@ -242,6 +260,15 @@ coordinates, `hf_emotion/targets.py`), not listener ratings.{{ mixing }}
 {% for row in rows -%}
 | {{ row.name }} | {{ row.value }} |{% if summary %} {{ row.folds }} |{% endif %}
 {% endfor %}
+{% if corpus_rows %}
+Test UA on each corpus's own test speakers, mean ± std over the folds:
+
+| corpus | UA |
+|---|---|
+{% for row in corpus_rows -%}
+| {{ row.corpus }} | {{ row.value }} |
+{% endfor %}
+{% endif %}
 UA = unweighted average recall (balanced accuracy); WA = accuracy; CCC = concordance correlation coefficient.
 
 ## Data and licences
@@ -259,6 +286,14 @@ Trained {{ date }} on {{ machine }}.
 
 def _protocol_text(split: Mapping[str, Any], summary: Mapping | None) -> str:
     test, validation = ", ".join(split.get("test", [])), ", ".join(split.get("validation", []))
+    if split.get("protocol") == "all_speakers":
+        return (
+            f"Final model: trained on all {len(split.get('train', []))} speakers of every corpus (training, "
+            "validation and test speakers of the cross-validation alike), with the epoch counts and class mixing "
+            f"its {summary['eval_ua']['n'] if summary else ''} speaker folds chose on their validation speakers. "
+            "No speaker is left out, so there was no model selection on it and **this model has no held-out "
+            "score of its own**: the results below are the folds', measured on speakers their models never heard."
+        )
     if split.get("protocol") == "random":
         text = "Random clips (**not** speaker-independent: the test speakers were also heard in training)."
     else:
@@ -275,7 +310,7 @@ def _protocol_text(split: Mapping[str, Any], summary: Mapping | None) -> str:
     return text
 
 
-def _mixing_text(metrics: Mapping[str, Any]) -> str:
+def _mixing_text(metrics: Mapping[str, Any], final: bool = False) -> str:
     weights = {
         key.removeprefix("class_mixing_weight_"): value
         for key, value in metrics.items()
@@ -286,7 +321,8 @@ def _mixing_text(metrics: Mapping[str, Any]) -> str:
     listed = ", ".join(f"{name} {weight:g}" for name, weight in weights.items())
     return (
         " The valence/arousal outputs mix the regressor's with the classifier's expected class coordinates, with "
-        f"weights {listed} (0: regressor only), chosen on the validation speakers."
+        f"weights {listed} (0: regressor only), "
+        + ("the mean of the folds' choices." if final else "chosen on the validation speakers.")
     )
 
 
@@ -336,13 +372,17 @@ def build_model_card(
     rows = [
         {
             "name": name,
-            "value": f"{metrics[f'eval_{key}']:.3f}",
+            "value": f"{metrics[f'eval_{key}']:.3f}" if f"eval_{key}" in metrics else "none held out",
             "folds": f"{summary[f'eval_{key}']['mean']:.3f} ± {summary[f'eval_{key}']['std']:.3f}"
             if summary and f"eval_{key}" in summary
             else "",
         }
         for key, name in CARD_METRICS.items()
-        if f"eval_{key}" in metrics
+        if f"eval_{key}" in metrics or (summary and f"eval_{key}" in summary)
+    ]
+    corpus_rows = [
+        {"corpus": corpus, "value": f"{folds['mean']:.3f} ± {folds['std']:.3f}"}
+        for corpus, folds in corpus_uas(summary).items()
     ]
     data_lines = [
         f"**{CORPORA[name][0]}** ({CORPORA[name][2]}): {LICENCES[CORPORA[name][3]]}"
@@ -361,10 +401,11 @@ def build_model_card(
         dataset_name=" + ".join(CORPORA[n][0] if n in CORPORA else n for n in dataset_ids(datasets)),
         label_names=list(label_names),
         protocol=_protocol_text(split, summary),
-        mixing=_mixing_text(metrics),
+        mixing=_mixing_text(metrics, final=split.get("protocol") == "all_speakers"),
         summary=summary,
         folds=summary["eval_ua"]["n"] if summary else 0,
         rows=rows,
+        corpus_rows=corpus_rows,
         data_lines=data_lines,
         license_sentence=license_sentence,
         skipped=skipped or "none",

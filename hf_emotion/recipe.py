@@ -13,7 +13,8 @@
       adapt_to_speakers  --speaker_adaptive_head: the per-speaker standardised head, scored on test
       evaluate_fold      validation and test speakers, whole clips up to --max_eval_seconds
       write_fold_reports all_results.json, predictions and plots, the model, its card
-    summarise_folds      cross-validation mean ± std, the best-on-validation model, its card
+    summarise_folds      cross-validation mean ± std, the best-on-validation model, its card; with
+                         --final_model, one model on every speaker with the folds' epochs (final_model)
 
 Under ``accelerate launch`` with several processes every process runs these steps; the Trainer
 shards training and evaluation, and ``placement`` makes the rest happen once (see there).
@@ -35,6 +36,7 @@ from .batches import EmotionDataCollator, load_feature_extractor, with_model_col
 from .checkpoints import export_model, last_complete_checkpoint
 from .class_mixing import fit_class_mixing
 from .corpora import decode_dataset, load_corpora
+from .final_model import train_final_model
 from .heads import HEAD_MODULES, fit_heads_on_pooled_features
 from .hub import PushRequest, base_model_id, build_model_card, push_run, take_push_request, use_token
 from .machine import describe_machine
@@ -43,7 +45,7 @@ from .modeling_emotion import EmotionModel
 from .placement import digests_by_process, from_main, log_phase, share_tensors, training_dtype
 from .plan import check_training_plan
 from .preflight import check_model_source
-from .reports import predict_dataset, save_predictions
+from .reports import per_corpus_ua, predict_dataset, save_predictions
 from .splits import Split, apply_split, make_split
 from .trainer import IGNORE_KEYS, EmotionTrainer, FreezeEncoderCallback, make_compute_metrics
 
@@ -191,6 +193,7 @@ def train_fold(run: Run, fold: int) -> FoldResult:
     validation_metrics, test_metrics, record = evaluate_fold(run, trainer, parts)
     metrics = {
         **train_metrics,
+        "fine_tune_best_epoch": best_epoch(trainer.state),
         **probe_metrics,
         **refit_metrics,
         **heads_metrics,
@@ -198,6 +201,7 @@ def train_fold(run: Run, fold: int) -> FoldResult:
         **adaptive_metrics,
         **validation_metrics,
         **test_metrics,
+        **per_corpus_ua(record),
         "num_skipped_files": len(run.skipped_files),
         "skipped_files": run.skipped_files,
         "test_speakers": split.test,
@@ -407,6 +411,17 @@ def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint:
     return trainer, dict(result.metrics)
 
 
+def best_epoch(state) -> float | None:
+    """The epoch of the Trainer's best checkpoint (what a final model trained without validation repeats);
+    None when nothing was evaluated during training."""
+    if state.best_global_step is None:
+        return None
+    epochs = [
+        e["epoch"] for e in state.log_history if e.get("step") == state.best_global_step and "epoch" in e
+    ]
+    return float(epochs[-1]) if epochs else None
+
+
 def refit_heads(run: Run, model: EmotionModel, parts) -> dict:
     """The encoder saw random crops; the heads are refitted on the whole clips a prediction pools. This runs
     before the probe is weighed against the fine-tuned model, so the probe competes with the fine-tuned model
@@ -584,8 +599,13 @@ def summarise_folds(run: Run, results: list[FoldResult]) -> dict:
         "skipped_files": run.skipped_files,
     }
     keys = [f"eval_{k}" for k in ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")]
+    keys += sorted(k for k in summary if k.startswith("eval_ua_"))  # per corpus, with several corpora
     keys += [f"eval_f1_{name}" for name in run.label_names] + ["train_runtime"]
     best = results[int(np.argmax([r.metrics["validation_ua"] for r in results]))]
+    final = None
+    if run.data_args.final_model:
+        final = train_final_model(run, [r.metrics for r in results])
+        means |= {k: v for k, v in final[1].items() if k.startswith("final_")}
     if not run.is_main:
         return means
     out = run.run_dir
@@ -605,22 +625,28 @@ def summarise_folds(run: Run, results: list[FoldResult]) -> dict:
         os.path.join(out, "confusion_matrix.png"),
         title=f"all {len(results)} folds pooled",
     )
-    export_model(best.output_dir, out)
     logger.info(
-        "Cross-validation over %d folds:\n%s\nModel of fold %d (best validation UA) exported to %s",
-        len(results),
-        format_summary_markdown(summary, keys=keys),
-        best.fold,
-        out,
+        "Cross-validation over %d folds:\n%s", len(results), format_summary_markdown(summary, keys=keys)
     )
-    with open(os.path.join(best.output_dir, "splits.json")) as handle:
-        split = json.load(handle)
     mean_headline = headline({f"eval_{k}": summary[f"eval_{k}"]["mean"] for k in ("ua", "wa")})
+    if final is not None:
+        # No speaker is held out of the final model: its card reports the folds' test scores, saying so.
+        split = {"protocol": "all_speakers", "train": sorted(set(run.dataset["speaker"]))}
+        publish(run, final[0], split=split, metrics=final[1], summary=summary, push=False, commit_message="")
+        export_model(final[0], out)
+        logger.info("Final model (all speakers, no held-out score) exported to %s", out)
+        metrics = final[1]
+    else:
+        export_model(best.output_dir, out)
+        logger.info("Model of fold %d (best validation UA) exported to %s", best.fold, out)
+        with open(os.path.join(best.output_dir, "splits.json")) as handle:
+            split = json.load(handle)
+        metrics = best.metrics
     publish(
         run,
         out,
         split=split,
-        metrics=best.metrics,
+        metrics=metrics,
         summary=summary,
         push=run.push is not None,
         commit_message=f"hf-emotion {len(results)}-fold CV: {mean_headline}",

@@ -36,6 +36,8 @@ def predict_dataset(trainer: Trainer, dataset, label_names: Sequence[str], prefi
         "speakers": list(dataset["speaker"]),
         "paths": list(dataset["audio"]),
     }
+    if "corpus" in dataset.column_names:
+        record["corpora"] = list(dataset["corpus"])
     metrics = dict(output.metrics)
     metrics |= _spknorm_metrics(probabilities, labels, record["speakers"], label_names, prefix)
     return metrics, record
@@ -48,6 +50,22 @@ def _spknorm_metrics(probabilities, labels, speakers, label_names: Sequence[str]
     return {
         f"{prefix}_spknorm_{key}": value
         for key, value in classification_metrics(labels, normalized.argmax(-1), label_names).items()
+    }
+
+
+def per_corpus_ua(record: dict, prefix: str = "eval") -> dict[str, float]:
+    """``<prefix>_ua_<corpus>``: UA over each corpus's clips of a predictions record, when it holds several
+    corpora (a model trained on several is judged on each, not only on their pooled, size-weighted mix)."""
+    corpora = record.get("corpora")
+    if not corpora or len(set(corpora)) < 2:
+        return {}
+    y_true, y_pred = np.asarray(record["y_true"]), np.asarray(record["y_pred"])
+    which = np.asarray(corpora)
+    return {
+        f"{prefix}_ua_{corpus}": classification_metrics(
+            y_true[which == corpus], y_pred[which == corpus], record["label_names"]
+        )["ua"]
+        for corpus in sorted(set(corpora))
     }
 
 

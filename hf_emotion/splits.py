@@ -2,7 +2,8 @@
 
 The projects this grew from split clips at random, so every test speaker was also heard
 in training and accuracy came out 20-40 points higher than a new voice gets. Here the
-default keeps speakers apart: speakers are dealt into ``k`` gender-balanced folds; fold
+default keeps speakers apart: speakers are dealt into ``k`` folds balanced by gender and, when
+several corpora are trained on together, by corpus (so every fold tests speakers of every corpus); fold
 ``k`` is the test set, the next fold is the validation set (model selection, early
 stopping), the rest train. A random clip split exists only on request, with a warning.
 """
@@ -65,12 +66,29 @@ def speaker_genders(dataset: datasets.Dataset) -> dict[str, str]:
     return dict(sorted(genders.items()))
 
 
-def speaker_folds(genders: Mapping[str, str], num_folds: int, seed: int | None = None) -> list[list[str]]:
-    """Deal speakers into ``num_folds`` folds, balanced by gender.
+def speaker_corpora(dataset: datasets.Dataset) -> dict[str, str]:
+    """Each speaker's corpus (the first one seen); empty without a ``corpus`` column."""
+    if "corpus" not in dataset.column_names:
+        return {}
+    corpora: dict[str, str] = {}
+    for speaker, corpus in zip(dataset["speaker"], dataset["corpus"], strict=True):
+        corpora.setdefault(speaker, corpus)
+    return corpora
 
-    Speakers of each gender are taken in sorted order (shuffled first when ``seed`` is
-    given) and cut into ``num_folds`` contiguous chunks, so with RAVDESS's 24 actors and 6
-    folds, fold 0 holds actors 1-4 (two female, two male), fold 1 actors 5-8, and so on.
+
+def speaker_folds(
+    genders: Mapping[str, str],
+    num_folds: int,
+    seed: int | None = None,
+    corpora: Mapping[str, str] | None = None,
+) -> list[list[str]]:
+    """Deal speakers into ``num_folds`` folds, balanced by gender and, given ``corpora``, by corpus.
+
+    Speakers of each (corpus, gender) group are taken in sorted order (shuffled first when
+    ``seed`` is given) and cut into ``num_folds`` contiguous chunks, so with RAVDESS's 24 actors
+    and 6 folds, fold 0 holds actors 1-4 (two female, two male), fold 1 actors 5-8, and so on.
+    Dealt by gender alone, corpus-prefixed speakers sort corpus by corpus and a fold could test
+    one corpus only; dealt per corpus, each fold tests every corpus that has a speaker per fold.
 
     Raises:
         ValueError: fewer speakers than folds.
@@ -82,8 +100,10 @@ def speaker_folds(genders: Mapping[str, str], num_folds: int, seed: int | None =
     folds: list[list[str]] = [[] for _ in range(num_folds)]
     rng = np.random.default_rng(seed) if seed is not None else None
     offset = 0
-    for gender in sorted(set(genders.values())):
-        group = sorted(s for s, g in genders.items() if g == gender)
+    corpora = corpora or {}
+    strata = {s: (corpora.get(s, ""), g) for s, g in genders.items()}
+    for stratum in sorted(set(strata.values())):
+        group = sorted(s for s, key in strata.items() if key == stratum)
         if rng is not None:
             group = list(rng.permutation(group))
         chunks = np.array_split(np.array(group, dtype=object), num_folds)
@@ -151,7 +171,9 @@ def make_split(
     else:
         if not 0 <= fold < num_folds:
             raise ValueError(f"--fold must be in [0, {num_folds}), got {fold}")
-        folds = speaker_folds(genders, num_folds, seed if shuffle_speakers else None)
+        folds = speaker_folds(
+            genders, num_folds, seed if shuffle_speakers else None, corpora=speaker_corpora(dataset)
+        )
         test = folds[fold]
         validation = folds[(fold + 1) % num_folds]
         train = sorted(s for i, f in enumerate(folds) if i not in (fold, (fold + 1) % num_folds) for s in f)
