@@ -67,8 +67,8 @@ class Encoder:
     def __init__(self, path: str, batch_size: int, max_seconds: float):
         from transformers import AutoFeatureExtractor
 
-        from hf_emotion.modeling_emotion import EmotionModel
         from hf_emotion.batches import EmotionDataCollator
+        from hf_emotion.modeling_emotion import EmotionModel
 
         self.model = EmotionModel.from_pretrained(path).eval()
         extractor = AutoFeatureExtractor.from_pretrained(path)

@@ -56,9 +56,9 @@ TARGET_UA = 0.65
 
 def encode_corpus(model, extractor, name: str, data_dir: str, cache_dir: Path, max_seconds: float) -> dict:
     """Every clip of a corpus → ``hidden`` (N, L, H), ``labels`` (model ids), ``speakers``; cached as .npz."""
+    from hf_emotion.batches import with_model_columns
     from hf_emotion.commands.adapt import on_model_labels
     from hf_emotion.corpora import decode_dataset, load_corpus
-    from hf_emotion.batches import with_model_columns
 
     cache = cache_dir / f"{name}.npz"
     if cache.is_file():
