@@ -166,7 +166,12 @@ def run(args) -> int:
 
 
 def _data_dirs(data_args) -> list[str]:
-    """A run file's data folders, relative ones taken from the repository root (as finetune.py runs there)."""
+    """A run file's data folders, relative ones taken from the repository root (as finetune.py runs there);
+    a run file without ``data_dir`` reads the download cache, as finetune.py does."""
+    if not data_args.data_dir:
+        from hf_emotion.download import cached_dataset_dir
+
+        return [cached_dataset_dir(name) for name in data_args.dataset]
     return [str(ROOT / d) if not os.path.isabs(d) else d for d in data_args.data_dir]
 
 
@@ -470,6 +475,8 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
         "backbone": Path(model_args.model_name_or_path).name if model_args else None,
         "datasets": (
             [f"{n} ({Path(d).name})" for n, d in zip(data_args.dataset, data_args.data_dir, strict=True)]
+            if data_args and data_args.data_dir
+            else list(data_args.dataset)
             if data_args
             else None
         ),
