@@ -28,7 +28,7 @@ import numbers
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -44,16 +44,20 @@ from hf_emotion.recognizer_options import (
     check_window,
 )
 from hf_emotion.scorers import MeanScorer, Scorer, TorchScorer, load_scorer
-from hf_emotion.speaker_adaptive import (
-    HEAD_FILE,
-    SpeakerAdaptiveHead,
-    SpeakerAdaptivePrediction,
-    SpeakerAdaptiveRecognizer,
-    check_speakers,
-)
 from hf_emotion.windows import array_blocks, rms_dbfs, sliding_windows, window_count
 
+if TYPE_CHECKING:  # loaded only in speaker-adaptive mode: it needs scikit-learn, which serving does not
+    from hf_emotion.speaker_adaptive import (
+        SpeakerAdaptiveHead,
+        SpeakerAdaptivePrediction,
+        SpeakerAdaptiveRecognizer,
+    )
+
 logger = logging.getLogger(__name__)
+
+#: The speaker-adaptive head's file in a model folder (``hf_emotion.speaker_adaptive.HEAD_FILE``; a test
+#: keeps the two equal, so that loading a model need not import that module).
+HEAD_FILE = "speaker_adaptive_head.npz"
 
 AudioLike = str | os.PathLike | bytes | np.ndarray | torch.Tensor | dict
 
@@ -230,7 +234,11 @@ class EmotionRecognizer:
         if len(scorers) > 1:
             return cls(MeanScorer(scorers), options)
         head_file = os.path.join(os.fspath(names[0]), HEAD_FILE)
-        head = SpeakerAdaptiveHead.load(names[0]) if os.path.isfile(head_file) else None
+        head = None
+        if os.path.isfile(head_file):
+            from hf_emotion.speaker_adaptive import SpeakerAdaptiveHead
+
+            head = SpeakerAdaptiveHead.load(names[0])
         return cls(scorers[0], options, adaptive_head=head)
 
     @classmethod
@@ -309,6 +317,8 @@ class EmotionRecognizer:
                 "adapt --model MODEL_DIR --dataset ... --data_dir ... --split_file MODEL_DIR/splits.json "
                 "(or train with --speaker_adaptive_head)"
             )
+        from hf_emotion.speaker_adaptive import SpeakerAdaptiveRecognizer
+
         return SpeakerAdaptiveRecognizer(
             self.scorer.model,
             self.scorer.feature_extractor,
@@ -443,6 +453,8 @@ class EmotionRecognizer:
         timeline = [_adaptive_prediction(w) for w in windows]
         labels = list(windows[0].probabilities)
         mean = np.mean([[w.probabilities[label] for label in labels] for w in windows], axis=0)
+        from hf_emotion.speaker_adaptive import SpeakerAdaptivePrediction
+
         summary = SpeakerAdaptivePrediction(
             {label: float(p) for label, p in zip(labels, mean, strict=True)},
             labels[int(mean.argmax())],
@@ -464,6 +476,8 @@ class EmotionRecognizer:
         speakers = [str(speaker)] * len(items) if isinstance(speaker, str) else [str(s) for s in speaker]
         if len(speakers) != len(items):
             raise ValueError(f"speaker= has {len(speakers)} ids for {len(items)} inputs; give one per input")
+        from hf_emotion.speaker_adaptive import check_speakers
+
         check_speakers(speakers)  # before anything is read
         results: list[EmotionPrediction | AudioDecodeError | None] = [None] * len(items)
         kept: list[tuple[int, str, np.ndarray]] = []

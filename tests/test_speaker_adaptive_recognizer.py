@@ -83,3 +83,10 @@ def test_a_long_recording_gives_a_speaker_adaptive_summary_over_its_windows(adap
     mean = np.mean([list(w.probabilities.values()) for w in result.timeline], axis=0)
     np.testing.assert_allclose(list(result.probabilities.values()), mean, atol=1e-6)
     assert result.end == pytest.approx(6.0)
+
+
+def test_the_recognizer_names_the_head_file_as_the_head_module_does():
+    """Loading a model looks for the head without importing its module (scikit-learn, not a serving need)."""
+    from hf_emotion import inference, speaker_adaptive
+
+    assert inference.HEAD_FILE == speaker_adaptive.HEAD_FILE
