@@ -67,27 +67,31 @@ class Encoder:
     def __init__(self, path: str, batch_size: int, max_seconds: float):
         from transformers import AutoFeatureExtractor
 
-        from hf_emotion.batches import EmotionDataCollator
         from hf_emotion.modeling_emotion import EmotionModel
 
         self.model = EmotionModel.from_pretrained(path).eval()
-        extractor = AutoFeatureExtractor.from_pretrained(path)
-        self.sampling_rate = extractor.sampling_rate
-        self.collator = EmotionDataCollator(extractor, self.model.config.is_whisper, max_seconds)
+        self.extractor = AutoFeatureExtractor.from_pretrained(path)
+        self.sampling_rate = self.extractor.sampling_rate
+        self.max_seconds = max_seconds
         self.labels = [self.model.config.id2label[i] for i in range(self.model.config.num_labels)]
         self.batch_size = batch_size
 
     def encode(self, decoded, description: str) -> dict:
         from hf_emotion.batches import with_model_columns
-        from hf_emotion.heads import pooled_features
+        from hf_emotion.speaker_adaptive import encode_clips
 
+        logger.info("encoding %s", description)
         with torch.inference_mode():
-            encoded = pooled_features(
-                self.model, with_model_columns(decoded), self.collator, self.batch_size, description
+            encoded = encode_clips(
+                self.model,
+                self.extractor,
+                with_model_columns(decoded),
+                max_seconds=self.max_seconds,
+                batch_size=self.batch_size,
             )
         names = decoded.features["emotion"].names
         return {
-            "hidden": encoded["hidden"].numpy(),
+            "hidden": encoded["hidden"],
             "labels": [names[i] for i in decoded["emotion"]],
             "speakers": list(decoded["speaker"]),
         }

@@ -52,6 +52,11 @@ STANDARD_COLUMNS = (
 LICENCES = {
     "ravdess": "CC BY-NC-SA 4.0 (Livingstone & Russo 2018, doi:10.1371/journal.pone.0196391)",
     "crema_d": "ODbL 1.0 / DbCL 1.0 (Cao et al. 2014, doi:10.1109/TAFFC.2014.2336244)",
+    "tess": "CC BY-NC-ND 4.0 (Dupuis & Pichora-Fuller 2010, doi:10.5683/SP2/E8H2MF)",
+    "savee": "free for academic research, registration at kahlan.eps.surrey.ac.uk/savee (Haq & Jackson 2009)",
+    "emodb": "free for research, see emodb.bilderbar.info (Burkhardt et al. 2005, doi:10.21437/Interspeech.2005-446)",
+    "iemocap": "USC SAIL release agreement, research only (Busso et al. 2008, doi:10.1007/s10579-008-9076-6)",
+    "msp_podcast": "UT Dallas academic licence (Lotfian & Busso 2019, doi:10.1109/TAFFC.2017.2736999)",
 }
 RAVDESS_INTENSITY = {"01": 0.5, "02": 1.0}
 CREMA_D_INTENSITY = {"LO": 0.25, "MD": 0.5, "HI": 0.75, "XX": 0.5}

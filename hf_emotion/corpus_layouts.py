@@ -26,13 +26,6 @@ from .targets import NORMAL_INTENSITY, valence_arousal_targets
 
 logger = logging.getLogger(__name__)
 
-LICENCES = {
-    "tess": "CC BY-NC-ND 4.0 (Dupuis & Pichora-Fuller 2010, doi:10.5683/SP2/E8H2MF)",
-    "savee": "free for academic research, registration at kahlan.eps.surrey.ac.uk/savee (Haq & Jackson 2009)",
-    "emodb": "free for research, see emodb.bilderbar.info (Burkhardt et al. 2005, doi:10.21437/Interspeech.2005-446)",
-    "iemocap": "USC SAIL release agreement, research only (Busso et al. 2008, doi:10.1007/s10579-008-9076-6)",
-    "msp_podcast": "UT Dallas academic licence (Lotfian & Busso 2019, doi:10.1109/TAFFC.2017.2736999)",
-}
 
 TESS_EMOTIONS = {
     "angry": "angry",
