@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from huggingface_hub import EvalResult
+from huggingface_hub import EvalResult, ModelCard
 
 #: The 4-class subset cross-corpus papers report.
 FOUR_CLASSES = "angry,happy,neutral,sad"
 LEAVE_ONE_OUT = "leave-one-corpus-out"
 RAVDESS_CHANNELS = ("ravdess_speech", "ravdess_song")
+SECTION = re.compile(r"^## Unseen corpora\n.*?(?=^## |\Z)", re.S | re.M)
+SECTION_BEFORE = "## Data and licences"
 MATRIX_SCRIPT = "benchmarks/cross_corpus_matrix.py"
 
 
@@ -153,7 +156,9 @@ def card_section(matrix: Mapping | None, corpora: Sequence[str]) -> str:
     """The markdown of the card's "Unseen corpora" section (its heading included)."""
     lines = ["## Unseen corpora", ""]
     if matrix is None:
-        lines.append(f"Not measured: no cross-corpus matrix (`{MATRIX_SCRIPT}`) was given for this card.")
+        lines.append(
+            f"Not measured: the cross-corpus matrix (`{MATRIX_SCRIPT}`) has not been run for this recipe."
+        )
         return "\n".join(lines) + "\n"
     lines += [
         "What this recipe does on a corpus it never trained on, from the cross-corpus matrix "
@@ -203,3 +208,18 @@ def card_eval_results(matrix: Mapping | None, corpora: Sequence[str]) -> list[Ev
                 )
             )
     return results
+
+
+def update_card(card: ModelCard, matrix: Mapping | None, corpora: Sequence[str]) -> ModelCard:
+    """``card`` with its "Unseen corpora" section and their ``model-index`` entries made anew from ``matrix``
+    (the section goes before "Data and licences" when the card has none yet)."""
+    section = card_section(matrix, corpora) + "\n"
+    text = SECTION.sub("", card.text)
+    if SECTION_BEFORE in text:
+        text = text.replace(SECTION_BEFORE, section + SECTION_BEFORE, 1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    card.text = text
+    kept = [r for r in card.data.eval_results or [] if "matrix_row" not in (r.dataset_args or {})]
+    card.data.eval_results = kept + card_eval_results(matrix, corpora)
+    return card
