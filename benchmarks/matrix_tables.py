@@ -67,7 +67,7 @@ def leave_one_out(matrix: Mapping) -> list[dict]:
     """Each corpus against the row trained on every other corpus: UA per label set and whether it meets
     the target of ``matrix["targets"]["unseen"]`` (``{labels: at_least}``)."""
     rows = []
-    for score in unseen_scores(matrix, list(matrix["corpora"])):
+    for score in (s for s in unseen_scores(matrix, list(matrix["corpora"])) if s.left_out):
         judged = {"corpus": score.corpus, "row": find_row(matrix, score.trained_on), "kind": score.kind}
         for labels, at_least in matrix["targets"]["unseen"].items():
             cell = score.shared if labels == "shared" else score.four if labels == FOUR_CLASSES else None

@@ -101,9 +101,10 @@ def unseen_scores(matrix: Mapping | None, corpora: Sequence[str]) -> list[Unseen
     if matrix is None:
         return []
     scores = []
-    for corpus in corpora if len(corpora) > 1 else ():  # one corpus: nothing to train on without it
-        rest = [c for c in corpora if c != corpus]
-        scores.append(_score(matrix, find_row(matrix, rest), rest, corpus, left_out=True))
+    if len(corpora) > 1:  # a single corpus: the recipe has nothing to train on without it
+        for corpus in corpora:
+            rest = [c for c in corpora if c != corpus]
+            scores.append(_score(matrix, find_row(matrix, rest), rest, corpus, left_out=True))
     own = find_row(matrix, corpora)
     for corpus in matrix.get("corpora", {}):
         if corpus not in corpora and own:
@@ -127,7 +128,7 @@ def _ua_text(score: UnseenScore) -> str:
     parts = []
     if score.shared:
         parts.append(
-            f"UA {score.shared['ua']:.3f} over its {len(score.shared['scored_labels'])} shared labels"
+            f"UA {score.shared['ua']:.3f} over the {len(score.shared['scored_labels'])} shared labels"
         )
     if score.four:
         parts.append(f"{score.four['ua']:.3f} over angry/happy/neutral/sad")

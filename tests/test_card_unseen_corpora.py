@@ -52,7 +52,7 @@ def test_card_says_what_the_recipe_trained_without_each_corpus_scored_on_it(tmp_
 
     assert (
         "**CREMA-D subset**: the same recipe trained without CREMA-D subset (on RAVDESS speech + RAVDESS song) "
-        "scored UA 0.410 over its 6 shared labels and 0.700 over angry/happy/neutral/sad (1880 clips, 91 speakers; "
+        "scored UA 0.410 over the 6 shared labels and 0.700 over angry/happy/neutral/sad (1880 clips, 91 speakers; "
         "cross-corpus) on CREMA-D subset's speakers." in card.text
     )
     assert (
