@@ -1,16 +1,24 @@
-"""Cross-corpus matrix: every model scored on every test set, over the labels each pair shares.
+"""Cross-corpus matrix: every model scored on every test set, on voices it never heard, over shared labels.
 
-Each model is a trained folder (``--model name=path``); each test set is a corpus folder,
-optionally narrowed to a run's test speakers (``--test name=dataset:folder[:splits.json]``,
-the in-corpus cell). A cell is UA over the labels model and corpus share (the arg-max runs
-over those only, ``hf_emotion.cross_corpus``); ``--labels`` adds rows for a fixed subset
-such as the 4-class angry/happy/neutral/sad of the cross-corpus literature.
+Each model is a trained folder (``--model name=path``); each test set is a corpus folder
+(``--test name=dataset:folder[:splits.json]``; the optional split file narrows it to that
+split's test speakers). A cell scores only the clips of speakers the model never trained or
+selected on: the ``train`` and ``validation`` speakers of the model folder's ``splits.json``
+are left out (a folder without one is scored on every clip, and its cells are marked). So a
+RAVDESS speech model scores its own test actors on RAVDESS speech, the *same* test actors'
+songs on RAVDESS song (a new channel and new voices), and all of a corpus it never saw.
+Speaker ids are the loaders' (``hf_emotion.corpora``: ``ravdess-01``, ``crema_d-1001``), the
+ones the training split was made of.
+
+A cell is UA over the labels model and corpus share (the arg-max runs over those only,
+``hf_emotion.cross_corpus``); ``--labels`` adds tables for a fixed subset such as the 4-class
+angry/happy/neutral/sad of the cross-corpus literature.
 
 Usage::
 
     python benchmarks/cross_corpus.py \\
         --model tiny.en-ravdess-speech-fold0=/work/models/tiny-ravdess-fold0 \\
-        --test ravdess-speech-test=ravdess_speech:/data/ravdess-speech:/work/models/tiny-ravdess-fold0/splits.json \\
+        --test ravdess-speech=ravdess_speech:/data/ravdess-speech \\
         --test ravdess-song=ravdess_song:/data/ravdess-song --test crema-d=crema_d:/data/crema-d-subset \\
         --labels shared angry,happy,neutral,sad
 
@@ -91,6 +99,48 @@ class ScoreCache:
         return tuple(np.stack([self._scores[key][part] for key in keys]) for part in (0, 1))
 
 
+def heard_speakers(model_dir: str | Path) -> set[str] | None:
+    """The speakers a model trained or chose its checkpoint on (``train`` + ``validation`` of the
+    ``splits.json`` in its folder); None when the folder has no split file."""
+    path = Path(model_dir) / "splits.json"
+    if not path.is_file():
+        return None
+    split = Split.from_json(path)
+    return set(split.train) | set(split.validation)
+
+
+def unseen_clips(decoded, heard: set[str] | None):
+    """The clips of speakers not in ``heard`` (every clip when ``heard`` is None: nothing is known)."""
+    if heard is None:
+        return decoded
+    return decoded.filter(lambda speaker: speaker not in heard, input_columns="speaker")
+
+
+def score_cell(recognizer, clips, label_set: str, *, batch_size: int, max_seconds: float | None) -> dict:
+    """UA (and the rest of ``evaluate_corpus``'s metrics) of one cell over ``label_set`` (``shared`` or a
+    comma-separated subset), with its clip and speaker counts; a cell without clips has ``eval_ua`` None."""
+    if not len(clips):
+        return {"eval_ua": None, "eval_clips": 0, "eval_speakers": 0}
+    subset = None if label_set == "shared" else label_set.split(",")
+    metrics, record = evaluate_corpus(
+        recognizer, clips, labels=subset, batch_size=batch_size, max_seconds=max_seconds
+    )
+    return metrics | {"eval_speakers": len(set(record["speakers"]))}
+
+
+def cell_text(result: dict | None) -> str:
+    """``0.809 (8 cl., 240 clips, 4 spk.)``; a dagger when the model had no split file (its own voices may be in it)."""
+    if result is None:
+        return "-"
+    if result["eval_ua"] is None:
+        return "no unseen speakers"
+    mark = "" if result.get("unseen_only", True) else " †"
+    return (
+        f"{result['eval_ua']:.3f} ({len(result['scored_labels'])} cl., {result['eval_clips']} clips, "
+        f"{result['eval_speakers']} spk.){mark}"
+    )
+
+
 def named_path(value: str) -> tuple[str, str]:
     name, _, path = value.partition("=")
     if not path:
@@ -136,18 +186,13 @@ def markdown(results: list[dict], models: list[str], tests: list[str], label_set
                 found = [
                     r for r in results if (r["model"], r["test"], r["labels"]) == (model, test, label_set)
                 ]
-                r = found[0] if found else None
-                cells.append(
-                    f"{r['eval_ua']:.3f} ({len(r['scored_labels'])} cl., {r['eval_clips']} clips)"
-                    if r
-                    else "-"
-                )
+                cells.append(cell_text(found[0] if found else None))
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
         lines.append("")
     dropped = {
         (r["model"], r["test"]): (r["model_labels_dropped"], r["corpus_labels_dropped"])
         for r in results
-        if r["labels"] == "shared"
+        if r["labels"] == "shared" and r["eval_ua"] is not None
     }
     if dropped:
         lines += [
@@ -157,29 +202,53 @@ def markdown(results: list[dict], models: list[str], tests: list[str], label_set
         for (model, test), (model_only, corpus_only) in dropped.items():
             lines.append(f"- {model} on {test}: model {model_only or 'none'}; corpus {corpus_only or 'none'}")
         lines.append("")
+    unsplit = sorted({r["model"] for r in results if not r["unseen_only"]})
+    if unsplit:
+        lines += [
+            f"† {', '.join(unsplit)}: no splits.json in the model folder, so every clip was scored, "
+            "including speakers the model may have trained on.",
+            "",
+        ]
     return lines
+
+
+def score_models(args) -> list[dict]:
+    """Every cell: each model on the clips of each test set whose speakers it never heard, per label set."""
+    results, decoded = [], {}
+    for model_name, path in args.model:
+        recognizer = ScoreCache(EmotionRecognizer.from_pretrained(path, batch_size=args.batch_size))
+        heard = heard_speakers(path)
+        if heard is None:
+            logger.warning(
+                "%s: no splits.json in %s, so every clip is scored, its own speakers too", model_name, path
+            )
+        for test in args.test:
+            key = (test.name, recognizer.sampling_rate)
+            if key not in decoded:
+                decoded[key] = test.load(recognizer.sampling_rate)
+            clips = unseen_clips(decoded[key], heard)
+            for label_set in args.labels:
+                cell = score_cell(
+                    recognizer, clips, label_set, batch_size=args.batch_size, max_seconds=args.max_seconds
+                )
+                results.append(
+                    {
+                        "model": model_name,
+                        "test": test.name,
+                        "labels": label_set,
+                        "unseen_only": heard is not None,
+                    }
+                    | cell
+                )
+                logger.info("%s on %s (%s): %s", model_name, test.name, label_set, cell_text(results[-1]))
+    return results
 
 
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    results = []
-    for model_name, path in args.model:
-        recognizer = ScoreCache(EmotionRecognizer.from_pretrained(path, batch_size=args.batch_size))
-        for test in args.test:
-            decoded = test.load(recognizer.sampling_rate)
-            for label_set in args.labels:
-                subset = None if label_set == "shared" else label_set.split(",")
-                metrics, _ = evaluate_corpus(
-                    recognizer,
-                    decoded,
-                    labels=subset,
-                    batch_size=args.batch_size,
-                    max_seconds=args.max_seconds,
-                )
-                results.append({"model": model_name, "test": test.name, "labels": label_set} | metrics)
-                logger.info("%s on %s (%s): UA %.3f", model_name, test.name, label_set, metrics["eval_ua"])
+    results = score_models(args)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(json.dumps(results, indent=1))
@@ -188,6 +257,9 @@ def main(argv=None) -> int:
         "## Cross-corpus UA",
         "",
         f"Machine: {describe_machine()}. Date: {started}.",
+        "",
+        "Each cell scores only the clips of speakers the model neither trained nor chose its checkpoint on "
+        "(the train and validation speakers of its splits.json are left out).",
         "",
         *markdown(results, [m for m, _ in args.model], [t.name for t in args.test], args.labels),
         f"Command: `{command}`",

@@ -7,7 +7,8 @@ Fills ``benchmarks/report_template.md``: ``{{TABLE:ROLE}}`` markers (``runs``, `
 ``ensembles``, ``transductive``, ``cost``; ``current`` or ``history``) become tables of the entries in
 ``benchmarks/results/finetune.json`` with that role (``current`` takes the reproductions of a
 current config too); ``{{headline}}``, ``{{targets}}``, ``{{anchors}}``, ``{{provenance}}`` and
-``{{notes}}`` the tables and lists of the same name; ``{{snippet:NAME.md}}`` the snippet another
+``{{notes}}`` the tables and lists of the same name; ``{{cross_corpus_matrix}}`` the matrix of
+``benchmarks/cross_corpus_matrix.py``, from its JSON; ``{{snippet:NAME.md}}`` the snippet another
 benchmark script wrote into ``benchmarks/results/``; ``{{other_snippets}}`` every snippet the
 template does not name. A snippet not written yet is listed as missing rather than silently left out. The output depends on
 the stored results only, so rendering twice gives the same file.
@@ -27,12 +28,14 @@ TEMPLATE = ROOT / "benchmarks" / "report_template.md"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import finetune_tables as tables  # noqa: E402
+import matrix_tables  # noqa: E402
 
 PRODUCERS = {
     "baselines.md": "python benchmarks/run_baselines.py",
     "inference.md": "python benchmarks/inference_speed.py",
     "baseline_features.md": "python benchmarks/baseline_features.py",
 }
+MATRIX = "cross_corpus_matrix"  # .json rendered by {{cross_corpus_matrix}}; its .md is the same tables
 ROLES = {"current": ("current", "reproduction"), "history": ("history",)}
 MARKER = re.compile(r"\{\{([a-z_]+)(?::([\w.-]+))?\}\}")
 
@@ -74,7 +77,7 @@ def build(results: Path = RESULTS, template: Path = TEMPLATE) -> str:
         if kind == "snippet":
             return _snippet(arg, results)
         if kind == "other_snippets":
-            others = [p for p in sorted(results.glob("*.md")) if p.name not in named]
+            others = [p for p in sorted(results.glob("*.md")) if p.name not in named | {f"{MATRIX}.md"}]
             return "\n\n".join(p.read_text().strip() for p in others)
         if kind == "headline":
             lines = tables.headline_table(current, current_ensembles)
@@ -84,6 +87,9 @@ def build(results: Path = RESULTS, template: Path = TEMPLATE) -> str:
             lines = tables.anchors_table(store["anchors"])
         elif kind == "provenance":
             lines = tables.provenance(store["runs"], store.get("ensembles", {}))
+        elif kind == MATRIX:
+            matrix = results / f"{MATRIX}.json"
+            lines = matrix_tables.render(json.loads(matrix.read_text()) if matrix.exists() else None)
         elif kind == "notes":
             lines = [f"- {note}" for note in store["notes"]]
         else:

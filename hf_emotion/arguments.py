@@ -226,6 +226,13 @@ class DataArguments:
             "(it has no held-out score; its card gives the folds')."
         },
     )
+    cross_corpus_results: str | None = field(
+        default=None,
+        metadata={
+            "help": "The cross-corpus matrix JSON (benchmarks/cross_corpus_matrix.py): the model cards get an "
+            "'Unseen corpora' section from it, saying 'not measured' while the file does not exist yet."
+        },
+    )
     test_speakers: list[str] = field(
         default_factory=list,
         metadata={"help": "A fixed split instead of folds: these speakers are the test set."},

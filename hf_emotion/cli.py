@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("hf_emotion.commands.demo", "start the Gradio demo locally"),
     "space": ("hf_emotion.commands.space", "write a ready Hugging Face Space folder serving a model"),
     "data": ("hf_emotion.commands.data", "download a built-in corpus (RAVDESS, CREMA-D) into the cache"),
+    "card": ("hf_emotion.commands.card", "write the cross-corpus matrix into a model folder's card"),
 }
 
 

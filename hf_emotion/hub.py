@@ -24,6 +24,7 @@ from huggingface_hub import CommitOperationAdd, EvalResult, HfApi, ModelCard, Mo
 
 from hf_emotion.backbones import BACKBONES, read_build_record
 from hf_emotion.corpora import LICENCES
+from hf_emotion.unseen_corpora import card_eval_results, card_section
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +272,8 @@ Test UA on each corpus's own test speakers, mean ± std over the folds:
 {% endif %}
 UA = unweighted average recall (balanced accuracy); WA = accuracy; CCC = concordance correlation coefficient.
 
-## Data and licences
+{% if unseen_section %}{{ unseen_section }}
+{% endif %}## Data and licences
 
 {% for line in data_lines -%}
 - {{ line }}
@@ -338,6 +340,8 @@ def build_model_card(
     skipped_files: Sequence[Mapping[str, Any]] = (),
     machine: str = "",
     subfolder: str | None = None,
+    cross_corpus: Mapping[str, Any] | None = None,
+    trained_corpora: Sequence[str] | None = None,
 ) -> ModelCard:
     """The model card of a trained model.
 
@@ -352,6 +356,9 @@ def build_model_card(
         skipped_files: `{"path", "detail"}` of the audio files left out at loading.
         machine: What the model was trained on, one line.
         subfolder: Where the model lies inside `repo_id` (a cross-validation fold's `fold_k`), if not at its top.
+        cross_corpus: The cross-corpus matrix (`hf_emotion.unseen_corpora.read_matrix`), None if not run yet.
+        trained_corpora: The matrix names of the corpora trained on (`unseen_corpora.trained_corpora`); given,
+            the card has an "Unseen corpora" section from `cross_corpus` (saying "not measured" without it).
 
     Returns:
         A `ModelCard`; `card.save(folder / "README.md")` writes it.
@@ -367,7 +374,8 @@ def build_model_card(
         pipeline_tag="audio-classification",
         tags=["speech-emotion-recognition", "valence-arousal", "hf-emotion", "custom_code"],
         metrics=list(CARD_METRICS),
-        eval_results=eval_results(datasets, metrics, split, summary),
+        eval_results=eval_results(datasets, metrics, split, summary)
+        + card_eval_results(cross_corpus, trained_corpora or ()),
     )
     rows = [
         {
@@ -406,6 +414,7 @@ def build_model_card(
         folds=summary["eval_ua"]["n"] if summary else 0,
         rows=rows,
         corpus_rows=corpus_rows,
+        unseen_section=card_section(cross_corpus, trained_corpora) if trained_corpora is not None else "",
         data_lines=data_lines,
         license_sentence=license_sentence,
         skipped=skipped or "none",

@@ -48,6 +48,7 @@ from .preflight import check_model_source
 from .reports import per_corpus_ua, predict_dataset, save_predictions
 from .splits import Split, apply_split, make_split
 from .trainer import IGNORE_KEYS, EmotionTrainer, FreezeEncoderCallback, make_compute_metrics
+from .unseen_corpora import read_matrix, trained_corpora
 
 logger = logging.getLogger(__name__)
 
@@ -685,6 +686,7 @@ def publish(
         summary=summary,
         skipped_files=run.skipped_files,
         machine=describe_machine(),
+        **unseen_corpora_card_args(run),
     ).save(os.path.join(folder, "README.md"))
     if not push:
         return
@@ -696,6 +698,14 @@ def publish(
         include_folds=run.push.include_folds,
         commit_message=commit_message,
     )
+
+
+def unseen_corpora_card_args(run: Run) -> dict:
+    """With ``--cross_corpus_results``: the matrix (None until it is written) and the corpora trained on."""
+    path = run.data_args.cross_corpus_results
+    if not path:
+        return {}
+    return {"cross_corpus": read_matrix(path), "trained_corpora": trained_corpora(run.dataset)}
 
 
 def card_repo_id(run: Run) -> str:

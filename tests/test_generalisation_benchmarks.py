@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hf_emotion.splits import Split
-from tests.synth import make_ravdess_tree
+from tests.synth import make_crema_d_tree, make_ravdess_tree
 from tests.test_inference import LABELS, make_emotion_model_dir
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -55,8 +55,54 @@ def test_cross_corpus_matrix_has_a_cell_per_model_test_set_and_label_set(setup):
     assert cells[("song", "shared")]["model_labels_dropped"] == ["disgust", "surprised"]  # no song clips
     assert cells[("song", "angry,happy,neutral,sad")]["scored_labels"] == ["neutral", "happy", "sad", "angry"]
     text = out.read_text()
-    assert f"| m | {cells[('speech-test', 'shared')]['eval_ua']:.3f} (8 cl., 30 clips)" in text
+    assert f"| m | {cells[('speech-test', 'shared')]['eval_ua']:.3f} (8 cl., 30 clips, 2 spk.) †" in text
+    assert "† m: no splits.json in the model folder, so every clip was scored" in text
     assert "Command: `python benchmarks/cross_corpus.py --model" in text
+
+
+def test_each_cell_scores_only_the_speakers_the_model_never_heard(setup, tmp_path, tiny_wav2vec2_dir):
+    root, speech, _, _, _ = setup
+    song = make_ravdess_tree(tmp_path / "song", actors=range(1, 5), channel="song")
+    crema = make_crema_d_tree(tmp_path / "crema", actors=(1001, 1002))
+    model = make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path / "model", labels=LABELS)
+    Split("speaker_folds", ["ravdess-02", "ravdess-03"], ["ravdess-04"], ["ravdess-01"]).to_json(
+        model / "splits.json"
+    )
+    out = tmp_path / "unseen.md"
+    argv = [
+        *("--model", f"m={model}", "--test", f"speech=ravdess_speech:{speech}"),
+        *("--test", f"song=ravdess_song:{song}", "--test", f"crema=crema_d:{crema}", "--output", str(out)),
+    ]
+
+    assert _script("cross_corpus").main(argv) == 0
+
+    cells = {r["test"]: r for r in json.loads(out.with_suffix(".json").read_text())}
+    # in-corpus: its test actor only; song: the same actor's songs (6 emotions, 11 clips); CREMA-D: all of it
+    assert [(cells[t]["eval_clips"], cells[t]["eval_speakers"]) for t in ("speech", "song", "crema")] == [
+        (15, 1),
+        (11, 1),
+        (44, 2),
+    ]
+    assert f"| m | {cells['speech']['eval_ua']:.3f} (8 cl., 15 clips, 1 spk.) |" in out.read_text()
+    assert "†" not in out.read_text()
+
+
+def test_a_model_that_heard_every_speaker_has_no_cell_to_score(setup, tmp_path, tiny_wav2vec2_dir):
+    root, speech, _, _, _ = setup
+    model = make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path / "final", labels=LABELS)
+    every = [f"ravdess-{i:02d}" for i in range(1, 5)]
+    Split("all_speakers", every, [], []).to_json(model / "splits.json")
+    out = tmp_path / "final.md"
+
+    assert (
+        _script("cross_corpus").main(
+            ["--model", f"f={model}", "--test", f"s=ravdess_speech:{speech}", "--output", str(out)]
+        )
+        == 0
+    )
+
+    assert json.loads(out.with_suffix(".json").read_text())[0]["eval_clips"] == 0
+    assert "| f | no unseen speakers |" in out.read_text()
 
 
 def test_robustness_table_lists_each_condition_with_its_drop(setup):
