@@ -50,7 +50,10 @@ def parse_args(argv=None):
     )
     parser.add_argument("--model", type=named_path, required=True, help="name=folder")
     parser.add_argument(
-        "--train", required=True, help="dataset:folder:splits.json the model was trained with"
+        "--train",
+        action="append",
+        required=True,
+        help="dataset:folder:splits.json the model was trained with; once per corpus it trained on",
     )
     parser.add_argument("--test", type=TestSet.parse, action="append", required=True)
     parser.add_argument("--labels", nargs="+", default=["shared"])
@@ -120,26 +123,44 @@ def scores(encoder, head, encoded, corpus_labels, subset) -> dict:
     } | match.as_dict()
 
 
+def encode_training_speakers(encoder, train_specs: list[str]) -> dict[str, tuple]:
+    """``{"train"|"validation": (hidden, label ids, speakers)}`` over every training corpus's split speakers."""
+    parts = {"train": [], "validation": []}
+    for spec in train_specs:
+        dataset, folder, split_file = spec.split(":")
+        split = Split.from_json(split_file)
+        corpus, _ = decode_dataset(load_corpus(dataset, folder), encoder.sampling_rate)
+        for part, chunks in parts.items():
+            members = set(getattr(split, part))
+            if not members & set(corpus["speaker"]):
+                logger.warning("%s has none of the %s speakers of %s", folder, part, split_file)
+                continue
+            chunks.append(
+                encoder.encode(
+                    corpus.filter(lambda s, m=members: s in m, input_columns="speaker"), f"{dataset} {part}"
+                )
+            )
+    return {
+        part: (
+            np.concatenate([c["hidden"] for c in chunks]),
+            [encoder.labels.index(x) for c in chunks for x in c["labels"]],
+            [s for c in chunks for s in c["speakers"]],
+        )
+        for part, chunks in parts.items()
+    }
+
+
+def trained_on(train_specs: list[str]) -> str:
+    return " + ".join(spec.split(":")[0] for spec in train_specs)
+
+
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     model_name, path = args.model
     encoder = Encoder(path, args.batch_size, args.max_seconds)
-    dataset, folder, split_file = args.train.split(":")
-    split = Split.from_json(split_file)
-    train_corpus, _ = decode_dataset(load_corpus(dataset, folder), encoder.sampling_rate)
-    parts = {}
-    for part in ("train", "validation"):
-        members = set(getattr(split, part))
-        encoded = encoder.encode(
-            train_corpus.filter(lambda s, m=members: s in m, input_columns="speaker"), part
-        )
-        parts[part] = (
-            encoded["hidden"],
-            [encoder.labels.index(x) for x in encoded["labels"]],
-            encoded["speakers"],
-        )
+    parts = encode_training_speakers(encoder, args.train)
     head, chosen = fit_speaker_adaptive_head(parts["train"], parts["validation"], encoder.labels)
     if args.save_head:
         Path(args.save_head).mkdir(parents=True, exist_ok=True)
@@ -162,7 +183,7 @@ def main(argv=None) -> int:
     lines = [
         "## Clip-by-clip and speaker-adaptive UA",
         "",
-        f"Model: {model_name}; speaker-adaptive head fitted on {dataset} train speakers, C={chosen['adaptive_C']:g} "
+        f"Model: {model_name}; speaker-adaptive head fitted on the train speakers of {trained_on(args.train)}, C={chosen['adaptive_C']:g} "
         f"chosen on its validation speakers (validation UA {chosen['validation_adaptive_ua']:.3f}). "
         f"Machine: {describe_machine()}. Date: {started}.",
         "",

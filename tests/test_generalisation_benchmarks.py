@@ -169,3 +169,27 @@ def test_score_cache_scores_each_distinct_clip_once(setup):
     assert scored == [2, 1]
     np.testing.assert_array_equal(again[0][::-1][:2], first[0])  # sad, angry: from the cache
     np.testing.assert_allclose(again[0], real_score(clips[::-1])[0], atol=1e-6)
+
+
+def test_speaker_adaptive_benchmark_fits_its_head_on_every_training_corpus_given(setup):
+    import numpy as np
+
+    root, speech, _, split, model = setup
+    song = make_ravdess_tree(root / "song-1-4", actors=range(1, 5), channel="song")
+    three = root / "three-splits.json"
+    Split("fixed", ["ravdess-03"], ["ravdess-04"], ["ravdess-01", "ravdess-02"]).to_json(three)
+    heads = {}
+    for name, trains in {"speech": [f"ravdess_speech:{speech}:{three}"], "both": []}.items():
+        trains = trains or [f"ravdess_speech:{speech}:{three}", f"ravdess_song:{song}:{three}"]
+        out, heads[name] = root / f"adaptive-{name}.md", root / f"head-{name}"
+        argv = ["--model", f"m={model}", *[x for t in trains for x in ("--train", t)]]
+        argv += ["--test", f"song=ravdess_song:{song}", "--output", str(out), "--save_head", str(heads[name])]
+
+        assert _script("speaker_adaptive").main(argv) == 0
+
+    assert "train speakers of ravdess_speech + ravdess_song" in (root / "adaptive-both.md").read_text()
+    with (
+        np.load(heads["speech"] / "speaker_adaptive_head.npz") as a,
+        np.load(heads["both"] / "speaker_adaptive_head.npz") as b,
+    ):
+        assert not np.allclose(a["coef"], b["coef"])  # the song clips took part in the fit
