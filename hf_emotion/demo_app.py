@@ -2,6 +2,9 @@
 
 Upload or record speech; see the emotion probabilities, the valence/arousal point on the
 circumplex plane and, for recordings longer than one window, how the emotion moves over time.
+With a model that has a speaker-adaptive head, "Calibrate with your voice" judges recordings
+against a few clips of the visitor's own voice, kept per browser session
+(:mod:`hf_emotion.demo_calibration`).
 
 ``hf-emotion demo --model DIR`` serves it locally; ``demo/app.py`` and the ``app.py`` that
 ``hf-emotion space`` writes are thin scripts over :func:`build_demo` and :func:`load_recognizer`.
@@ -183,7 +186,7 @@ def circumplex_figure(prediction: EmotionPrediction | None) -> plt.Figure:
     elif prediction is not None and prediction.silent:
         axes.text(0, -0.15, "silence", ha="center", color="0.4")
     elif prediction is not None and prediction.mode == "speaker_adaptive":
-        axes.text(0, -0.15, "calibrated to your voice:\nno valence/arousal", ha="center", color="0.4")
+        axes.text(0, -0.8, "calibrated to your voice:\nno valence/arousal", ha="center", color="0.4")
     axes.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="valence", ylabel="arousal", aspect="equal")
     axes.set_title("Circumplex (Russell)", fontsize=10)
     figure.tight_layout()
@@ -375,6 +378,7 @@ def build_demo(
 
     with gr.Blocks(title="Speech emotion recognition") as demo:
         calibration = gr.State(None)  # this visitor's VoiceCalibration: per browser session, never global
+        mode = gr.Markdown(mode_line(None), elem_id="mode", render=False)  # shown above the results
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column():
@@ -393,23 +397,18 @@ def build_demo(
                     f"Up to {_minutes(max_seconds)} and {max_mb:g} MB. Labels: "
                     + ", ".join(recognizer.labels)
                 )
+                with gr.Accordion("Calibrate with your voice", open=False, elem_id="calibration"):
+                    if adaptive is None:
+                        gr.Markdown(unavailable, elem_id="calibration-notice")
+                    else:
+                        threshold = recognizer.options.silence_threshold_db
+                        calibration_section(adaptive, calibration, mode, max_mb=max_mb, threshold=threshold)
             with gr.Column():
-                mode = gr.Markdown(mode_line(None), elem_id="mode")
+                mode.render()
                 label = gr.Label(num_top_classes=len(recognizer.labels), label="Emotion", elem_id="emotion")
                 circumplex = gr.Plot(label="Valence / arousal", elem_id="circumplex")
                 numbers = gr.JSON(label="Numbers", elem_id="numbers")
         timeline = gr.Plot(label="Timeline", visible=False, elem_id="timeline")
-        with gr.Accordion("Calibrate with your voice", open=False, elem_id="calibration"):
-            if adaptive is None:
-                gr.Markdown(unavailable, elem_id="calibration-notice")
-            else:
-                calibration_section(
-                    adaptive,
-                    calibration,
-                    mode,
-                    max_mb=max_mb,
-                    threshold=recognizer.options.silence_threshold_db,
-                )
         button.click(
             run,
             inputs=[audio, cut, calibration],

@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name  # noqa: E402
 from hf_emotion import demo_app, demo_calibration, speaker_adaptive  # noqa: E402
 from hf_emotion.inference import EmotionRecognizer  # noqa: E402
 from hf_emotion.labels import EMOTIONS  # noqa: E402
-from hf_emotion.space import SPACE_REQUIREMENTS  # noqa: E402
+from hf_emotion.space import SPACE_REQUIREMENTS, write_space  # noqa: E402
 from tests.synth import emotion_signal, write_audio  # noqa: E402
 from tests.test_demo import free_port  # noqa: E402
 from tests.test_inference import make_emotion_model_dir  # noqa: E402
@@ -200,6 +200,13 @@ def test_a_model_without_a_head_says_how_to_add_one_in_one_line(tiny_whisper_dir
     assert set(endpoints["named_endpoints"]) == {"/predict"}
 
 
+def test_an_ensemble_says_calibration_needs_one_model_folder(adapted_model):
+    ensemble = EmotionRecognizer.from_pretrained([adapted_model, adapted_model])
+    demo = demo_app.build_demo(ensemble)
+    [notice] = [b.value for b in demo.blocks.values() if getattr(b, "elem_id", None) == "calibration-notice"]
+    assert notice.startswith("Calibration is off for this model: ") and "an ensemble of models" in notice
+
+
 def test_calibration_clips_are_cut_where_the_speaker_adaptive_encoder_pass_cuts_them():
     assert demo_calibration.MAX_CLIP_SECONDS == speaker_adaptive.DEFAULT_MAX_SECONDS
 
@@ -235,3 +242,11 @@ def test_the_space_requirements_cover_what_calibration_imports(adapted_model, vo
     assert "scikit-learn" in needed
     provided = requirement_closure([Requirement(r).name for r in SPACE_REQUIREMENTS])
     assert needed - provided == set()
+
+
+def test_a_space_of_a_model_with_a_head_carries_the_head_and_what_it_needs(adapted_model, tmp_path):
+    out = write_space(adapted_model, tmp_path / "space", sdk_version="5.9.1")
+    assert (out / "model" / speaker_adaptive.HEAD_FILE).is_file()
+    requirements = (out / "requirements.txt").read_text().split()
+    assert any(Requirement(r).name == "scikit-learn" for r in requirements)
+    assert "/calibrate" in (out / "README.md").read_text()
