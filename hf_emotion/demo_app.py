@@ -2,6 +2,9 @@
 
 Upload or record speech; see the emotion probabilities, the valence/arousal point on the
 circumplex plane and, for recordings longer than one window, how the emotion moves over time.
+With a model that has a speaker-adaptive head, "Calibrate with your voice" judges recordings
+against a few clips of the visitor's own voice, kept per browser session
+(:mod:`hf_emotion.demo_calibration`).
 
 ``hf-emotion demo --model DIR`` serves it locally; ``demo/app.py`` and the ``app.py`` that
 ``hf-emotion space`` writes are thin scripts over :func:`build_demo` and :func:`load_recognizer`.
@@ -28,6 +31,15 @@ matplotlib.use("Agg")  # no display on a server
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .audio import AudioDecodeError, audio_info  # noqa: E402
+from .demo_calibration import MAX_CLIP_SECONDS as CALIBRATED_MAX_SECONDS  # noqa: E402
+from .demo_calibration import (  # noqa: E402
+    VoiceCalibration,
+    calibrate_voice,
+    calibrated_line,
+    judge_against_voice,
+    mode_line,
+    unavailable_line,
+)
 from .inference import EmotionPrediction, EmotionRecognizer, split_model_names  # noqa: E402
 from .space import MODEL_BESIDE_APP  # noqa: E402
 from .targets import CIRCUMPLEX  # noqa: E402
@@ -49,6 +61,12 @@ Upload a recording or use the microphone. The model gives a probability for each
 point on the valence (unpleasant → pleasant) / arousal (calm → excited) plane. Recordings
 longer than one window also get a timeline. The example clips are synthetic tones written when
 the demo starts, not speech: use your own voice for a meaningful answer."""
+
+CALIBRATION_HELP = """Give {minimum} or more short clips of your own voice ({recommended} or more is
+better): different sentences, said in different moods. They are encoded once and kept for this
+browser session only. Then **Recognize emotion** judges each recording against them: how it departs
+from your usual voice, which helps a model on a voice it never heard. It misleads when the
+calibration clips all carry the same emotion."""
 
 
 # ---------------------------------------------------------------------- model
@@ -167,6 +185,8 @@ def circumplex_figure(prediction: EmotionPrediction | None) -> plt.Figure:
         )  # fmt: skip
     elif prediction is not None and prediction.silent:
         axes.text(0, -0.15, "silence", ha="center", color="0.4")
+    elif prediction is not None and prediction.mode == "speaker_adaptive":
+        axes.text(0, -0.8, "calibrated to your voice:\nno valence/arousal", ha="center", color="0.4")
     axes.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="valence", ylabel="arousal", aspect="equal")
     axes.set_title("Circumplex (Russell)", fontsize=10)
     figure.tight_layout()
@@ -239,6 +259,30 @@ def check_upload(path: str, *, max_seconds: float, max_mb: float) -> float:
 SEGMENT_CHOICES = {"whole clip (windows when long)": "window", "speech segments (Silero VAD)": "vad"}
 
 
+def against_voice(
+    recognizer: EmotionRecognizer,
+    adaptive: Any,
+    calibration: VoiceCalibration,
+    path: str,
+    *,
+    duration: float,
+    segment: str,
+) -> EmotionPrediction:
+    """The recording judged against the visitor's calibration clips, whole; cuts do not apply."""
+    if segment != "window":
+        raise gr.Error(
+            "Calibrated to your voice, the demo judges the whole clip: choose the whole clip, or press "
+            "'Forget my voice' to score speech segments clip by clip."
+        )
+    if duration > CALIBRATED_MAX_SECONDS:
+        raise gr.Error(
+            f"The recording is {_minutes(duration)} long; calibrated to your voice, this demo judges clips up "
+            f"to {CALIBRATED_MAX_SECONDS:g} s. Cut it, or press 'Forget my voice' to score it clip by clip."
+        )
+    threshold = recognizer.options.silence_threshold_db
+    return judge_against_voice(adaptive, calibration, path, silence_threshold_db=threshold)
+
+
 def predict(
     recognizer: EmotionRecognizer,
     path: str | None,
@@ -246,17 +290,25 @@ def predict(
     max_seconds: float,
     max_mb: float,
     segment: str = "window",
+    calibration: VoiceCalibration | None = None,
+    adaptive: Any = None,
 ) -> tuple[Any, plt.Figure, Any, dict[str, Any]]:
     """What the demo shows for one recording: label values, circumplex, timeline, numbers.
 
     ``segment="vad"`` scores each utterance Silero VAD finds (the timeline is then one point per
     utterance, and the answer their mean weighted by duration); ``"window"`` scores the whole clip.
+    With a visitor's ``calibration`` (and the recognizer's ``speaker_adaptive()`` as ``adaptive``), the
+    whole clip is judged against their calibration clips instead (``numbers["mode"]`` says which).
     """
     if not path:
         raise gr.Error("Upload or record some audio first.")
     duration = check_upload(path, max_seconds=max_seconds, max_mb=max_mb)
     try:
-        if segment == "vad":
+        if calibration is not None:
+            prediction = against_voice(
+                recognizer, adaptive, calibration, path, duration=duration, segment=segment
+            )
+        elif segment == "vad":
             prediction = recognizer(path, segment="vad")
         elif duration <= recognizer.max_clip_seconds:
             # Whole clip for the answer (as the model was trained); windows only for the timeline.
@@ -278,6 +330,8 @@ def predict(
         "duration_s": round(duration, 3),
         "segment": segment,
         "windows": len(prediction.timeline) if prediction.timeline else 0,
+        "mode": prediction.mode,
+        "calibration_clips": calibration.clips if calibration is not None else 0,
     }
     if prediction.timeline and len(prediction.timeline) > 1:
         timeline = gr.Plot(value=timeline_figure(prediction), visible=True)
@@ -303,15 +357,28 @@ def build_demo(
 
     The API endpoint is ``/predict``: audio file and, optionally, how to cut it (a key of
     :data:`SEGMENT_CHOICES`) in; label, circumplex plot, timeline plot and a dict of numbers
-    (label, confidence, valence, arousal, silent, duration_s, segment, windows) out.
+    (label, confidence, valence, arousal, silent, duration_s, segment, windows, mode,
+    calibration_clips) out. With a model that has a speaker-adaptive head, ``/calibrate`` (several
+    audio files of one voice; status and mode lines out), ``/add_recording`` and ``/forget_voice``
+    set this session's calibration, which ``/predict`` then uses (see :mod:`hf_emotion.demo_calibration`).
     """
     examples = write_example_clips(examples_dir)
+    try:
+        adaptive, unavailable = recognizer.speaker_adaptive(), None
+    except ValueError as error:  # no head, an ONNX export, an ensemble: the section says so in one line
+        adaptive, unavailable = None, unavailable_line(error)
 
-    def run(path: str | None, cut: str = next(iter(SEGMENT_CHOICES))):
+    def run(path: str | None, cut: str = next(iter(SEGMENT_CHOICES)), calibration=None):
+        # The mode line above the results says which mode this session is in; numbers["mode"] says it too.
         segment = SEGMENT_CHOICES.get(cut, cut)
-        return predict(recognizer, path, max_seconds=max_seconds, max_mb=max_mb, segment=segment)
+        return predict(
+            recognizer, path, max_seconds=max_seconds, max_mb=max_mb, segment=segment,
+            calibration=calibration, adaptive=adaptive,
+        )  # fmt: skip
 
     with gr.Blocks(title="Speech emotion recognition") as demo:
+        calibration = gr.State(None)  # this visitor's VoiceCalibration: per browser session, never global
+        mode = gr.Markdown(mode_line(None), elem_id="mode", render=False)  # shown above the results
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column():
@@ -330,15 +397,73 @@ def build_demo(
                     f"Up to {_minutes(max_seconds)} and {max_mb:g} MB. Labels: "
                     + ", ".join(recognizer.labels)
                 )
+                with gr.Accordion("Calibrate with your voice", open=False, elem_id="calibration"):
+                    if adaptive is None:
+                        gr.Markdown(unavailable, elem_id="calibration-notice")
+                    else:
+                        threshold = recognizer.options.silence_threshold_db
+                        calibration_section(adaptive, calibration, mode, max_mb=max_mb, threshold=threshold)
             with gr.Column():
+                mode.render()
                 label = gr.Label(num_top_classes=len(recognizer.labels), label="Emotion", elem_id="emotion")
                 circumplex = gr.Plot(label="Valence / arousal", elem_id="circumplex")
                 numbers = gr.JSON(label="Numbers", elem_id="numbers")
         timeline = gr.Plot(label="Timeline", visible=False, elem_id="timeline")
         button.click(
-            run, inputs=[audio, cut], outputs=[label, circumplex, timeline, numbers], api_name="predict"
+            run,
+            inputs=[audio, cut, calibration],
+            outputs=[label, circumplex, timeline, numbers],
+            api_name="predict",
         )
     return demo
+
+
+def calibration_section(
+    adaptive: Any, calibration: gr.State, mode: gr.Markdown, *, max_mb: float, threshold: float | None
+) -> None:
+    """The "Calibrate with your voice" controls and their events (inside the open Blocks and Accordion)."""
+    from .speaker_adaptive import MIN_CLIPS_PER_SPEAKER, RECOMMENDED_CLIPS_PER_SPEAKER
+
+    gr.Markdown(
+        CALIBRATION_HELP.format(minimum=MIN_CLIPS_PER_SPEAKER, recommended=RECOMMENDED_CLIPS_PER_SPEAKER)
+    )
+    recordings = gr.State([])  # microphone recordings added so far, this session
+    files = gr.File(
+        file_count="multiple", type="filepath", label="Clips of your voice", elem_id="calibration-clips"
+    )
+    recorder = gr.Audio(
+        sources=["microphone"], type="filepath", label="Or record one sentence at a time",
+        elem_id="calibration-recorder",
+    )  # fmt: skip
+    add = gr.Button("Add this recording", elem_id="add-recording")
+    with gr.Row():
+        calibrate = gr.Button("Calibrate", variant="primary", elem_id="calibrate")
+        forget = gr.Button("Forget my voice", elem_id="forget-voice")
+    status = gr.Markdown(elem_id="calibration-status")
+
+    def add_recording(recording: str | None, added: list[str]):
+        if not recording:
+            raise gr.Error("Record a sentence first.")
+        added = [*added, recording]
+        return None, added, f"{len(added)} recordings added; add more, or press Calibrate."
+
+    def calibrate_with(paths: list[str] | None, added: list[str]):
+        try:
+            voice = calibrate_voice(
+                adaptive, [*(paths or []), *added], max_mb=max_mb, silence_threshold_db=threshold
+            )
+        except AudioDecodeError as error:
+            raise unreadable(error.path, error) from error
+        except ValueError as error:
+            raise gr.Error(f"{error}.") from error
+        return voice, calibrated_line(voice), mode_line(voice)
+
+    def forget_voice():
+        return None, [], None, "Forgot your voice: recordings are judged clip by clip again.", mode_line(None)
+
+    add.click(add_recording, [recorder, recordings], [recorder, recordings, status], api_name="add_recording")
+    calibrate.click(calibrate_with, [files, recordings], [calibration, status, mode], api_name="calibrate")
+    forget.click(forget_voice, None, [calibration, recordings, files, status, mode], api_name="forget_voice")
 
 
 def launch(demo: gr.Blocks, **kwargs) -> None:

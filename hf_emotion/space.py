@@ -42,6 +42,7 @@ SPACE_REQUIREMENTS = (
     "gradio>=5.0",
     "silero-vad>=5.1",  # the demo's "speech segments" choice
     "onnxruntime>=1.22",  # a model exported by `hf-emotion export`
+    "scikit-learn>=1.4",  # a model with a speaker-adaptive head ("calibrate with your voice")
 )
 
 #: Files of a training run's output folder that a served model does not need (``training_args.bin``
@@ -87,6 +88,12 @@ label, circumplex, timeline, numbers = Client("<owner>/<space>").predict(
 )
 print(numbers["label"], numbers["valence"], numbers["arousal"])
 ```
+
+When the model has a speaker-adaptive head, open *Calibrate with your voice*: give a few clips of
+your own voice (different sentences and moods) and recordings are then judged against them
+(`numbers["mode"]` says `speaker_adaptive`). From Python, in the same `Client`:
+`client.predict([handle_file(f) for f in my_clips], api_name="/calibrate")` before `/predict`,
+and `/forget_voice` to go back to clip by clip. It misleads when your clips all carry one emotion.
 
 Run it on your own machine: `pip install -r requirements.txt && python app.py`.
 """

@@ -87,6 +87,19 @@ class SpeakerAdaptiveHead:
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
+    def probabilities_against(self, features: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        """``(N, K)`` class probabilities of new clips of one speaker, each standardised together with the
+        ``(M, ...)`` features of that speaker's ``reference`` clips (e.g. a voice's calibration clips, encoded
+        once) and not with the other new clips: row ``i`` is the last row of :meth:`probabilities` over the
+        reference clips and clip ``i``, so a clip's answer does not depend on which clips come with it."""
+        reference = np.asarray(reference).reshape(len(reference), -1)
+        features = np.asarray(features).reshape(len(features), reference.shape[1])
+        speakers = ["speaker"] * (len(reference) + 1)
+        rows = [
+            self.probabilities(np.concatenate([reference, clip[None]]), speakers)[-1] for clip in features
+        ]
+        return np.stack(rows) if rows else np.zeros((0, len(self.labels)))
+
     def save(self, folder: str | os.PathLike) -> Path:
         path = Path(folder) / HEAD_FILE
         np.savez(
@@ -294,8 +307,6 @@ class SpeakerAdaptiveRecognizer:
         """Predict every clip (paths, bytes or arrays at ``sampling_rate``), standardised on the clips of its
         speaker (``speakers``: one per clip; ``None``: all one speaker). Too few clips of a speaker are refused
         before anything is read."""
-        from .audio import decode_audio
-
         speakers = ["speaker"] * len(clips) if speakers is None else [str(s) for s in speakers]
         if len(speakers) != len(clips):
             raise ValueError(f"{len(speakers)} speakers given for {len(clips)} clips; give one per clip")
@@ -310,14 +321,45 @@ class SpeakerAdaptiveRecognizer:
                 RECOMMENDED_CLIPS_PER_SPEAKER,
                 ", ".join(few),
             )
+        signals = self._decode(clips, sampling_rate)
+        features = self._encode(signals)
+        return self._predictions(
+            self.head.probabilities(features, speakers), speakers, _sources(clips), self._spans(signals)
+        )
+
+    def encode(self, clips, *, sampling_rate=None) -> np.ndarray:
+        """``(N, L, H)`` pooled encoder features of clips (paths, bytes or arrays at ``sampling_rate``), decoded
+        and cut as :meth:`__call__` does: encode one speaker's reference clips once, then judge each new clip
+        against them with :meth:`against`."""
+        return self._encode(self._decode(clips, sampling_rate))
+
+    def against(
+        self, clips, reference: np.ndarray, *, sampling_rate=None, speaker: str = "speaker"
+    ) -> list[SpeakerAdaptivePrediction]:
+        """Predict new clips of one speaker, each standardised together with that speaker's ``reference``
+        features (from :meth:`encode`; at least ``MIN_CLIPS_PER_SPEAKER - 1`` clips): only the new clips are
+        encoded, and each gets what :meth:`__call__` gives it as the last of the reference clips and itself."""
+        if len(reference) < MIN_CLIPS_PER_SPEAKER - 1:
+            raise ValueError(
+                f"{len(reference)} reference clips; speaker-adaptive mode judges a clip against at least "
+                f"{MIN_CLIPS_PER_SPEAKER - 1} others of the same speaker"
+            )
+        signals = self._decode(clips, sampling_rate)
+        probabilities = self.head.probabilities_against(self._encode(signals), reference)
+        speakers = [speaker] * len(clips)
+        return self._predictions(probabilities, speakers, _sources(clips), self._spans(signals))
+
+    def _decode(self, clips, sampling_rate) -> list[np.ndarray]:
+        from .audio import decode_audio
+
         rate = self.sampling_rate
-        signals = [decode_audio(c, rate, orig_sampling_rate=sampling_rate, max_duration=None) for c in clips]
-        features = encode_clips(self.model, self.feature_extractor, signals, batch_size=self.batch_size)[
-            "hidden"
-        ]
-        sources = [os.fspath(c) if isinstance(c, (str, os.PathLike)) else "<array>" for c in clips]
-        spans = [(0.0, len(signal) / rate) for signal in signals]
-        return self._predictions(self.head.probabilities(features, speakers), speakers, sources, spans)
+        return [decode_audio(c, rate, orig_sampling_rate=sampling_rate, max_duration=None) for c in clips]
+
+    def _encode(self, signals: list[np.ndarray]) -> np.ndarray:
+        return encode_clips(self.model, self.feature_extractor, signals, batch_size=self.batch_size)["hidden"]
+
+    def _spans(self, signals: list[np.ndarray]) -> list[tuple[float, float]]:
+        return [(0.0, len(signal) / self.sampling_rate) for signal in signals]
 
     def recording(
         self,
@@ -393,3 +435,7 @@ class SpeakerAdaptiveRecognizer:
                 probabilities, speakers, sources, spans, strict=True
             )
         ]
+
+
+def _sources(clips) -> list[str]:
+    return [os.fspath(c) if isinstance(c, (str, os.PathLike)) else "<array>" for c in clips]
