@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import statistics
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -103,11 +104,37 @@ def train_final_model(run, fold_metrics: Sequence[Mapping]) -> tuple[str, dict]:
     metrics["final_num_speakers"] = len(set(run.dataset["speaker"]))
     if run.is_main:
         os.makedirs(output_dir, exist_ok=True)
+        metrics |= save_speaker_adaptive_head(run, model, output_dir, fold_metrics)
         model.save_pretrained(output_dir)
         run.feature_extractor.save_pretrained(output_dir)
         with open(os.path.join(output_dir, "all_results.json"), "w") as handle:
             json.dump(metrics, handle, indent=2)
     return output_dir, metrics
+
+
+def save_speaker_adaptive_head(run, model, output_dir: str, fold_metrics: Sequence[Mapping]) -> dict:
+    """--speaker_adaptive_head: the final model's head, on every speaker, with the median of the ``C`` the folds
+    chose on their validation speakers (the lower median: one of the values tried)."""
+    chosen = [m["adaptive_C"] for m in fold_metrics if m.get("adaptive_C") is not None]
+    if not run.model_args.speaker_adaptive_head:
+        return {}
+    if not chosen:
+        logger.warning("No fold fitted a speaker-adaptive head, so the final model gets none")
+        return {}
+    from .speaker_adaptive import fit_head_on_every_speaker
+
+    C = float(statistics.median_low(chosen))
+    head = fit_head_on_every_speaker(
+        model,
+        run.feature_extractor,
+        run.dataset,
+        C,
+        max_seconds=run.data_args.max_eval_seconds,
+        batch_size=run.training_args.per_device_eval_batch_size,
+    )
+    head.save(output_dir)
+    logger.info("Speaker-adaptive head on all %d clips, C=%g (the folds' median)", len(run.dataset), C)
+    return {"final_adaptive_C": C}
 
 
 def set_class_mixing(config, dataset, mixing: Mapping[str, float]) -> None:

@@ -203,14 +203,11 @@ def fit_head_for_model(
     label ids; the head covers the labels the training clips have (CREMA-D: 6 of a RAVDESS model's 8).
     """
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    parts = {}
-    for part, dataset in (("train", train_dataset), ("validation", validation_dataset)):
-        speakers = list(dataset["speaker"])
-        check_speakers(speakers)  # before minutes of encoding
-        encoded = encode_clips(
-            model, feature_extractor, dataset, max_seconds=max_seconds, batch_size=batch_size
-        )
-        parts[part] = (encoded["hidden"], encoded["labels"], speakers)
+    settings = dict(max_seconds=max_seconds, batch_size=batch_size)
+    parts = {
+        part: _encode_speakers(model, feature_extractor, dataset, **settings)
+        for part, dataset in (("train", train_dataset), ("validation", validation_dataset))
+    }
     present = sorted(set(parts["train"][1].tolist()))
     index = {label: i for i, label in enumerate(present)}
     keep = np.isin(parts["validation"][1], present)
@@ -221,6 +218,32 @@ def fit_head_for_model(
         [s for s, k in zip(parts["validation"][2], keep, strict=True) if k],
     )
     return fit_speaker_adaptive_head(train, validation, [names[i] for i in present])
+
+
+def fit_head_on_every_speaker(
+    model, feature_extractor, dataset, C: float, *, max_seconds=DEFAULT_MAX_SECONDS, batch_size=8
+) -> SpeakerAdaptiveHead:
+    """A head on every clip of ``dataset`` with a ``C`` chosen elsewhere: the final model's, whose folds chose
+    ``C`` on their validation speakers (no speaker is left to choose on)."""
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    hidden, labels, speakers = _encode_speakers(
+        model, feature_extractor, dataset, max_seconds=max_seconds, batch_size=batch_size
+    )
+    present = sorted(set(labels.tolist()))
+    index = {label: i for i, label in enumerate(present)}
+    return SpeakerAdaptiveHead.fit(
+        hidden, [index[y] for y in labels], speakers, [names[i] for i in present], C=C
+    )
+
+
+def _encode_speakers(
+    model, feature_extractor, dataset, **settings
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(hidden, label ids, speakers)`` of a decoded dataset, its speakers checked before minutes of encoding."""
+    speakers = list(dataset["speaker"])
+    check_speakers(speakers)
+    encoded = encode_clips(model, feature_extractor, dataset, **settings)
+    return encoded["hidden"], encoded["labels"], speakers
 
 
 def score_speaker_adaptive(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import finetune
@@ -70,6 +71,7 @@ def general_run(tmp_path_factory, ravdess_dir, crema_d_dir, tiny_wav2vec2_dir):
             "--num_folds", "3",
             "--cross_validation", "true",
             "--final_model", "true",
+            "--speaker_adaptive_head", "true",
             "--num_train_epochs", "2",
             "--linear_probe_epochs", "2",
             "--refit_heads_epochs", "2",
@@ -106,6 +108,23 @@ def test_final_model_trains_on_every_speaker_with_the_folds_epochs(general_run):
     assert model.config.num_labels == len(model.config.id2label)
     # The run folder's model is the final one, not a fold's.
     assert (out / "model.safetensors").read_bytes() == (out / "final" / "model.safetensors").read_bytes()
+
+
+def test_final_model_has_a_speaker_adaptive_head_with_the_folds_median_c(general_run):
+    from hf_emotion.speaker_adaptive import HEAD_FILE, SpeakerAdaptiveHead
+
+    out, _ = general_run
+    cv = json.loads((out / "cv_summary.json").read_text())
+    folds_c = sorted(fold["adaptive_C"] for fold in cv["folds"])
+    final = json.loads((out / "final" / "all_results.json").read_text())
+    assert final["final_adaptive_C"] == folds_c[1]  # the median of 3
+    head = SpeakerAdaptiveHead.load(out / "final")
+    assert head.C == folds_c[1]
+    # Fitted on every speaker, not a fold's: its head differs from each fold's.
+    for fold in range(3):
+        assert not np.allclose(head.coef, SpeakerAdaptiveHead.load(out / f"fold_{fold}").coef)
+    # The run folder (the model the demo serves) carries it, so calibration works there.
+    assert (out / HEAD_FILE).read_bytes() == (out / "final" / HEAD_FILE).read_bytes()
 
 
 def test_final_model_card_lists_each_corpus_and_says_it_has_no_held_out_score(general_run):
