@@ -97,7 +97,9 @@ def leave_one_out_table(matrix: Mapping) -> list[str]:
         "### Leave one corpus out",
         "",
         "Each corpus scored by the row trained on every other corpus (the same recipe, that corpus never "
-        "trained on): the estimate of what the general model does on a corpus it has never heard. "
+        "trained on): the estimate of what the general model does on a corpus it has never heard. RAVDESS "
+        "speech and song share their actors, so each is also scored by the row trained on neither "
+        "(*cross-corpus*), beside the row trained on the other channel (*cross-channel*). "
         "Targets (issue 17): "
         + ", ".join(f"UA ≥ {v:g} over {labels_title(k)}" for k, v in targets.items())
         + ".",
@@ -132,7 +134,7 @@ def _verdicts(matrix: Mapping) -> list[str]:
         verdict = "met" if measured and met == len(judged) else "not met"
         lines.append(
             f"- UA ≥ {at_least:g} over {labels_title(labels)} on every corpus left out: **{verdict}** "
-            f"({met} of {len(judged)} corpora; {len(judged) - len(measured)} not measured)."
+            f"({met} of {len(judged)} left-out scores; {len(judged) - len(measured)} not measured)."
         )
     target = in_corpus_target(matrix)
     if target["ua"] is None:

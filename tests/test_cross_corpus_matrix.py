@@ -77,12 +77,12 @@ def test_cells_score_the_speakers_each_row_never_heard(matrix_run, ravdess_dir):
 
 def test_leave_one_out_cells_are_judged_and_missing_rows_said(matrix_run):
     root, _, matrix = matrix_run
-    judged = {j["corpus"]: j for j in matrix["leave_one_out"]}
-    speech = judged["ravdess_speech"]  # song + CREMA-D is the row without speech
+    judged = {(j["corpus"], j["kind"]): j for j in matrix["leave_one_out"]}
+    speech = judged["ravdess_speech", "cross-channel"]  # song + CREMA-D is the row without speech
     assert speech["row"] == "song-crema-d" and speech["kind"] == "cross-channel"
     ua = _cell(matrix, "song-crema-d", "ravdess_speech")["ua"]
     assert speech["shared"] == {"ua": ua, "at_least": 0.5, "met": ua >= 0.5}
-    assert judged["crema_d"]["shared"]["ua"] is None  # speech + song was not run
+    assert judged["crema_d", "cross-corpus"]["shared"]["ua"] is None  # speech + song was not run
     assert matrix["in_corpus_target"]["ua"] is None  # nor the general row
     text = (root / "matrix.md").read_text()
     assert "| CREMA-D subset | no such row | cross-corpus | not measured | – |" in text

@@ -33,9 +33,12 @@ def make_matrix() -> dict:
     rows = {
         "speech-song": ["ravdess_speech", "ravdess_song"],
         "song-crema-d": ["ravdess_song", "crema_d"],
+        "crema-d": ["crema_d"],
         "general": list(CORPORA),
     }
     cells = [
+        _cell("crema-d", "ravdess_speech", "shared", 0.52, "cross-corpus", 1056, 24),
+        _cell("crema-d", "ravdess_speech", FOUR, 0.44, "cross-corpus", 672, 24),
         _cell("speech-song", "crema_d", "shared", 0.41, "cross-corpus", 1880, 91),
         _cell("speech-song", "crema_d", FOUR, 0.70, "cross-corpus", 1238, 91),
         _cell("song-crema-d", "ravdess_speech", "shared", 0.55, "cross-channel"),
@@ -63,14 +66,25 @@ def matrix_tables():
 
 
 def test_leave_one_out_judges_each_corpus_by_the_row_trained_without_it(matrix_tables):
-    judged = {j["corpus"]: j for j in matrix_tables.leave_one_out(make_matrix())}
-    assert judged["crema_d"]["row"] == "speech-song" and judged["crema_d"]["kind"] == "cross-corpus"
-    assert judged["crema_d"]["shared"] == {"ua": 0.41, "at_least": 0.5, "met": False}
-    assert judged["crema_d"][FOUR]["met"] is True
+    judged = {(j["corpus"], j["kind"]): j for j in matrix_tables.leave_one_out(make_matrix())}
+    crema_d = judged["crema_d", "cross-corpus"]
+    assert crema_d["row"] == "speech-song"
+    assert crema_d["shared"] == {"ua": 0.41, "at_least": 0.5, "met": False}
+    assert crema_d[FOUR]["met"] is True
+    speech = judged["ravdess_speech", "cross-channel"]
     assert (
-        judged["ravdess_speech"]["shared"]["met"] is True and judged["ravdess_speech"][FOUR]["met"] is False
+        speech["row"] == "song-crema-d" and speech["shared"]["met"] is True and speech[FOUR]["met"] is False
     )
-    assert judged["ravdess_song"]["row"] is None and judged["ravdess_song"]["shared"]["ua"] is None
+    assert judged["ravdess_song", "cross-channel"]["row"] is None
+    assert judged["ravdess_song", "cross-channel"]["shared"]["ua"] is None
+
+
+def test_leaving_ravdess_out_whole_judges_both_channels_by_the_row_without_either(matrix_tables):
+    """Song and speech share their actors: only the row trained on neither is a new corpus for them."""
+    judged = [j for j in matrix_tables.leave_one_out(make_matrix()) if j["kind"] == "cross-corpus"]
+    speech, song = (next(j for j in judged if j["corpus"] == c) for c in ("ravdess_speech", "ravdess_song"))
+    assert speech["row"] == "crema-d" and speech["shared"] == {"ua": 0.52, "at_least": 0.5, "met": True}
+    assert song["row"] == "crema-d" and song["shared"]["ua"] is None  # the crema-d row has no song cell here
     assert matrix_tables.in_corpus_target(make_matrix())["met"] is True
 
 
@@ -91,7 +105,10 @@ def test_report_renders_the_matrix_and_its_verdicts(tmp_path):
         in section
     )
     assert "| RAVDESS song | no such row | cross-channel | not measured | – | not measured | – |" in section
-    assert "every corpus left out: **not met** (1 of 3 corpora; 1 not measured)" in section
+    assert (
+        "| RAVDESS speech | CREMA-D subset (`crema-d`) | cross-corpus | 0.520 | yes | 0.440 | no |" in section
+    )
+    assert "every corpus left out: **not met** (2 of 5 left-out scores; 2 not measured)" in section
     assert "on RAVDESS speech (its test speakers) ≥ 0.75: 0.780, **met**" in section
     assert "the script's copy" not in report
 
