@@ -254,7 +254,7 @@ def main(argv=None) -> int:
     output.with_suffix(".json").write_text(json.dumps(results, indent=1))
     command = "python benchmarks/cross_corpus.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     lines = [
-        "## Cross-corpus UA",
+        "## Cross-corpus UA: " + ", ".join(name for name, _ in args.model),
         "",
         f"Machine: {describe_machine()}. Date: {started}.",
         "",

@@ -181,7 +181,7 @@ def main(argv=None) -> int:
     output.with_suffix(".json").write_text(json.dumps({"head": chosen, "results": results}, indent=1))
     command = "python benchmarks/speaker_adaptive.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     lines = [
-        "## Clip-by-clip and speaker-adaptive UA",
+        f"## Clip-by-clip and speaker-adaptive UA: {model_name}",
         "",
         f"Model: {model_name}; speaker-adaptive head fitted on the train speakers of {trained_on(args.train)}, C={chosen['adaptive_C']:g} "
         f"chosen on its validation speakers (validation UA {chosen['validation_adaptive_ua']:.3f}). "
