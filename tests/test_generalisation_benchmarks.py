@@ -193,3 +193,42 @@ def test_speaker_adaptive_benchmark_fits_its_head_on_every_training_corpus_given
         np.load(heads["both"] / "speaker_adaptive_head.npz") as b,
     ):
         assert not np.allclose(a["coef"], b["coef"])  # the song clips took part in the fit
+
+
+def test_calibration_split_draws_n_clips_per_speaker_apart_from_the_judged_ones():
+    speakers = ["a"] * 6 + ["b"] * 5 + ["c"] * 3
+    calibration, judged = _script("calibration").split_calibration(speakers, 4, seed=0)
+
+    assert set(calibration) == {"a", "b"}  # c has no clip left to judge after 4
+    assert all(len(v) == 4 and {speakers[i] for i in v} == {s} for s, v in calibration.items())
+    used = {int(i) for v in calibration.values() for i in v}
+    assert used.isdisjoint(judged) and len(used) + len(judged) == 11
+    again, _ = _script("calibration").split_calibration(speakers, 4, seed=0)
+    assert all((again[s] == calibration[s]).all() for s in calibration)  # the seed fixes the draw
+
+
+def test_calibration_benchmark_judges_unseen_speakers_against_their_calibration_clips(
+    adapted_model, ravdess_dir, tmp_path
+):
+    module = _script("calibration")
+    out = tmp_path / "calibration.md"
+    argv = ["--model", f"m={adapted_model}", "--test", f"speech=ravdess_speech:{ravdess_dir}"]
+    argv += [
+        "--calibration_clips",
+        "4",
+        "--labels",
+        "shared",
+        "angry,happy,neutral,sad",
+        "--output",
+        str(out),
+    ]
+
+    assert module.main(argv) == 0
+
+    rows = {r["label_set"]: r for r in json.loads(out.with_suffix(".json").read_text())}
+    shared = rows["shared"]
+    assert shared["speakers"] == 2  # actors 07 and 08: the model trained or chose on 01-06
+    per_speaker = len(list((ravdess_dir / "Actor_07").glob("*.wav")))
+    assert shared["judged_clips"] == 2 * (per_speaker - 4)
+    assert rows["angry,happy,neutral,sad"]["judged_clips"] < shared["judged_clips"]
+    assert f"| speech | {', '.join(shared['labels'])} | 4 | {shared['judged_clips']} (2) |" in out.read_text()
