@@ -115,9 +115,9 @@ def train_final_model(run, fold_metrics: Sequence[Mapping]) -> tuple[str, dict]:
 def save_speaker_adaptive_head(run, model, output_dir: str, fold_metrics: Sequence[Mapping]) -> dict:
     """--speaker_adaptive_head: the final model's head, on every speaker, with the median of the ``C`` the folds
     chose on their validation speakers (the lower median: one of the values tried)."""
-    chosen = [m["adaptive_C"] for m in fold_metrics if m.get("adaptive_C") is not None]
     if not run.model_args.speaker_adaptive_head:
         return {}
+    chosen = [m["adaptive_C"] for m in fold_metrics if m.get("adaptive_C") is not None]
     if not chosen:
         logger.warning("No fold fitted a speaker-adaptive head, so the final model gets none")
         return {}

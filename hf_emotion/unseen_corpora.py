@@ -89,11 +89,15 @@ class UnseenScore:
     corpus: str
     row: str | None  # None: the matrix has no such row, or it was not scored on this corpus
     trained_on: list[str]  # the row's corpora
-    left_out: bool  # True: the recipe trained without this corpus; False: this model's recipe as is
     kind: str
     shared: dict | None  # the cell over the shared labels
     four: dict | None  # the cell over angry/happy/neutral/sad
     without: tuple[str, ...] = ()  # the corpora left out of the row's training (this one, or RAVDESS whole)
+
+    @property
+    def left_out(self) -> bool:
+        """True: the recipe trained without this corpus; False: this model's recipe as is."""
+        return bool(self.without)
 
 
 def unseen_scores(matrix: Mapping | None, corpora: Sequence[str]) -> list[UnseenScore]:
@@ -129,7 +133,7 @@ def _score(
     shared, four = (find_cell(matrix, row, corpus, labels) for labels in ("shared", FOUR_CLASSES))
     found = row if shared or four else None
     kind = cell_kind(trained, corpus)
-    return UnseenScore(corpus, found, trained, bool(without), kind, shared, four, tuple(without))
+    return UnseenScore(corpus, found, trained, kind, shared, four, tuple(without))
 
 
 def _without_text(matrix: Mapping | None, score: UnseenScore) -> str:

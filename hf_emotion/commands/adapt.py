@@ -11,6 +11,8 @@ import json
 import logging
 import os
 
+from .corpus_arguments import add_corpus_arguments, load_chosen_corpora
+
 logger = logging.getLogger(__name__)
 
 
@@ -20,14 +22,7 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--model", required=True, help="a trained hf-emotion model folder (the head is added to it)"
     )
-    parser.add_argument("--dataset", nargs="+", default=["ravdess"], help="corpora, as in finetune.py")
-    parser.add_argument("--data_dir", nargs="*", default=[], help="one folder per --dataset")
-    parser.add_argument(
-        "--ravdess_channel", default="both", choices=("speech", "song", "both"), help="as in finetune.py"
-    )
-    parser.add_argument(
-        "--crema_d_labels", default="intended", choices=("intended", "perceived"), help="as in finetune.py"
-    )
+    add_corpus_arguments(parser)
     parser.add_argument(
         "--split_file",
         required=True,
@@ -47,7 +42,7 @@ def run(args) -> int:
     from transformers import AutoFeatureExtractor
 
     from ..batches import with_model_columns
-    from ..corpora import decode_dataset, load_corpora
+    from ..corpora import decode_dataset
     from ..errors import ConfigurationError, MissingInputError
     from ..modeling_emotion import EmotionModel
     from ..speaker_adaptive import fit_head_for_model
@@ -64,9 +59,7 @@ def run(args) -> int:
     model = EmotionModel.from_pretrained(args.model).eval()
     extractor = AutoFeatureExtractor.from_pretrained(args.model)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    raw = load_corpora(
-        args.dataset, args.data_dir, channel=args.ravdess_channel, label_source=args.crema_d_labels
-    )
+    raw = load_chosen_corpora(args)
     wanted = set(split.train) | set(split.validation)
     unknown = sorted(wanted - set(raw["speaker"]))
     if unknown:

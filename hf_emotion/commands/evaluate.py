@@ -6,6 +6,8 @@ import json
 import logging
 import os
 
+from .corpus_arguments import add_corpus_arguments, load_chosen_corpora
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,14 +19,7 @@ def add_arguments(parser) -> None:
         help="trained hf-emotion model folder or Hub id; repeated (--model A --model B), their ensemble is "
         "scored: the mean of their probabilities and valence/arousal (each model's own UA too, as member_eval_ua)",
     )
-    parser.add_argument("--dataset", nargs="+", default=["ravdess"], help="corpora, as in finetune.py")
-    parser.add_argument("--data_dir", nargs="*", default=[], help="one folder per --dataset")
-    parser.add_argument(
-        "--ravdess_channel", default="both", choices=("speech", "song", "both"), help="as in finetune.py"
-    )
-    parser.add_argument(
-        "--crema_d_labels", default="intended", choices=("intended", "perceived"), help="as in finetune.py"
-    )
+    add_corpus_arguments(parser)
     parser.add_argument("--split_file", help="a run's splits.json: evaluate on its test speakers")
     parser.add_argument("--speakers", nargs="*", help="evaluate on these speakers only")
     parser.add_argument("--output_dir", required=True, help="where metrics, predictions and plots go")
@@ -68,7 +63,7 @@ def run(args) -> int:
 
     from ..batches import with_model_columns
     from ..conditions import parse_condition
-    from ..corpora import decode_dataset, load_corpora
+    from ..corpora import decode_dataset
     from ..modeling_emotion import EmotionModel
     from ..reports import average_predictions, predict_dataset, record_metrics, save_predictions
     from ..splits import Split
@@ -78,9 +73,7 @@ def run(args) -> int:
         raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
     if args.speaker_adaptive:
         _check_speaker_adaptive(args.model)
-    raw = load_corpora(
-        args.dataset, args.data_dir, channel=args.ravdess_channel, label_source=args.crema_d_labels
-    )
+    raw = load_chosen_corpora(args)
     split = Split.from_json(args.split_file) if args.split_file else None
     if args.speaker_norm_probe and (split is None or split.protocol == "random"):
         raise SystemExit(
