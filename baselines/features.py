@@ -127,6 +127,24 @@ def _filters(config: FeatureConfig):
     return mel.astype(np.float32), chroma.astype(np.float32), freqs.astype(np.float64)
 
 
+def zero_crossing_rate(samples: np.ndarray, *, frame_length: int, hop_length: int) -> np.ndarray:
+    """Share of sign changes per frame, equal to ``librosa.feature.zero_crossing_rate``'s defaults.
+
+    Written in numpy because librosa's version runs through numba, which crashed the process with a
+    segmentation fault on fresh installs (numba 0.68.1, llvmlite 0.50.0); nothing here needs a JIT.
+    Frames are centred with edge padding; values within 1e-10 of zero count as positive.
+
+    Returns:
+        ``(T,)`` float, one rate per frame, the frames of ``librosa.stft(center=True)``.
+    """
+    half = frame_length // 2
+    padded = np.pad(np.asarray(samples), (half, half), mode="edge")
+    negative = np.signbit(np.where(np.abs(padded) <= 1e-10, 0.0, padded))
+    frames = np.lib.stride_tricks.sliding_window_view(negative, frame_length)[::hop_length]  # (T, frame)
+    # librosa marks no crossing at a frame's first sample (pad=False), hence frame_length in the mean.
+    return (frames[:, 1:] != frames[:, :-1]).sum(axis=1) / frame_length
+
+
 def compute_features(samples: np.ndarray, config: FeatureConfig, *, with_logmel: bool = True) -> dict:
     """All features of one mono signal at ``config.sampling_rate`` from a single STFT.
 
@@ -156,9 +174,7 @@ def compute_features(samples: np.ndarray, config: FeatureConfig, *, with_logmel:
     centroid = (freqs[:, None] * weights).sum(axis=0)
     bandwidth = np.sqrt((weights * (freqs[:, None] - centroid[None, :]) ** 2).sum(axis=0))
     rms = librosa.feature.rms(S=magnitude, frame_length=config.n_fft, hop_length=config.hop_length)[0]
-    zcr = librosa.feature.zero_crossing_rate(
-        samples, frame_length=config.n_fft, hop_length=config.hop_length
-    )[0]
+    zcr = zero_crossing_rate(samples, frame_length=config.n_fft, hop_length=config.hop_length)
 
     mfcc_mean = mfcc.mean(axis=1)
     result = {

@@ -80,6 +80,33 @@ def test_features_match_librosa():
     np.testing.assert_allclose(out["vector"][260], centroid.mean(), rtol=1e-3)
 
 
+def test_zero_crossing_rate_counts_sign_changes_without_numba():
+    """Zero crossings are numpy (librosa's numba version segfaulted on fresh installs): exact counts."""
+    from hf_emotion.baselines.features import zero_crossing_rate
+
+    alternating = np.tile([1.0, -1.0], 2048)  # a sign change between every two samples
+    rates = zero_crossing_rate(alternating, frame_length=512, hop_length=256)
+    assert rates.shape == (1 + alternating.size // 256,)
+    assert rates[4] == pytest.approx(511 / 512)  # a frame away from the edges: 511 changes in 512 samples
+    nearly_zero = np.where(np.arange(4096) % 2 == 0, 1e-12, -1e-12)  # within 1e-10 of zero: no crossings
+    assert not zero_crossing_rate(nearly_zero, frame_length=512, hop_length=256).any()
+    sine = np.sin(2 * np.pi * 100 * np.arange(16_000) / 16_000 + 0.1)  # 100 Hz: 200 changes per second
+    middle = zero_crossing_rate(sine, frame_length=2048, hop_length=512)[4:-4]
+    np.testing.assert_allclose(middle, 200 / 16_000, atol=1 / 2048)
+
+
+def test_features_never_call_librosas_jit_zero_crossings(monkeypatch):
+    import librosa
+
+    def crash(*args, **kwargs):
+        raise AssertionError("librosa's numba zero crossings called")
+
+    monkeypatch.setattr(librosa, "zero_crossings", crash)
+    monkeypatch.setattr(librosa.feature, "zero_crossing_rate", crash)
+    out = compute_features(emotion_signal("angry", seconds=1.0), FeatureConfig())
+    assert 0 < out["vector"][262] < 1  # the zero-crossing rate's place in the vector
+
+
 def test_feature_cache_hit(tmp_path, ravdess_dir):
     paths = sorted(str(p) for p in Path(ravdess_dir).rglob("*.wav"))[:6]
     before = dict(feats.EXTRACTION_COUNTER)
