@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_emotion.machine import cpu_model
+from hf_emotion.evaluation.machine import cpu_model
 
 
 def plain_librosa(path: str, sr: int = 16_000, n_fft: int = 1024, hop: int = 256) -> np.ndarray:

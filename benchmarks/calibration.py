@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cross_corpus import RESULTS, TestSet, heard_speakers, named_path, unseen_clips  # noqa: E402
 from speaker_adaptive import Encoder  # noqa: E402
 
-from hf_emotion.cross_corpus import match_labels, restricted_probabilities  # noqa: E402
-from hf_emotion.machine import describe_machine  # noqa: E402
-from hf_emotion.metrics import classification_metrics  # noqa: E402
-from hf_emotion.speaker_adaptive import SpeakerAdaptiveHead  # noqa: E402
+from hf_emotion.evaluation.cross_corpus import match_labels, restricted_probabilities  # noqa: E402
+from hf_emotion.evaluation.machine import describe_machine  # noqa: E402
+from hf_emotion.evaluation.metrics import classification_metrics  # noqa: E402
+from hf_emotion.serving.speaker_adaptive import SpeakerAdaptiveHead  # noqa: E402
 
 logger = logging.getLogger("calibration")
 

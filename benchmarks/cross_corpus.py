@@ -7,11 +7,11 @@ selected on: the ``train`` and ``validation`` speakers of the model folder's ``s
 are left out (a folder without one is scored on every clip, and its cells are marked). So a
 RAVDESS speech model scores its own test actors on RAVDESS speech, the *same* test actors'
 songs on RAVDESS song (a new channel and new voices), and all of a corpus it never saw.
-Speaker ids are the loaders' (``hf_emotion.corpora``: ``ravdess-01``, ``crema_d-1001``), the
+Speaker ids are the loaders' (``hf_emotion.corpora.loading``: ``ravdess-01``, ``crema_d-1001``), the
 ones the training split was made of.
 
 A cell is UA over the labels model and corpus share (the arg-max runs over those only,
-``hf_emotion.cross_corpus``); ``--labels`` adds tables for a fixed subset such as the 4-class
+``hf_emotion.evaluation.cross_corpus``); ``--labels`` adds tables for a fixed subset such as the 4-class
 angry/happy/neutral/sad of the cross-corpus literature.
 
 Usage::
@@ -41,11 +41,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_emotion.corpora import decode_dataset, load_corpus  # noqa: E402
-from hf_emotion.cross_corpus import evaluate_corpus  # noqa: E402
-from hf_emotion.inference import EmotionRecognizer  # noqa: E402
-from hf_emotion.machine import describe_machine  # noqa: E402
-from hf_emotion.splits import Split  # noqa: E402
+from hf_emotion.corpora import load_corpus  # noqa: E402
+from hf_emotion.data.decode_cache import decode_dataset
+from hf_emotion.data.splits import Split  # noqa: E402
+from hf_emotion.evaluation.cross_corpus import evaluate_corpus  # noqa: E402
+from hf_emotion.evaluation.machine import describe_machine  # noqa: E402
+from hf_emotion.serving.recognizer import EmotionRecognizer  # noqa: E402
 
 logger = logging.getLogger("cross_corpus")
 RESULTS = Path(__file__).resolve().parent / "results"

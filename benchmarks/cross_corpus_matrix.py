@@ -42,9 +42,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from cross_corpus import RESULTS, ScoreCache, TestSet, heard_speakers, score_cell, unseen_clips  # noqa: E402
 from matrix_tables import in_corpus_target, leave_one_out, render  # noqa: E402
 
-from hf_emotion.inference import EmotionRecognizer  # noqa: E402
-from hf_emotion.machine import describe_machine  # noqa: E402
-from hf_emotion.unseen_corpora import FOUR_CLASSES, cell_kind  # noqa: E402
+from hf_emotion.evaluation.machine import describe_machine  # noqa: E402
+from hf_emotion.evaluation.unseen_corpora import FOUR_CLASSES, cell_kind  # noqa: E402
+from hf_emotion.serving.recognizer import EmotionRecognizer  # noqa: E402
 
 logger = logging.getLogger("cross_corpus_matrix")
 

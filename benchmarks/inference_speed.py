@@ -33,9 +33,9 @@ import torch
 # Runs from a checkout without `pip install -e .` too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_emotion.inference import EmotionRecognizer  # noqa: E402
-from hf_emotion.labels import EMOTIONS
-from hf_emotion.machine import cpu_model
+from hf_emotion.data.labels import EMOTIONS
+from hf_emotion.evaluation.machine import cpu_model
+from hf_emotion.serving.recognizer import EmotionRecognizer  # noqa: E402
 
 logger = logging.getLogger("inference_speed")
 SAMPLING_RATE = 16_000
@@ -67,7 +67,7 @@ def load_recognizer(args: argparse.Namespace) -> tuple[EmotionRecognizer, str]:
         return EmotionRecognizer.from_pretrained(args.model, batch_size=args.batch_size), args.model
     from transformers import AutoConfig, AutoFeatureExtractor, WhisperFeatureExtractor
 
-    from hf_emotion.modeling_emotion import EmotionModel
+    from hf_emotion.model.modeling_emotion import EmotionModel
 
     torch.manual_seed(0)
     model = EmotionModel.from_encoder_pretrained(args.encoder, id2label=dict(enumerate(EMOTIONS)))

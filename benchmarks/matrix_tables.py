@@ -1,6 +1,6 @@
 """The cross-corpus matrix as markdown, and its leave-one-corpus-out cells judged against the targets.
 
-Reads the JSON ``benchmarks/cross_corpus_matrix.py`` writes (see ``hf_emotion.unseen_corpora`` for its
+Reads the JSON ``benchmarks/cross_corpus_matrix.py`` writes (see ``hf_emotion.evaluation.unseen_corpora`` for its
 shape); imports no torch, so ``make_report.py`` renders BENCHMARKS.md from the JSON with it.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from hf_emotion.unseen_corpora import FOUR_CLASSES, find_cell, find_row, unseen_scores
+from hf_emotion.evaluation.unseen_corpora import FOUR_CLASSES, find_cell, find_row, unseen_scores
 
 KIND_SHORT = {"in-corpus": "in", "cross-channel": "channel", "cross-corpus": "corpus"}
 NOT_RUN = (

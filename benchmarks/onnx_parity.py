@@ -31,11 +31,11 @@ import torch
 # Runs from a checkout without `pip install -e .` too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_emotion.inference import EmotionRecognizer  # noqa: E402
-from hf_emotion.labels import RAVDESS_EMOTION_CODES  # noqa: E402
-from hf_emotion.machine import cpu_model  # noqa: E402
-from hf_emotion.metrics import classification_metrics  # noqa: E402
-from hf_emotion.onnx_export import export_onnx  # noqa: E402
+from hf_emotion.data.labels import RAVDESS_EMOTION_CODES  # noqa: E402
+from hf_emotion.evaluation.machine import cpu_model  # noqa: E402
+from hf_emotion.evaluation.metrics import classification_metrics  # noqa: E402
+from hf_emotion.serving.export import export_onnx  # noqa: E402
+from hf_emotion.serving.recognizer import EmotionRecognizer  # noqa: E402
 
 logger = logging.getLogger("onnx_parity")
 TARGETS = {"fp32_max_abs": 1e-3, "int8_agreement": 0.97, "int8_ua_difference": 0.01}

@@ -20,9 +20,9 @@ from transformers import AutoFeatureExtractor, pipeline
 from transformers.pipelines.audio_classification import AudioClassificationPipeline
 
 from hf_emotion.backbones import build_backbone
-from hf_emotion.inference import EmotionRecognizer
-from hf_emotion.labels import EMOTIONS
-from hf_emotion.modeling_emotion import EmotionModel
+from hf_emotion.data.labels import EMOTIONS
+from hf_emotion.model.modeling_emotion import EmotionModel
+from hf_emotion.serving.recognizer import EmotionRecognizer
 
 
 def saved_model(folder: str) -> str:

@@ -1,4 +1,4 @@
-"""UA under recording conditions: each model on one test set, clean and degraded (hf_emotion.conditions).
+"""UA under recording conditions: each model on one test set, clean and degraded (hf_emotion.data.conditions).
 
 Usage::
 
@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cross_corpus import RESULTS, TestSet, named_path  # noqa: E402
 
-from hf_emotion.conditions import ROBUSTNESS_CONDITIONS, condition_key  # noqa: E402
-from hf_emotion.cross_corpus import evaluate_corpus  # noqa: E402
-from hf_emotion.inference import EmotionRecognizer  # noqa: E402
-from hf_emotion.machine import describe_machine  # noqa: E402
+from hf_emotion.data.conditions import ROBUSTNESS_CONDITIONS, condition_key  # noqa: E402
+from hf_emotion.evaluation.cross_corpus import evaluate_corpus  # noqa: E402
+from hf_emotion.evaluation.machine import describe_machine  # noqa: E402
+from hf_emotion.serving.recognizer import EmotionRecognizer  # noqa: E402
 
 logger = logging.getLogger("robustness")
 

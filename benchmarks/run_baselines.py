@@ -27,7 +27,7 @@ from pathlib import Path
 # Runs from a checkout without `pip install -e .` too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_emotion.machine import cpu_model  # noqa: E402
+from hf_emotion.evaluation.machine import cpu_model  # noqa: E402
 
 logger = logging.getLogger("run_baselines")
 
@@ -177,7 +177,7 @@ def main() -> None:
         "speakers of fold k, validation = fold k+1, training = the rest; the sklearn systems train on "
         "training + validation speakers). va-rf's UA/WA/F1 come from mapping its predicted valence/arousal "
         "to the nearest emotion on the circumplex; its CCC is the regression score. Targets for CCC are the "
-        "circumplex proxies of hf_emotion.targets, not human ratings.\n"
+        "circumplex proxies of hf_emotion.data.targets, not human ratings.\n"
     )
     Path(args.output).write_text(header + "\n" + "\n".join(sections))
     print(Path(args.output).read_text())

@@ -62,7 +62,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from finetune_tables import fmt, mean_std  # noqa: E402
 
-from hf_emotion.machine import cpu_count, cpu_model  # noqa: E402
+from hf_emotion.evaluation.machine import cpu_count, cpu_model  # noqa: E402
 
 METRICS = ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")
 
@@ -169,7 +169,7 @@ def _data_dirs(data_args) -> list[str]:
     """A run file's data folders, relative ones taken from the repository root (as finetune.py runs there);
     a run file without ``data_dir`` reads the download cache, as finetune.py does."""
     if not data_args.data_dir:
-        from hf_emotion.download import cached_dataset_dir
+        from hf_emotion.corpora import cached_dataset_dir
 
         return [cached_dataset_dir(name) for name in data_args.dataset]
     return [str(ROOT / d) if not os.path.isabs(d) else d for d in data_args.data_dir]
@@ -220,7 +220,7 @@ def spkprobe(args) -> int:
 
 def _test_predictions(fold_dir: Path) -> tuple[dict, float]:
     """A fold's saved test predictions, checked against the UA the fold reported, and that UA."""
-    from hf_emotion.metrics import classification_metrics
+    from hf_emotion.evaluation.metrics import classification_metrics
 
     record = json.loads((fold_dir / "predictions.json").read_text())
     reported = json.loads((fold_dir / "all_results.json").read_text())["eval_ua"]
@@ -237,7 +237,7 @@ def _test_predictions(fold_dir: Path) -> tuple[dict, float]:
 
 def ensemble_fold(fold_dirs: list[Path]) -> dict:
     """Test metrics of the equal-weight mean of several runs' saved test predictions for one fold."""
-    from hf_emotion.reports import average_predictions, record_metrics
+    from hf_emotion.evaluation.reports import average_predictions, record_metrics
 
     records, member_ua = zip(*(_test_predictions(d) for d in fold_dirs), strict=True)
     try:
@@ -383,8 +383,8 @@ def _inference(model_dirs: list[Path], paths: list[str], threads: int) -> dict:
 def _inference_worker(threads: int, model_dirs: list[str], paths: list[str]) -> None:
     import torch
 
-    from hf_emotion.audio import decode_audio
-    from hf_emotion.inference import EmotionRecognizer
+    from hf_emotion.data.audio import decode_audio
+    from hf_emotion.serving.recognizer import EmotionRecognizer
 
     torch.set_num_threads(threads)
     # One folder: the model; several: their EnsembleRecognizer, what `predict --model A --model B` runs.

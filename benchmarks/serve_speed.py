@@ -116,7 +116,7 @@ def worker(args: argparse.Namespace) -> None:
     """One back end: load, time, print one JSON line with the numbers and the peak memory."""
     import torch
 
-    from hf_emotion.inference import EmotionRecognizer
+    from hf_emotion.serving.recognizer import EmotionRecognizer
 
     torch.set_num_threads(args.threads)
     if args.worker == "vad":
@@ -204,7 +204,7 @@ def write_conversation(path: Path, seconds: float, speech_dir: Path) -> int:
     """Real speech clips in turn with 1-2 s of silence or -40 dBFS noise, streamed to disk: the clip count."""
     import soundfile as sf
 
-    from hf_emotion.audio import decode_audio
+    from hf_emotion.data.audio import decode_audio
 
     clips = sorted(p for p in speech_dir.rglob("*") if p.suffix in (".wav", ".flac"))
     rng = np.random.default_rng(0)
@@ -222,7 +222,7 @@ def write_conversation(path: Path, seconds: float, speech_dir: Path) -> int:
 
 
 def report(args: argparse.Namespace, results: dict, sizes: dict, export_seconds: dict) -> str:
-    from hf_emotion.machine import cpu_model
+    from hf_emotion.evaluation.machine import cpu_model
 
     torch_fp32, int8 = results["torch float32"], results["ONNX int8"]
     speedup = int8["batch1_clips_per_s"] / torch_fp32["batch1_clips_per_s"]
@@ -303,7 +303,7 @@ def main() -> None:
         worker(args)
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from hf_emotion.onnx_export import export_onnx
+    from hf_emotion.serving.export import export_onnx
 
     model = Path(args.model)
     with tempfile.TemporaryDirectory() as tmp:

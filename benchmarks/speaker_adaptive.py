@@ -1,10 +1,10 @@
 """Clip-by-clip against speaker-adaptive UA, in-corpus and on other corpora, from one encoding pass.
 
 The model's encoder pools every clip once. Its own classifier scores the clips one by one;
-a speaker-adaptive head (``hf_emotion.speaker_adaptive``) is fitted on the training corpus's
+a speaker-adaptive head (``hf_emotion.serving.speaker_adaptive``) is fitted on the training corpus's
 train speakers (C chosen on its validation speakers, from the run's splits.json) and scores
 each test speaker's clips standardised on that speaker's own clips. Both are restricted to
-the labels model and test set share (``hf_emotion.cross_corpus``).
+the labels model and test set share (``hf_emotion.evaluation.cross_corpus``).
 
 Usage::
 
@@ -34,12 +34,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cross_corpus import RESULTS, TestSet, named_path  # noqa: E402
 
-from hf_emotion.corpora import decode_dataset, load_corpus  # noqa: E402
-from hf_emotion.cross_corpus import match_labels, restricted_probabilities  # noqa: E402
-from hf_emotion.machine import describe_machine  # noqa: E402
-from hf_emotion.metrics import classification_metrics  # noqa: E402
-from hf_emotion.speaker_adaptive import fit_speaker_adaptive_head  # noqa: E402
-from hf_emotion.splits import Split  # noqa: E402
+from hf_emotion.corpora import load_corpus  # noqa: E402
+from hf_emotion.data.decode_cache import decode_dataset
+from hf_emotion.data.splits import Split  # noqa: E402
+from hf_emotion.evaluation.cross_corpus import match_labels, restricted_probabilities  # noqa: E402
+from hf_emotion.evaluation.machine import describe_machine  # noqa: E402
+from hf_emotion.evaluation.metrics import classification_metrics  # noqa: E402
+from hf_emotion.serving.speaker_adaptive import fit_speaker_adaptive_head  # noqa: E402
 
 logger = logging.getLogger("speaker_adaptive")
 
@@ -70,7 +71,7 @@ class Encoder:
     def __init__(self, path: str, batch_size: int, max_seconds: float):
         from transformers import AutoFeatureExtractor
 
-        from hf_emotion.modeling_emotion import EmotionModel
+        from hf_emotion.model.modeling_emotion import EmotionModel
 
         self.model = EmotionModel.from_pretrained(path).eval()
         self.extractor = AutoFeatureExtractor.from_pretrained(path)
@@ -80,8 +81,8 @@ class Encoder:
         self.batch_size = batch_size
 
     def encode(self, decoded, description: str) -> dict:
-        from hf_emotion.batches import with_model_columns
-        from hf_emotion.speaker_adaptive import encode_clips
+        from hf_emotion.model.batches import with_model_columns
+        from hf_emotion.serving.speaker_adaptive import encode_clips
 
         logger.info("encoding %s", description)
         with torch.inference_mode():

@@ -8,7 +8,7 @@ For one fine-tuned fold model (its ``splits.json`` beside it):
 1. encodes every clip of its corpus and of each ``--cross`` corpus once (pooled hidden states of every
    layer; cached in ``--cache_dir``);
 2. fits the speaker-adaptive head on the fold's training and validation speakers
-   (:func:`hf_emotion.speaker_adaptive.fit_speaker_adaptive_head`, as ``hf-emotion adapt`` does);
+   (:func:`hf_emotion.serving.speaker_adaptive.fit_speaker_adaptive_head`, as ``hf-emotion adapt`` does);
 3. scores the fold's test speakers and every speaker of each other corpus three ways: the model clip by
    clip (its own heads on the same pooled features), the model's log-probabilities centred per speaker,
    and the speaker-adaptive head; on another corpus over every label both sides have and over the 4
@@ -40,9 +40,10 @@ import torch
 # Runs from a checkout without `pip install -e .` too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_emotion.machine import cpu_model  # noqa: E402
-from hf_emotion.metrics import classification_metrics, speaker_normalize_scores  # noqa: E402
-from hf_emotion.speaker_adaptive import (  # noqa: E402
+from hf_emotion.evaluation.machine import cpu_model  # noqa: E402
+from hf_emotion.evaluation.metrics import classification_metrics  # noqa: E402
+from hf_emotion.evaluation.speaker_normalisation import speaker_normalize_scores  # noqa: E402
+from hf_emotion.serving.speaker_adaptive import (  # noqa: E402
     MIN_CLIPS_PER_SPEAKER,
     encode_clips,
     fit_speaker_adaptive_head,
@@ -56,9 +57,10 @@ TARGET_UA = 0.65
 
 def encode_corpus(model, extractor, name: str, data_dir: str, cache_dir: Path, max_seconds: float) -> dict:
     """Every clip of a corpus → ``hidden`` (N, L, H), ``labels`` (model ids), ``speakers``; cached as .npz."""
-    from hf_emotion.batches import with_model_columns
     from hf_emotion.commands.adapt import on_model_labels
-    from hf_emotion.corpora import decode_dataset, load_corpus
+    from hf_emotion.corpora import load_corpus
+    from hf_emotion.data.decode_cache import decode_dataset
+    from hf_emotion.model.batches import with_model_columns
 
     cache = cache_dir / f"{name}.npz"
     if cache.is_file():
@@ -157,8 +159,8 @@ def one_emotion_only(model, head, data: dict, names: list[str]) -> list[tuple[st
 def main() -> None:
     from transformers import AutoFeatureExtractor
 
-    from hf_emotion.modeling_emotion import EmotionModel
-    from hf_emotion.splits import Split
+    from hf_emotion.data.splits import Split
+    from hf_emotion.model.modeling_emotion import EmotionModel
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a fine-tuned fold model folder with splits.json")

@@ -1,6 +1,6 @@
 """The Gradio demo as a script: ``python demo/app.py`` (or a Space's ``app.py``).
 
-The app itself lives in :mod:`hf_emotion.demo_app`. The model is ``$HF_EMOTION_MODEL`` (a folder
+The app itself lives in :mod:`hf_emotion.app.demo`. The model is ``$HF_EMOTION_MODEL`` (a folder
 or Hub id), else a ``model/`` folder beside this file, else the folder the main fine-tuning
 run writes (``outputs/whisper-tiny.en-ravdess-speech`` in the repository). It is loaded once,
 at import, as Spaces runs this file.
@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from hf_emotion.demo_app import DEFAULT_MODEL_DIR, MODEL_BESIDE_APP, build_demo, launch, load_recognizer
+from hf_emotion.app.demo import DEFAULT_MODEL_DIR, MODEL_BESIDE_APP, build_demo, launch, load_recognizer
 
 HERE = Path(__file__).resolve().parent
 

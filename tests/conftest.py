@@ -118,9 +118,9 @@ def tiny_whisper_dir(tmp_path_factory) -> Path:
 def adapted_model(tiny_wav2vec2_dir, ravdess_dir, tmp_path_factory):
     """A tiny random model folder to which `hf-emotion adapt` added a head (synthetic RAVDESS actors 1-6)."""
     from hf_emotion.cli import main
-    from hf_emotion.labels import EMOTIONS
-    from hf_emotion.splits import Split
-    from tests.test_inference import make_emotion_model_dir
+    from hf_emotion.data.labels import EMOTIONS
+    from hf_emotion.data.splits import Split
+    from tests.serving.test_inference import make_emotion_model_dir
 
     folder = make_emotion_model_dir(
         tiny_wav2vec2_dir, tmp_path_factory.mktemp("adapt-model"), labels=list(EMOTIONS)

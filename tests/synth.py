@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from hf_emotion.labels import EMOTIONS
+from hf_emotion.data.labels import EMOTIONS
 
 EMOTION_PITCH = {name: 140.0 * (1.18**i) for i, name in enumerate(EMOTIONS)}
 EMOTION_TREMOLO = {name: 2.0 + 1.5 * i for i, name in enumerate(EMOTIONS)}

@@ -21,14 +21,14 @@ import soundfile as sf
 import torch
 
 import finetune
-from hf_emotion import download, recipe
-from hf_emotion.audio import audio_info, decode_audio, stream_audio_blocks
 from hf_emotion.cli import main as cli_main
-from hf_emotion.corpora import load_corpus, load_ravdess
+from hf_emotion.corpora import download, load_corpus, load_ravdess
+from hf_emotion.data.audio import audio_info, decode_audio, stream_audio_blocks
 from hf_emotion.errors import DEBUG_ENV, ConfigurationError, exit_status
 from hf_emotion.preflight import check_device
+from hf_emotion.training import recipe
+from tests.serving.test_inference import make_emotion_model_dir
 from tests.synth import emotion_signal, make_ravdess_tree, write_audio
-from tests.test_inference import make_emotion_model_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -277,9 +277,9 @@ def test_a_flac_whose_header_leaves_the_length_unknown_is_read(tmp_path):
 
 
 def test_training_args_pickle_stays_in_checkpoints_not_in_the_model_folder(model_dir, tmp_path):
-    from hf_emotion.arguments import EmotionTrainingArguments
-    from hf_emotion.modeling_emotion import EmotionModel
-    from hf_emotion.trainer import EmotionTrainer
+    from hf_emotion.model.modeling_emotion import EmotionModel
+    from hf_emotion.training.arguments import EmotionTrainingArguments
+    from hf_emotion.training.trainer import EmotionTrainer
 
     args = EmotionTrainingArguments(
         output_dir=str(tmp_path),

@@ -12,8 +12,8 @@ import pytest
 import hf_emotion
 from hf_emotion.cli import SUBCOMMANDS
 from tests.fresh_venv import fresh_venv, run_in
+from tests.serving.test_inference import make_emotion_model_dir
 from tests.synth import emotion_signal, write_audio
-from tests.test_inference import make_emotion_model_dir
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 NOT_SOURCE = (
@@ -97,7 +97,7 @@ def test_demo_serves_after_a_plain_install(installed, tiny_wav2vec2_dir, tmp_pat
     from gradio_client import Client, handle_file
 
     from tests.fresh_venv import clean_env
-    from tests.test_space import free_port, wait_for_server
+    from tests.hub.test_space import free_port, wait_for_server
 
     python, elsewhere = installed
     model = make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path / "model")

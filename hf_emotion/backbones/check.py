@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hf_emotion.audio import decode_audio
 from hf_emotion.backbones.conversion import check_converted_backbone
 from hf_emotion.backbones.wheels import resolve_backbone
+from hf_emotion.data.audio import decode_audio
 
 __all__ = ["transcribe", "verify_backbone"]
 
@@ -18,7 +18,7 @@ def transcribe(folder: str | Path, audio: str | Path | np.ndarray, *, sampling_r
 
     Args:
         folder: A converted backbone folder with a tokenizer.
-        audio: A file in any format :func:`~hf_emotion.audio.decode_audio` reads, or an
+        audio: A file in any format :func:`~hf_emotion.data.audio.decode_audio` reads, or an
             array of samples at ``sampling_rate``.
         sampling_rate: Rate of ``audio`` when it is an array.
 

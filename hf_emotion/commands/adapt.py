@@ -1,6 +1,6 @@
 """``hf-emotion adapt``: add a speaker-adaptive head to a trained model folder.
 
-The head (:mod:`hf_emotion.speaker_adaptive`) is fitted on the split's training and validation speakers,
+The head (:mod:`hf_emotion.serving.speaker_adaptive`) is fitted on the split's training and validation speakers,
 each standardised on their own clips, and written beside the model's config.json. The model's own
 weights are not changed; ``SpeakerAdaptiveRecognizer.from_pretrained(folder)`` then uses it.
 """
@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser) -> None:
-    from ..speaker_adaptive import DEFAULT_MAX_SECONDS
+    from ..serving.speaker_adaptive import DEFAULT_MAX_SECONDS
 
     parser.add_argument(
         "--model", required=True, help="a trained hf-emotion model folder (the head is added to it)"
@@ -41,12 +41,12 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from transformers import AutoFeatureExtractor
 
-    from ..batches import with_model_columns
-    from ..corpora import decode_dataset
+    from ..data.decode_cache import decode_dataset
+    from ..data.splits import Split
     from ..errors import ConfigurationError, MissingInputError
-    from ..modeling_emotion import EmotionModel
-    from ..speaker_adaptive import fit_head_for_model
-    from ..splits import Split
+    from ..model.batches import with_model_columns
+    from ..model.modeling_emotion import EmotionModel
+    from ..serving.speaker_adaptive import fit_head_for_model
 
     if not os.path.isfile(os.path.join(args.model, "config.json")):
         raise MissingInputError(f"--model {args.model}: no config.json; give a trained model folder")

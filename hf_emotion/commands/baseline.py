@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--deam_prefix must be in (0, 1], got {args.deam_prefix}")
     result = run_baseline(args)
     if result["summary"]:
-        from hf_emotion.metrics import format_summary_markdown
+        from hf_emotion.evaluation.metrics import format_summary_markdown
 
         keys = ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")
         print(format_summary_markdown(result["summary"], title=f"{args.system}", keys=keys))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from ..unseen_corpora import RAVDESS_CHANNELS
+from ..evaluation.unseen_corpora import RAVDESS_CHANNELS
 
 MATRIX_CORPORA = (*RAVDESS_CHANNELS, "crema_d")
 
@@ -49,7 +49,7 @@ def run(args) -> int:
     from huggingface_hub import ModelCard
 
     from ..errors import MissingInputError
-    from ..unseen_corpora import read_matrix, update_card
+    from ..evaluation.unseen_corpora import read_matrix, update_card
 
     path = os.path.join(args.model, "README.md")
     if not os.path.isfile(path):

@@ -58,7 +58,7 @@ def _fold_dirs(run_dir: Path) -> list[Path]:
 
 def run_summary(run_dir: Path) -> dict[str, dict[str, float]]:
     """``metric -> {"mean", "std", "n"}`` of a run folder."""
-    from hf_emotion.metrics import summarize_folds
+    from hf_emotion.evaluation.metrics import summarize_folds
 
     if (run_dir / "cv_summary.json").exists():
         summary = _read(run_dir / "cv_summary.json").get("summary", {})
@@ -137,7 +137,7 @@ def plot_confusion_matrices(names: list[str], predictions: list[dict | None], pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hf_emotion.metrics import plot_confusion_matrix
+    from hf_emotion.evaluation.metrics import plot_confusion_matrix
 
     shown = [(n, p) for n, p in zip(names, predictions, strict=True) if p is not None]
     if not shown:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..download import CORPORA, data_home, download
+from ..corpora import CORPORA, data_home, download
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from .. import demo_app
+        from ..app import demo as demo_app
     except ImportError as error:
         logger.error("the demo needs gradio (%s): pip install 'hf-emotion[demo]'", error)
         return 2

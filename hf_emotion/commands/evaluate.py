@@ -52,7 +52,7 @@ def add_arguments(parser) -> None:
         nargs="+",
         default=[],
         help="also score under these recording conditions (white:<SNR dB>, babble:<SNR dB>, reverb:<RT60 s>, "
-        "telephone, mp3:<kbit/s>; see hf_emotion/conditions.py), each reported as eval_<condition>_ua and "
+        "telephone, mp3:<kbit/s>; see hf_emotion/data/conditions.py), each reported as eval_<condition>_ua and "
         "ua_drop_<condition> (clean UA minus that one), e.g. --condition babble:10 telephone",
     )
 
@@ -61,13 +61,13 @@ def run(args) -> int:
     import numpy as np
     from transformers import AutoFeatureExtractor
 
-    from ..batches import with_model_columns
-    from ..conditions import parse_condition
-    from ..corpora import decode_dataset
-    from ..modeling_emotion import EmotionModel
-    from ..reports import average_predictions, predict_dataset, record_metrics, save_predictions
-    from ..splits import Split
-    from ..trainer import evaluation_trainer
+    from ..data.conditions import parse_condition
+    from ..data.decode_cache import decode_dataset
+    from ..data.splits import Split
+    from ..evaluation.reports import average_predictions, predict_dataset, record_metrics, save_predictions
+    from ..model.batches import with_model_columns
+    from ..model.modeling_emotion import EmotionModel
+    from ..training.trainer import evaluation_trainer
 
     if args.speaker_norm_probe and len(args.model) > 1:
         raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
@@ -156,7 +156,7 @@ def run(args) -> int:
 
 
 def _model_labels(name: str) -> list[str]:
-    from ..configuration_emotion import EmotionConfig
+    from ..model.configuration_emotion import EmotionConfig
 
     config = EmotionConfig.from_pretrained(name)
     return [config.id2label[i] for i in range(config.num_labels)]
@@ -166,10 +166,10 @@ def _run_cross_corpus(args, raw) -> int:
     """Score through ``EmotionRecognizer`` over the labels the model and the data share, clean and degraded."""
     import numpy as np
 
-    from ..corpora import decode_dataset
-    from ..cross_corpus import evaluate_corpus
-    from ..inference import EmotionRecognizer
-    from ..reports import save_predictions
+    from ..data.decode_cache import decode_dataset
+    from ..evaluation.cross_corpus import evaluate_corpus
+    from ..evaluation.reports import save_predictions
+    from ..serving.recognizer import EmotionRecognizer
 
     recognizer = EmotionRecognizer.from_pretrained(
         args.model if len(args.model) > 1 else args.model[0], batch_size=args.batch_size
@@ -208,7 +208,7 @@ def _run_cross_corpus(args, raw) -> int:
 
 def _check_speaker_adaptive(models: list[str]) -> None:
     """Before any audio is decoded: one model, with a head."""
-    from ..speaker_adaptive import HEAD_FILE
+    from ..serving.speaker_adaptive import HEAD_FILE
 
     if len(models) > 1:
         raise SystemExit("--speaker_adaptive scores one model's speaker-adaptive head; give one --model")
@@ -224,9 +224,9 @@ def _speaker_adaptive_scores(args, decoded, data_names: list[str], labels: list[
     speaker standardised on all their own clips of the labels the head, the data (and ``labels``) share."""
     from transformers import AutoFeatureExtractor
 
-    from ..batches import with_model_columns
-    from ..modeling_emotion import EmotionModel
-    from ..speaker_adaptive import SpeakerAdaptiveHead, score_speaker_adaptive
+    from ..model.batches import with_model_columns
+    from ..model.modeling_emotion import EmotionModel
+    from ..serving.speaker_adaptive import SpeakerAdaptiveHead, score_speaker_adaptive
 
     name = args.model[0]
     head = SpeakerAdaptiveHead.load(name)
@@ -266,8 +266,8 @@ def _speaker_adaptive_scores(args, decoded, data_names: list[str], labels: list[
 
 def _speaker_norm_probe(model, decoded, split, collator, label_names, batch_size: int, device) -> dict:
     """Encode the split's speakers once and score the per-speaker standardised probe on its test speakers."""
-    from ..heads import pooled_features
-    from ..metrics import speaker_normalized_probe
+    from ..evaluation.speaker_normalisation import speaker_normalized_probe
+    from ..training.heads import pooled_features
 
     features, labels, speakers = {}, {}, {}
     for part in ("train", "validation", "test"):

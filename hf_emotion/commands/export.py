@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from hf_emotion.onnx_export import DEFAULT_OPSET, QUANTIZE_CHOICES
+    from hf_emotion.serving.export import DEFAULT_OPSET, QUANTIZE_CHOICES
 
     parser.add_argument("--model", required=True, help="trained model folder (with its feature extractor)")
     parser.add_argument("--out", required=True, help="folder to write model.onnx, config and card into")
@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hf_emotion.onnx_export import export_onnx
-    from hf_emotion.scorers import is_onnx_folder
+    from hf_emotion.serving.export import export_onnx
+    from hf_emotion.serving.scorers import is_onnx_folder
 
     if is_onnx_folder(args.model):
         logger.error("--model %s is already an ONNX export; give the trained model folder", args.model)

@@ -173,9 +173,9 @@ class _Writer:
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from hf_emotion.audio import AudioDecodeError
-    from hf_emotion.inference import EmotionRecognizer, split_model_names
+    from hf_emotion.data.audio import AudioDecodeError
     from hf_emotion.preflight import prepare_output_file
+    from hf_emotion.serving.recognizer import EmotionRecognizer, split_model_names
 
     args.model = args.model or split_model_names(os.environ.get(MODEL_ENV))
     if not args.model:
@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
 
 def check_speaker_adaptive(args: argparse.Namespace, recognizer: Any, files: list[str]) -> None:
     """A ``ValueError`` before anything is read when speaker-adaptive mode cannot run as asked."""
-    from hf_emotion.speaker_adaptive import check_speakers
+    from hf_emotion.serving.speaker_adaptive import check_speakers
 
     if args.segment == "vad":
         raise ValueError(
@@ -255,7 +255,7 @@ def _scored(
 ) -> Iterator[tuple[list, list]]:
     """``(names, results)`` in groups: clip by clip in chunks; with ``--speaker`` or ``--speaker_per_folder`` all
     files at once (each is standardised on its speaker's others); ``--per_recording`` one file at a time."""
-    from hf_emotion.audio import AudioDecodeError
+    from hf_emotion.data.audio import AudioDecodeError
 
     if args.speaker is not None:
         yield files, recognizer(files, speaker=args.speaker, batch_size=args.batch_size, errors="return")

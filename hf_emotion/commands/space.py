@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..space import write_space
+    from ..hub.space import write_space
 
     with user_errors(OSError, ValueError):  # a missing model, a full --out: one line, status 2
         out = write_space(args.model, args.out, title=args.title, sdk_version=args.sdk_version)

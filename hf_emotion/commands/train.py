@@ -6,7 +6,7 @@ PASSTHROUGH = True
 
 
 def run(argv: list[str]) -> int:
-    from ..finetune import main
+    from ..training.finetune import main
 
     main(argv)
     return 0

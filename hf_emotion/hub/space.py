@@ -1,0 +1,190 @@
+"""A Hugging Face Space folder that serves a trained model with the demo and installs itself.
+
+:func:`write_space` writes ``app.py`` (a thin script over :mod:`hf_emotion.app.demo`),
+``README.md`` with the Spaces YAML header, ``requirements.txt`` with PyPI packages only, the
+``hf_emotion`` package's code beside ``app.py``, and the model: copied into ``model/`` when it
+is a local folder, named by its Hub id (and listed under ``models:``) otherwise.
+
+The package travels as code beside ``app.py`` rather than as a wheel in the folder because a
+Space installs ``requirements.txt`` before the rest of the repository is in place (its build
+mounts that one file), so a requirement that points at a file in the Space cannot be found;
+``python app.py`` puts the app's folder first on ``sys.path``, so the copied package is the one
+imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from huggingface_hub import SpaceCard, SpaceCardData
+
+logger = logging.getLogger(__name__)
+
+#: The folder a Space (or any app script) keeps its model in, beside ``app.py``.
+MODEL_BESIDE_APP = "model"
+
+#: What the demo imports, from PyPI, at the lowest versions the code runs with. demo/requirements.txt
+#: carries the same list (a test keeps them equal).
+SPACE_REQUIREMENTS = (
+    "torch>=2.4",
+    "transformers>=5.0",
+    "huggingface_hub>=1.0",
+    "safetensors>=0.4",
+    "soundfile>=0.12",
+    "soxr>=0.3",
+    "numpy>=1.24",
+    "matplotlib>=3.7",
+    "gradio>=5.0",
+    "silero-vad>=5.1",  # the demo's "speech segments" choice
+    "onnxruntime>=1.22",  # a model exported by `hf-emotion export`
+    "scikit-learn>=1.4",  # a model with a speaker-adaptive head ("calibrate with your voice")
+)
+
+#: Files of a training run's output folder that a served model does not need (``training_args.bin``
+#: is a pickle that Hub scanners flag).
+_NOT_SERVED = ("checkpoint-*", "runs", "training_args.bin", "__pycache__", "*.pyc")
+
+APP_TEMPLATE = '''"""{title}: a Gradio Space written by `hf-emotion space`.
+
+The app is hf_emotion.app.demo (the package's code sits beside this file). The model is
+$HF_EMOTION_MODEL when set (a folder or Hub id), else {model_note}.
+"""
+
+import logging
+from pathlib import Path
+
+from hf_emotion.app.demo import build_demo, launch, load_recognizer
+
+HERE = Path(__file__).resolve().parent
+MODEL = {model_expr}
+
+recognizer = load_recognizer(candidates=[MODEL])  # once, at import, as Spaces runs this file
+demo = build_demo(recognizer)
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    launch(demo)
+'''
+
+README_BODY = """
+# {title}
+
+Speech emotion recognition: upload or record speech and get the probability of each emotion,
+a valence/arousal point on the circumplex plane and, for longer recordings, a timeline.
+Model: {model_link}. Written by `hf-emotion space` (hf-emotion {package_version}).
+
+Call it from Python with `gradio_client`:
+
+```python
+from gradio_client import Client, handle_file
+
+label, circumplex, timeline, numbers = Client("<owner>/<space>").predict(
+    handle_file("speech.wav"), api_name="/predict"
+)
+print(numbers["label"], numbers["valence"], numbers["arousal"])
+```
+
+When the model has a speaker-adaptive head, open *Calibrate with your voice*: give a few clips of
+your own voice (different sentences and moods) and recordings are then judged against them
+(`numbers["mode"]` says `speaker_adaptive`). From Python, in the same `Client`:
+`client.predict([handle_file(f) for f in my_clips], api_name="/calibrate")` before `/predict`,
+and `/forget_voice` to go back to clip by clip. It misleads when your clips all carry one emotion.
+
+Run it on your own machine: `pip install -r requirements.txt && python app.py`.
+"""
+
+
+def is_hub_id(model: str) -> bool:
+    """``owner/name`` that is not a folder here: a model on the Hub."""
+    return not os.path.exists(model) and model.count("/") == 1 and not model.startswith((".", "/", "~"))
+
+
+def gradio_version() -> str:
+    """The installed gradio's version: the Space runs the version the demo was tried with."""
+    try:
+        return version("gradio")
+    except PackageNotFoundError as error:
+        raise ValueError(
+            "hf-emotion space takes the Space's sdk_version from the installed gradio, which is missing: "
+            "pip install 'hf-emotion[demo]', or pass --sdk_version"
+        ) from error
+
+
+def _model_license(model_dir: Path) -> str | None:
+    card = model_dir / "README.md"
+    return SpaceCard.load(card).data.get("license") if card.is_file() else None
+
+
+def write_space(
+    model: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    title: str = "Speech Emotion Recognition",
+    sdk_version: str | None = None,
+) -> Path:
+    """Write a ready Space folder serving ``model`` (a trained model folder or a Hub id) into ``out``.
+
+    Args:
+        model: a folder written by finetune.py, or the Hub id of a pushed model.
+        out: the Space folder to write; it must not exist or be empty.
+        title: the Space's title.
+        sdk_version: the gradio version the Space runs (default: the installed one).
+
+    Returns:
+        The Space folder.
+
+    Raises:
+        FileNotFoundError: ``model`` is neither a model folder nor a Hub id.
+        FileExistsError: ``out`` holds files already.
+    """
+    model, out = os.fspath(model), Path(out)
+    hub = is_hub_id(model)
+    if not hub and not (Path(model) / "config.json").is_file():
+        raise FileNotFoundError(
+            f"--model {model}: no config.json there; give a trained model folder or a Hub id (owner/name)"
+        )
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"--out {out} is not empty; give a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+
+    package_dir = Path(__file__).resolve().parents[1]  # the whole hf_emotion package
+    shutil.copytree(package_dir, out / "hf_emotion", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if hub:
+        model_expr, model_note, model_link, licence = repr(model), f"the Hub model {model}", model, None
+    else:
+        shutil.copytree(model, out / MODEL_BESIDE_APP, ignore=shutil.ignore_patterns(*_NOT_SERVED))
+        model_expr = f"HERE / {MODEL_BESIDE_APP!r}"
+        model_note = f"the model in {MODEL_BESIDE_APP}/ beside this file"
+        model_link = f"`{MODEL_BESIDE_APP}/` in this Space (copied from {Path(model).name})"
+        licence = _model_license(Path(model))
+
+    (out / "app.py").write_text(
+        APP_TEMPLATE.format(title=title, model_expr=model_expr, model_note=model_note)
+    )
+    (out / "requirements.txt").write_text("\n".join(SPACE_REQUIREMENTS) + "\n")
+    card_data = SpaceCardData(
+        title=title,
+        sdk="gradio",
+        sdk_version=sdk_version or gradio_version(),
+        python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+        app_file="app.py",
+        license=licence,
+        models=[model] if hub else None,
+        tags=["audio-classification", "speech-emotion-recognition"],
+    )
+    body = README_BODY.format(title=title, model_link=model_link, package_version=_package_version())
+    SpaceCard(f"---\n{card_data.to_yaml()}\n---\n{body}").save(out / "README.md")
+    logger.info("wrote the Space folder %s (model: %s)", out, model)
+    return out
+
+
+def _package_version() -> str:
+    try:
+        return version("hf-emotion")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"

@@ -1,0 +1,254 @@
+"""A trained ``EmotionModel`` as one ONNX graph, optionally with int8 weights, for onnxruntime.
+
+The graph is the whole model as the recognizer runs it: encoder at the input's own length,
+layer weights, pooling, both heads and the valence/arousal class mixing, ending in softmax
+probabilities. It is made by torch.onnx's exporter and shrunk by onnxruntime's dynamic int8
+quantisation; nothing is rebuilt by hand, so the ONNX model computes what ``EmotionModel.forward``
+computes. The exported folder loads with ``EmotionRecognizer.from_pretrained(folder)``.
+
+Inputs: ``input_features`` (B, M, T) log-mel for Whisper (T even: the recognizer pads an odd
+length with one masked zero frame, as the torch model does inside) or ``input_values`` (B, S)
+raw audio for wav2vec2-like encoders; ``attention_mask`` (B, T or S) when the model takes one.
+Outputs: ``probabilities`` (B, C), ``valence_arousal`` (B, R).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hf_emotion.model.files import ONNX_EXPORT_INFO_FILE, ONNX_FILE
+from hf_emotion.serving.scorers import ONNX_MISSING, TorchScorer, even_frames
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OPSET = 18
+EXPORT_INFO_FILE = ONNX_EXPORT_INFO_FILE
+#: How int8 weights are made, by --quantize value; both quantise the matrix products, which hold
+#: nearly all the weights and time (convolutions stay float32: onnxruntime's ConvInteger was
+#: slower than its float convolution here).
+QUANTIZE_METHODS = {
+    # Weight-only int8 in blocks of 32 (MatMulNBits), products computed in int8 with each
+    # block's activations scaled on its own (accuracy_level 4). Adopted: on the RAVDESS test
+    # speakers of a tiny.en checkpoint its top label matched float32 on 98.8 % of clips (UA
+    # -0.004) and it ran batch 1 fastest (benchmarks/results/serve.md).
+    "int8": "int8 weights in blocks of 32 (onnxruntime MatMulNBits, bits=8, accuracy_level=4)",
+    # quantize_dynamic, per output channel: one scale per tensor of activations, so Whisper's
+    # outlier activations cost accuracy (97.9 % agreement, UA -0.012 on the same clips).
+    "int8-dynamic": "int8 weights per output channel, activations quantised per tensor at run time "
+    "(onnxruntime quantize_dynamic)",
+}
+QUANTIZE_CHOICES = tuple(QUANTIZE_METHODS)
+
+
+class ScoringGraph(nn.Module):
+    """``EmotionModel`` reduced to what inference needs: probabilities and valence/arousal."""
+
+    def __init__(self, model: nn.Module, input_name: str) -> None:
+        super().__init__()
+        self.model = model
+        self.input_name = input_name
+
+    def forward(self, inputs: torch.Tensor, attention_mask: torch.Tensor | None = None):
+        output = self.model(**{self.input_name: inputs}, attention_mask=attention_mask)
+        return torch.softmax(output.logits.float(), dim=-1), output.valence_arousal.float()
+
+
+def example_inputs(scorer: TorchScorer) -> dict[str, np.ndarray]:
+    """Two clips of different lengths (1.0 s and 0.7 s), so the traced graph sees padding."""
+    rng = np.random.default_rng(0)
+    signals = [0.1 * rng.standard_normal(int(seconds * scorer.sampling_rate)) for seconds in (1.0, 0.7)]
+    features = scorer.features([s.astype(np.float32) for s in signals])
+    return even_frames(features) if scorer.is_whisper else features
+
+
+def export_onnx(
+    model_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    quantize: str | None = None,
+    opset: int = DEFAULT_OPSET,
+    dynamo: bool = False,
+) -> Path:
+    """Write ``model.onnx``, ``config.json``, the feature extractor and a card to ``out_dir``.
+
+    Args:
+        model_dir: a trained model folder (``save_pretrained`` output with its feature extractor).
+        out_dir: the folder to write (created; files of the same names are replaced).
+        quantize: ``"int8"`` (blockwise weight-only int8) or ``"int8-dynamic"`` (per-channel
+            weights, per-tensor activations) on the matrix products; ``None``: float32.
+        opset: the ONNX opset.
+        dynamo: use torch.onnx's ``torch.export``-based exporter instead of the TorchScript one
+            (both give the same graph numerically; the TorchScript one is ~10× faster to export).
+
+    Returns:
+        ``out_dir`` as a ``Path``.
+    """
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ImportError(ONNX_MISSING) from error
+    if quantize not in (None, *QUANTIZE_CHOICES):
+        raise ValueError(f"quantize={quantize!r} must be one of {QUANTIZE_CHOICES} or None")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scorer = TorchScorer.from_pretrained(model_dir, dtype="float32")
+    inputs = example_inputs(scorer)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32_path = Path(tmp if quantize else out_dir) / ONNX_FILE
+        _export_graph(scorer, inputs, fp32_path, opset=opset, dynamo=dynamo)
+        if quantize:
+            quantize_int8(fp32_path, out_dir / ONNX_FILE, method=quantize)
+    scorer.config.save_pretrained(out_dir)
+    scorer.feature_extractor.save_pretrained(out_dir)
+    difference = _check_against_torch(scorer, inputs, out_dir / ONNX_FILE, onnxruntime)
+    info = {
+        "source": os.fspath(model_dir),
+        "backbone": scorer.config.encoder_config.model_type,
+        "inputs": list(inputs),
+        "opset": opset,
+        "exporter": "torch.onnx (dynamo)" if dynamo else "torch.onnx (TorchScript)",
+        "quantize": quantize,
+        "quantization": QUANTIZE_METHODS.get(quantize),
+        "max_abs_probability_difference_on_example": difference,
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    (out_dir / EXPORT_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    (out_dir / "README.md").write_text(export_card(info, scorer.labels))
+    logger.info(
+        "wrote %s (%.1f MB, %s); probabilities within %.2g of torch on an example batch",
+        out_dir / ONNX_FILE,
+        (out_dir / ONNX_FILE).stat().st_size / 1e6,
+        quantize or "float32",
+        difference,
+    )
+    return out_dir
+
+
+def _export_graph(
+    scorer: TorchScorer, inputs: dict[str, np.ndarray], path: Path, *, opset: int, dynamo: bool
+) -> None:
+    graph = ScoringGraph(scorer.model, scorer.input_name).eval()
+    names = list(inputs)  # [input_name] or [input_name, "attention_mask"]
+    args = tuple(torch.from_numpy(inputs[name]) for name in names)
+    time_axis = 2 if scorer.is_whisper else 1
+    kwargs = dict(input_names=names, output_names=["probabilities", "valence_arousal"], opset_version=opset)
+    if dynamo:
+        from torch.export import Dim
+
+        batch = Dim("batch", min=1, max=4096)
+        if scorer.is_whisper:  # even frames up to the position table's length
+            time = 2 * Dim("half_frames", min=1, max=scorer.config.encoder_config.max_source_positions)
+        else:
+            time = Dim("samples", min=int(0.1 * scorer.sampling_rate), max=3600 * scorer.sampling_rate)
+        shapes = [{0: batch, time_axis: time}, {0: batch, 1: time}][: len(names)]
+        kwargs["dynamic_shapes"] = tuple(shapes)
+    else:
+        axes = {names[0]: {0: "batch", time_axis: "time"}}
+        if len(names) > 1:
+            axes["attention_mask"] = {0: "batch", 1: "time"}
+        kwargs["dynamic_axes"] = {**axes, "probabilities": {0: "batch"}, "valence_arousal": {0: "batch"}}
+    with torch.inference_mode(False), torch.no_grad():
+        torch.onnx.export(graph, args, str(path), dynamo=dynamo, **kwargs)
+
+
+def quantize_int8(source: Path, target: Path, *, method: str = "int8") -> None:
+    """Write ``source`` with int8 matrix-product weights to ``target`` (see ``QUANTIZE_METHODS``)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.matmul_nbits_quantizer import (
+        DefaultWeightOnlyQuantConfig,
+        MatMulNBitsQuantizer,
+    )
+
+    # The quantizers log a line per tensor: keep those out of the user's log.
+    quiet = [logging.getLogger(), logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")]
+    levels = [each.level for each in quiet]
+    for logger_ in quiet:
+        logger_.setLevel(max(logger_.level, logging.WARNING))
+    try:
+        if method == "int8-dynamic":
+            quantize_dynamic(
+                source,
+                target,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=["MatMul", "Gemm"],
+            )
+            return
+        config = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=True, accuracy_level=4, bits=8)
+        quantizer = MatMulNBitsQuantizer(onnx.load(str(source)), algo_config=config)
+        quantizer.process()
+        quantizer.model.save_model_to_file(str(target), False)
+    finally:
+        for logger_, level in zip(quiet, levels, strict=True):
+            logger_.setLevel(level)
+
+
+def _check_against_torch(
+    scorer: TorchScorer, inputs: dict[str, np.ndarray], path: Path, onnxruntime
+) -> float:
+    """Max abs difference of the ONNX model's probabilities from torch's on the example batch."""
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (probabilities, _) = session.run(["probabilities", "valence_arousal"], inputs)
+    expected, _ = scorer.run(inputs)
+    return float(np.abs(probabilities - expected).max())
+
+
+def export_card(info: dict, labels: list[str]) -> str:
+    """The README of an exported folder: what it is, how it was made, how to run it."""
+    command = f"hf-emotion export --model {info['source']} --out DIR" + (
+        f" --quantize {info['quantize']}" if info["quantize"] else ""
+    )
+    return f"""# ONNX export of `{info["source"]}`
+
+Speech emotion recognition ({info["backbone"]} encoder): {", ".join(labels)}, plus valence and
+arousal in [-1, 1].
+
+## How it was made
+
+- {info["exporter"]}, opset {info["opset"]}, torch {info["torch"]}, onnxruntime {info["onnxruntime"]},
+  {info["created"]}: `{command}`
+- Precision: {info["quantization"] or "float32"}.
+- The whole model is one graph: encoder at the input's own length, layer weights, pooling,
+  classifier, regressor and the valence/arousal class mixing.
+- On an example batch of two noise clips (1.0 s and 0.7 s) the probabilities differ from the
+  torch model's by at most {info["max_abs_probability_difference_on_example"]:.2g}: a check that the
+  graph runs as the model does, not a measure of accuracy on speech.
+
+## Inputs and outputs
+
+Inputs: {", ".join(f"`{name}`" for name in info["inputs"])} as the feature extractor in this
+folder makes them (padding to the longest clip, not to 30 s{"; an odd number of mel frames padded with one zero frame, masked" if info["backbone"] == "whisper" else ""}).
+Outputs: `probabilities` (batch, {len(labels)}) and `valence_arousal` (batch, 2).
+
+## Use
+
+```python
+from hf_emotion import EmotionRecognizer
+recognizer = EmotionRecognizer.from_pretrained("this-folder")  # runs with onnxruntime
+print(recognizer("clip.wav"))
+```
+
+or `hf-emotion predict clip.wav --model this-folder` (needs `pip install 'hf-emotion[onnx]'`).
+"""
+
+
+__all__ = [
+    "DEFAULT_OPSET",
+    "EXPORT_INFO_FILE",
+    "QUANTIZE_CHOICES",
+    "ScoringGraph",
+    "export_card",
+    "export_onnx",
+]

@@ -1,0 +1,90 @@
+"""How an :class:`~hf_emotion.serving.recognizer.EmotionRecognizer` cuts and batches audio: its options,
+and the checks that refuse an unusable option or input rate with a message naming it."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hf_emotion.data.audio import AudioDecodeError
+
+DEFAULT_WINDOW_SECONDS = 3.0
+DEFAULT_HOP_SECONDS = 1.5
+DEFAULT_BATCH_SIZE = 16
+#: Whisper's encoder sees at most 30 s; longer input is scored in windows.
+DEFAULT_MAX_CLIP_SECONDS = 30.0
+#: RMS level (dBFS) under which a clip or window counts as silence: far below speech (-30 to
+#: -15 dBFS) and room noise, so only near-digital silence is skipped.
+DEFAULT_SILENCE_THRESHOLD_DB = -60.0
+SEGMENT_MODES = ("window", "vad")
+
+
+@dataclass
+class RecognizerOptions:
+    """How an :class:`EmotionRecognizer` cuts and batches audio (the model decides nothing here).
+
+    Attributes:
+        window: window length in seconds for long recordings.
+        hop: hop between window starts in seconds (``0 < hop <= window``).
+        batch_size: clips, windows or segments per forward pass.
+        max_clip_seconds: inputs longer than this are scored in windows, not whole (lowered
+            to what the model takes: 30 s for Whisper).
+        silence_threshold_db: RMS level (dBFS) below which audio is marked silent; ``None``
+            to score everything.
+        segment: ``"window"``: clips whole, long recordings in sliding windows; ``"vad"``:
+            the speech segments Silero VAD finds, each scored whole.
+    """
+
+    window: float = DEFAULT_WINDOW_SECONDS
+    hop: float = DEFAULT_HOP_SECONDS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_clip_seconds: float = DEFAULT_MAX_CLIP_SECONDS
+    silence_threshold_db: float | None = DEFAULT_SILENCE_THRESHOLD_DB
+    segment: Literal["window", "vad"] = "window"
+
+    def __post_init__(self) -> None:
+        check_window(self.window, self.hop)
+        check_batch_size(self.batch_size)
+        check_segment(self.segment)
+
+
+def check_window(window: Any, hop: Any) -> tuple[float, float]:
+    """``(window, hop)`` as floats, or a ``ValueError`` naming the argument that is wrong."""
+    for name, value in (("window", window), ("hop", hop)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+            raise ValueError(f"{name}={value!r} must be a positive number of seconds")
+    if hop > window:
+        raise ValueError(f"hop={hop} must not exceed window={window} (need 0 < hop <= window, in seconds)")
+    return float(window), float(hop)
+
+
+def check_batch_size(batch_size: Any) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r} must be a whole number of at least 1")
+    return int(batch_size)
+
+
+def check_segment(segment: Any) -> str:
+    if segment not in SEGMENT_MODES:
+        raise ValueError(f"segment={segment!r} must be one of {', '.join(SEGMENT_MODES)}")
+    return segment
+
+
+def check_sampling_rate(sampling_rate: Any, source: str) -> int:
+    """The rate of an array input as an int, or an :class:`AudioDecodeError` for that input."""
+    if (
+        isinstance(sampling_rate, bool)
+        or not isinstance(sampling_rate, numbers.Real)
+        or not math.isfinite(sampling_rate)
+        or sampling_rate <= 0
+        or sampling_rate != int(sampling_rate)
+    ):
+        raise AudioDecodeError(
+            source,
+            "corrupt",
+            f"sampling_rate={sampling_rate!r} must be a positive whole number of samples per second, "
+            "e.g. sampling_rate=16000",
+        )
+    return int(sampling_rate)

@@ -1,0 +1,218 @@
+"""Heads fitted on cached features: the linear-probe warm start before fine-tuning and the refit after it.
+
+The encoder runs once over every clip (whole clips, as an evaluation collator cuts them); the
+layer weights and heads then train for many passes over those mean-pooled hidden states, which
+costs seconds instead of an epoch of fine-tuning each.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import torch
+
+from ..evaluation.metrics import classification_metrics
+from .placement import encoder_autocast
+
+logger = logging.getLogger(__name__)
+
+HEAD_MODULES = ("projector", "classifier", "regressor")
+
+
+def head_state(model) -> dict[str, torch.Tensor]:
+    """A copy of everything the heads are: ``layer_weights`` and the projector, classifier and regressor."""
+    state = {
+        f"{m}.{k}": v.detach().clone()
+        for m in HEAD_MODULES
+        for k, v in getattr(model, m).state_dict().items()
+    }
+    if model.layer_weights is not None:
+        state["layer_weights"] = model.layer_weights.detach().clone()
+    return state
+
+
+def load_head_state(model, state: dict[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        for name, value in state.items():
+            if name == "layer_weights":
+                model.layer_weights.copy_(value)
+            else:
+                module, key = name.split(".", 1)
+                getattr(model, module).state_dict()[key].copy_(value)
+
+
+@torch.no_grad()
+def pooled_features(
+    model,
+    dataset,
+    collator,
+    batch_size: int = 16,
+    description: str = "",
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, torch.Tensor]:
+    """Run the (frozen) encoder once over a dataset: ``hidden`` `(N, L, H)` mean-pooled hidden states of every
+    layer (float32, on the CPU), plus ``labels``, ``valence``, ``arousal`` as the collator gives them.
+
+    The model runs on ``device`` (default: where it is) under autocast to ``dtype`` (the training dtype).
+    """
+    from tqdm.auto import tqdm
+
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    parts: dict[str, list[torch.Tensor]] = {}
+    try:
+        for start in tqdm(
+            range(0, len(dataset), batch_size), desc=f"encoding {description}".strip(), unit="batch"
+        ):
+            batch = collator([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
+            inputs = {
+                k: batch[k].to(device)
+                for k in ("input_values", "input_features", "attention_mask")
+                if k in batch
+            }
+            with encoder_autocast(device, dtype):
+                hidden = model.pooled_hidden_states(**inputs)
+            parts.setdefault("hidden", []).append(hidden.float().cpu())
+            for key in ("labels", "valence", "arousal"):
+                if key in batch:
+                    parts.setdefault(key, []).append(batch[key])
+    finally:
+        model.train(was_training)
+    return {key: torch.cat(values) for key, values in parts.items()}
+
+
+def head_parameter_groups(model, learning_rate: float, weight_decay: float) -> list[dict]:
+    """``model.parameter_groups`` of the heads alone (layer weights, projector, classifier, regressor).
+
+    The encoder is frozen while the groups are built, then every parameter gets back the
+    ``requires_grad`` it had; the heads are made trainable.
+    """
+    trainable = {name: p.requires_grad for name, p in model.named_parameters()}
+    model.freeze_base_model()
+    for name, p in model.named_parameters():
+        if not name.startswith("encoder."):
+            p.requires_grad_(True)
+    groups = model.parameter_groups(learning_rate, learning_rate, weight_decay)
+    for name, p in model.named_parameters():
+        p.requires_grad_(trainable[name] or not name.startswith("encoder."))
+    return groups
+
+
+def fit_heads_on_pooled_features(
+    model,
+    train_dataset,
+    validation_dataset,
+    collator,
+    label_names: Sequence[str],
+    *,
+    epochs: int,
+    learning_rate: float,
+    weight_decay: float = 0.0,
+    batch_size: int = 32,
+    encode_batch_size: int = 16,
+    seed: int = 0,
+    keep_current_heads: bool = False,
+    name: str = "probe",
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, float]:
+    """Linear-probe warm start (LP-FT: Kumar et al., "Fine-Tuning can Distort Pretrained Features and
+    Underperform Out-of-Distribution", ICLR 2022): fit the layer weights and heads on the frozen encoder
+    before fine-tuning it, so the encoder's first gradients come from a head that already works.
+
+    The encoder runs once over every clip (on ``device`` in ``dtype``, ``encode_batch_size`` at a time);
+    the heads then train for ``epochs`` passes over those cached features with AdamW (the model's own
+    parameter groups) and the model's own loss. The epoch with the best validation UA is kept; the
+    validation speakers choose, never the test ones.
+
+    After fine-tuning the same procedure refits the heads on the fine-tuned encoder (``keep_current_heads=True``,
+    ``name="refit"``): the encoder was trained on random crops of a few seconds, while a prediction pools the
+    whole clip, so heads fitted on whole-clip features match what they see at test time. The current heads are
+    then epoch 0, and they stay unless a refitted epoch does better on the validation speakers.
+
+    Without ``validation_dataset`` (a final model trained on every speaker) nothing is chosen: the heads train
+    ``epochs`` passes, an epoch count the cross-validation folds chose, and the last one is kept.
+
+    Returns:
+        ``<name>_validation_ua``, ``<name>_best_epoch`` (0: the current heads were kept), ``<name>_seconds``
+        (encoding included); with ``keep_current_heads`` also ``<name>_initial_validation_ua``.
+    """
+    if model.config.pooling != "mean":
+        raise ValueError(
+            "--linear_probe_epochs and --refit_heads_epochs need mean pooling (the heads are fitted on pooled features)"
+        )
+    started = time.perf_counter()
+    encode = dict(device=device, dtype=dtype)
+    train = pooled_features(model, train_dataset, collator, encode_batch_size, "training clips", **encode)
+    was_training = model.training
+    if validation_dataset is None:
+        for _ in head_epochs(model, train, epochs, learning_rate, weight_decay, batch_size, seed):
+            pass
+        model.train(was_training)
+        logger.info("%s: %d epochs on every speaker, no model selection", name, epochs)
+        return {f"{name}_epochs": epochs, f"{name}_seconds": round(time.perf_counter() - started, 1)}
+    validation = pooled_features(
+        model, validation_dataset, collator, encode_batch_size, "validation clips", **encode
+    )
+    device = next(model.parameters()).device
+
+    def validation_ua() -> float:
+        model.eval()
+        with torch.no_grad():
+            logits, _ = model.heads_from_pooled(validation["hidden"].to(device))
+        return classification_metrics(
+            validation["labels"].numpy(), logits.argmax(-1).cpu().numpy(), label_names
+        )["ua"]
+
+    best_ua, best_epoch, best_state = -1.0, 0, head_state(model)
+    initial = {}
+    if keep_current_heads:
+        best_ua = validation_ua()
+        initial[f"{name}_initial_validation_ua"] = float(best_ua)
+    for epoch in head_epochs(model, train, epochs, learning_rate, weight_decay, batch_size, seed):
+        ua = validation_ua()
+        if ua > best_ua:
+            best_ua, best_epoch, best_state = ua, epoch, head_state(model)
+    load_head_state(model, best_state)
+    model.train(was_training)
+    result = {
+        **initial,
+        f"{name}_validation_ua": float(best_ua),
+        f"{name}_best_epoch": best_epoch,
+        f"{name}_seconds": round(time.perf_counter() - started, 1),
+    }
+    logger.info(
+        "%s on the %s encoder: validation UA %.3f at epoch %d of %d%s (%.0f s)",
+        "Heads refitted on whole clips" if keep_current_heads else "Linear probe",
+        "fine-tuned" if keep_current_heads else "frozen",
+        best_ua,
+        best_epoch,
+        epochs,
+        f" (the heads it started from: {initial[f'{name}_initial_validation_ua']:.3f})" if initial else "",
+        result[f"{name}_seconds"],
+    )
+    return result
+
+
+def head_epochs(model, train: dict, epochs: int, learning_rate, weight_decay, batch_size: int, seed: int):
+    """Train the heads on cached pooled features (AdamW, the model's own loss), yielding each epoch's number
+    once it is done, so the caller can score it; the model is left in training mode."""
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW(head_parameter_groups(model, learning_rate, weight_decay), lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(1, epochs + 1):
+        model.train()
+        for index in torch.randperm(train["hidden"].shape[0], generator=generator).split(batch_size):
+            logits, valence_arousal = model.heads_from_pooled(train["hidden"][index].to(device))
+            targets = {k: train[k][index].to(device) for k in ("labels", "valence", "arousal") if k in train}
+            loss, _, _ = model.compute_loss(logits, valence_arousal, **targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        yield epoch

