@@ -31,7 +31,7 @@ import torch
 # Runs from a checkout without `pip install -e .` too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hf_emotion.data.labels import RAVDESS_EMOTION_CODES  # noqa: E402
+from hf_emotion.corpora import RAVDESS_EMOTION_CODES  # noqa: E402
 from hf_emotion.evaluation.machine import cpu_model  # noqa: E402
 from hf_emotion.evaluation.metrics import classification_metrics  # noqa: E402
 from hf_emotion.serving.export import export_onnx  # noqa: E402
