@@ -1,7 +1,7 @@
 """Clip-by-clip against speaker-adaptive UA, in-corpus and on other corpora, from one encoding pass.
 
 The model's encoder pools every clip once. Its own classifier scores the clips one by one;
-a speaker-adaptive head (``hf_emotion.serving.speaker_adaptive``) is fitted on the training corpus's
+a speaker-adaptive head (``hf_emotion.training.speaker_adaptive_head``) is fitted on the training corpus's
 train speakers (C chosen on its validation speakers, from the run's splits.json) and scores
 each test speaker's clips standardised on that speaker's own clips. Both are restricted to
 the labels model and test set share (``hf_emotion.evaluation.cross_corpus``).
@@ -40,7 +40,7 @@ from hf_emotion.data.splits import Split  # noqa: E402
 from hf_emotion.evaluation.cross_corpus import match_labels, restricted_probabilities  # noqa: E402
 from hf_emotion.evaluation.machine import describe_machine  # noqa: E402
 from hf_emotion.evaluation.metrics import classification_metrics  # noqa: E402
-from hf_emotion.serving.speaker_adaptive import fit_speaker_adaptive_head  # noqa: E402
+from hf_emotion.training.speaker_adaptive_head import fit_speaker_adaptive_head  # noqa: E402
 
 logger = logging.getLogger("speaker_adaptive")
 
@@ -82,7 +82,7 @@ class Encoder:
 
     def encode(self, decoded, description: str) -> dict:
         from hf_emotion.model.batches import with_model_columns
-        from hf_emotion.serving.speaker_adaptive import encode_clips
+        from hf_emotion.training.speaker_adaptive_head import encode_clips
 
         logger.info("encoding %s", description)
         with torch.inference_mode():

@@ -8,7 +8,7 @@ For one fine-tuned fold model (its ``splits.json`` beside it):
 1. encodes every clip of its corpus and of each ``--cross`` corpus once (pooled hidden states of every
    layer; cached in ``--cache_dir``);
 2. fits the speaker-adaptive head on the fold's training and validation speakers
-   (:func:`hf_emotion.serving.speaker_adaptive.fit_speaker_adaptive_head`, as ``hf-emotion adapt`` does);
+   (:func:`hf_emotion.training.speaker_adaptive_head.fit_speaker_adaptive_head`, as ``hf-emotion adapt`` does);
 3. scores the fold's test speakers and every speaker of each other corpus three ways: the model clip by
    clip (its own heads on the same pooled features), the model's log-probabilities centred per speaker,
    and the speaker-adaptive head; on another corpus over every label both sides have and over the 4
@@ -43,11 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hf_emotion.evaluation.machine import cpu_model  # noqa: E402
 from hf_emotion.evaluation.metrics import classification_metrics  # noqa: E402
 from hf_emotion.evaluation.speaker_normalisation import speaker_normalize_scores  # noqa: E402
-from hf_emotion.serving.speaker_adaptive import (  # noqa: E402
-    MIN_CLIPS_PER_SPEAKER,
-    encode_clips,
-    fit_speaker_adaptive_head,
-)
+from hf_emotion.serving.speaker_adaptive import MIN_CLIPS_PER_SPEAKER  # noqa: E402
+from hf_emotion.training.speaker_adaptive_head import encode_clips, fit_speaker_adaptive_head  # noqa: E402
 
 logger = logging.getLogger("speaker_adaptive")
 FOUR_CLASSES = ("angry", "happy", "neutral", "sad")

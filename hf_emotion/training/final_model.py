@@ -121,7 +121,7 @@ def save_speaker_adaptive_head(run, model, output_dir: str, fold_metrics: Sequen
     if not chosen:
         logger.warning("No fold fitted a speaker-adaptive head, so the final model gets none")
         return {}
-    from ..serving.speaker_adaptive import fit_head_on_every_speaker
+    from .speaker_adaptive_head import fit_head_on_every_speaker
 
     C = float(statistics.median_low(chosen))
     head = fit_head_on_every_speaker(

@@ -519,7 +519,7 @@ def adapt_to_speakers(run: Run, model: EmotionModel, parts, output_dir: str) -> 
     a few encoder passes and a logistic regression, not worth sharding; the others get its metrics."""
     if not run.model_args.speaker_adaptive_head:
         return {}
-    from ..serving.speaker_adaptive import fit_head_for_model, score_speaker_adaptive
+    from .speaker_adaptive_head import fit_head_for_model, score_speaker_adaptive
 
     metrics = {}
     if run.is_main:
