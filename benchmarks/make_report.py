@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """Render BENCHMARKS.md from the stored results.
 
-    python benchmarks/make_report.py [--output BENCHMARKS.md]
+    python -m benchmarks.make_report [--output BENCHMARKS.md]
 
 Fills ``benchmarks/report_template.md``: ``{{TABLE:ROLE}}`` markers (``runs``, ``mixing``,
 ``ensembles``, ``transductive``, ``cost``; ``current`` or ``history``) become tables of the entries in
 ``benchmarks/results/finetune.json`` with that role (``current`` takes the reproductions of a
 current config too); ``{{headline}}``, ``{{targets}}``, ``{{anchors}}``, ``{{provenance}}`` and
 ``{{notes}}`` the tables and lists of the same name; ``{{cross_corpus_matrix}}`` the matrix of
-``benchmarks/cross_corpus_matrix.py``, from its JSON; ``{{snippet:NAME.md}}`` the snippet another
+``benchmarks.cross_corpus_matrix``, from its JSON; ``{{snippet:NAME.md}}`` the snippet another
 benchmark script wrote into ``benchmarks/results/``; ``{{other_snippets}}`` every snippet the
 template does not name. A snippet not written yet is listed as missing rather than silently left out. The output depends on
 the stored results only, so rendering twice gives the same file.
@@ -22,18 +22,16 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-TEMPLATE = ROOT / "benchmarks" / "report_template.md"
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from benchmarks import finetune_tables as tables
+from benchmarks import matrix_tables
+from benchmarks.common.paths import RESULTS, ROOT
 
-import finetune_tables as tables  # noqa: E402
-import matrix_tables  # noqa: E402
+TEMPLATE = ROOT / "benchmarks" / "report_template.md"
 
 PRODUCERS = {
-    "baselines.md": "python benchmarks/run_baselines.py",
-    "inference.md": "python benchmarks/inference_speed.py",
-    "baseline_features.md": "python benchmarks/baseline_features.py",
+    "baselines.md": "python -m benchmarks.run_baselines",
+    "inference.md": "python -m benchmarks.inference_speed",
+    "baseline_features.md": "python -m benchmarks.baseline_features",
 }
 MATRIX = "cross_corpus_matrix"  # .json rendered by {{cross_corpus_matrix}}; its .md is the same tables
 ROLES = {"current": ("current", "reproduction"), "history": ("history",)}

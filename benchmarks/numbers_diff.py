@@ -2,7 +2,7 @@
 """Check that a rewrite of a report kept its numbers: diff the sets of numbers in two text files.
 
     git show HEAD~1:BENCHMARKS.md > /tmp/before.md
-    python benchmarks/numbers_diff.py /tmp/before.md BENCHMARKS.md
+    python -m benchmarks.numbers_diff /tmp/before.md BENCHMARKS.md
 
 Prints the numbers found in only one of them; exits 1 when the sets differ. A reshaping (moved
 sections, new headings, a table split in two) keeps the set; a changed or lost number shows.

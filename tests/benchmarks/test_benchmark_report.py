@@ -1,7 +1,7 @@
-"""The benchmark report: fine-tuning results stored as data (benchmarks/run_finetune.py) and rendered into
-BENCHMARKS.md (benchmarks/finetune_tables.py, benchmarks/make_report.py)."""
+"""The benchmark report: fine-tuning results stored as data (benchmarks.run_finetune) and rendered into
+BENCHMARKS.md (benchmarks.finetune_tables, benchmarks.make_report)."""
 
-import importlib.util
+import importlib
 import json
 from pathlib import Path
 
@@ -11,10 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"benchmarks.{name}")
 
 
 @pytest.fixture(scope="module")
@@ -197,15 +194,15 @@ def test_report_lists_a_snippet_not_measured_yet_and_keeps_unnamed_ones(make_rep
     (tmp_path / "extra.md").write_text("## Something new\n")
     report = make_report.build(tmp_path)
     assert "rf-mfcc 0.417" in report and "## Something new" in report
-    assert "Not measured yet: `inference.md` (made by `python benchmarks/inference_speed.py`)" in report
+    assert "Not measured yet: `inference.md` (made by `python -m benchmarks.inference_speed`)" in report
 
 
 def test_benchmarks_md_is_what_the_stored_results_render(make_report):
     """BENCHMARKS.md is rendered, never edited: after changing a result or the template, run
-    `python benchmarks/make_report.py`."""
+    `python -m benchmarks.make_report`."""
     if (ROOT / "BENCHMARKS.md").read_text() != make_report.build():
         pytest.fail(
-            "BENCHMARKS.md differs from what benchmarks/results/ renders: run python benchmarks/make_report.py"
+            "BENCHMARKS.md differs from what benchmarks/results/ renders: run python -m benchmarks.make_report"
         )
 
 
