@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from transformers import Trainer
 
-from ..training.trainer import IGNORE_KEYS, unpack_predictions
 from .metrics import (
     classification_metrics,
     plot_confusion_matrix,
@@ -18,6 +17,16 @@ from .metrics import (
     regression_metrics,
 )
 from .speaker_normalisation import speaker_normalize_scores
+
+#: Model outputs that are not predictions: kept out of what the Trainer gathers at evaluation.
+IGNORE_KEYS = ["classification_loss", "regression_loss", "hidden_states"]
+
+
+def unpack_predictions(predictions) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, valence_arousal) from what the Trainer gathered."""
+    if isinstance(predictions, (tuple, list)):
+        return np.asarray(predictions[0]), np.asarray(predictions[1])
+    return np.asarray(predictions), np.full((len(predictions), 2), np.nan)
 
 
 def predict_dataset(trainer: Trainer, dataset, label_names: Sequence[str], prefix: str) -> tuple[dict, dict]:

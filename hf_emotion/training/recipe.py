@@ -36,7 +36,7 @@ from ..data.decode_cache import decode_dataset
 from ..data.splits import Split, apply_split, make_split
 from ..evaluation.machine import describe_machine
 from ..evaluation.metrics import format_summary_markdown, plot_confusion_matrix, summarize_folds
-from ..evaluation.reports import per_corpus_ua, predict_dataset, save_predictions
+from ..evaluation.reports import IGNORE_KEYS, per_corpus_ua, predict_dataset, save_predictions
 from ..evaluation.unseen_corpora import read_matrix, trained_corpora
 from ..hub.card import PushRequest, base_model_id, build_model_card, push_run, take_push_request, use_token
 from ..model.batches import EmotionDataCollator, load_feature_extractor, with_model_columns
@@ -49,7 +49,7 @@ from .final_model import train_final_model
 from .heads import HEAD_MODULES, fit_heads_on_pooled_features
 from .placement import digests_by_process, from_main, log_phase, share_tensors, training_dtype
 from .plan import check_training_plan
-from .trainer import IGNORE_KEYS, EmotionTrainer, FreezeEncoderCallback, make_compute_metrics
+from .trainer import EmotionTrainer, FreezeEncoderCallback, make_compute_metrics
 
 logger = logging.getLogger(__name__)
 

@@ -12,19 +12,10 @@ from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..evaluation.metrics import classification_metrics, regression_metrics
+from ..evaluation.reports import unpack_predictions
 from ..model.batches import EmotionDataCollator
 
 logger = logging.getLogger(__name__)
-
-# Model outputs that are not predictions: kept out of what the Trainer gathers at evaluation.
-IGNORE_KEYS = ["classification_loss", "regression_loss", "hidden_states"]
-
-
-def unpack_predictions(predictions) -> tuple[np.ndarray, np.ndarray]:
-    """(logits, valence_arousal) from what the Trainer gathered."""
-    if isinstance(predictions, (tuple, list)):
-        return np.asarray(predictions[0]), np.asarray(predictions[1])
-    return np.asarray(predictions), np.full((len(predictions), 2), np.nan)
 
 
 def make_compute_metrics(label_names: Sequence[str]):
