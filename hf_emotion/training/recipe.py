@@ -38,7 +38,8 @@ from ..evaluation.machine import describe_machine
 from ..evaluation.metrics import format_summary_markdown, plot_confusion_matrix, summarize_folds
 from ..evaluation.reports import IGNORE_KEYS, per_corpus_ua, predict_dataset, save_predictions
 from ..evaluation.unseen_corpora import read_matrix, trained_corpora
-from ..hub.card import PushRequest, base_model_id, build_model_card, push_run, take_push_request, use_token
+from ..hub.card import base_model_id, build_model_card
+from ..hub.push import PushRequest, push_run, take_push_request, use_token
 from ..model.batches import EmotionDataCollator, load_feature_extractor, with_model_columns
 from ..model.modeling_emotion import EmotionModel
 from ..preflight import check_model_source
