@@ -350,7 +350,8 @@ def test_publish_on_a_replica_writes_no_card_and_pushes_nothing(tmp_path, monkey
 
     import hf_emotion.hub.push
     from hf_emotion.hub.push import PushRequest
-    from hf_emotion.training.recipe import Run, publish
+    from hf_emotion.training.publish import publish
+    from hf_emotion.training.recipe import Run
 
     apis = []
     monkeypatch.setattr(hf_emotion.hub.push, "HfApi", lambda: apis.append(RecordingHfApi()) or apis[-1])
