@@ -256,27 +256,6 @@ def build_model_card(
         eval_results=eval_results(datasets, metrics, split, summary)
         + card_eval_results(cross_corpus, trained_corpora or ()),
     )
-    rows = [
-        {
-            "name": name,
-            "value": f"{metrics[f'eval_{key}']:.3f}" if f"eval_{key}" in metrics else "none held out",
-            "folds": f"{summary[f'eval_{key}']['mean']:.3f} ± {summary[f'eval_{key}']['std']:.3f}"
-            if summary and f"eval_{key}" in summary
-            else "",
-        }
-        for key, name in CARD_METRICS.items()
-        if f"eval_{key}" in metrics or (summary and f"eval_{key}" in summary)
-    ]
-    corpus_rows = [
-        {"corpus": corpus, "value": f"{folds['mean']:.3f} ± {folds['std']:.3f}"}
-        for corpus, folds in corpus_uas(summary).items()
-    ]
-    data_lines = [
-        f"**{CORPORA[name][0]}** ({CORPORA[name][2]}): {LICENCES[CORPORA[name][3]]}"
-        if name in CORPORA
-        else f"**{dataset_ids([name])[0]}**: see its dataset card"
-        for name in datasets
-    ]
     skipped = ", ".join(f"`{os.path.basename(f['path'])}` ({f['detail']})" for f in skipped_files[:50])
     return ModelCard.from_template(
         card_data,
@@ -291,12 +270,41 @@ def build_model_card(
         mixing=_mixing_text(metrics, final=split.get("protocol") == "all_speakers"),
         summary=summary,
         folds=summary["eval_ua"]["n"] if summary else 0,
-        rows=rows,
-        corpus_rows=corpus_rows,
+        rows=_result_rows(metrics, summary),
+        corpus_rows=[
+            {"corpus": corpus, "value": f"{folds['mean']:.3f} ± {folds['std']:.3f}"}
+            for corpus, folds in corpus_uas(summary).items()
+        ],
         unseen_section=card_section(cross_corpus, trained_corpora) if trained_corpora is not None else "",
-        data_lines=data_lines,
+        data_lines=_data_lines(datasets),
         license_sentence=license_sentence,
         skipped=skipped or "none",
         date=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
         machine=machine or "an unrecorded machine",
     )
+
+
+def _result_rows(metrics: Mapping[str, Any], summary: Mapping[str, Mapping[str, float]] | None) -> list[dict]:
+    """The results table: each card metric on this model's test speakers and, after cross-validation, over
+    the folds."""
+    return [
+        {
+            "name": name,
+            "value": f"{metrics[f'eval_{key}']:.3f}" if f"eval_{key}" in metrics else "none held out",
+            "folds": f"{summary[f'eval_{key}']['mean']:.3f} ± {summary[f'eval_{key}']['std']:.3f}"
+            if summary and f"eval_{key}" in summary
+            else "",
+        }
+        for key, name in CARD_METRICS.items()
+        if f"eval_{key}" in metrics or (summary and f"eval_{key}" in summary)
+    ]
+
+
+def _data_lines(datasets: Sequence[str]) -> list[str]:
+    """One line per corpus trained on: its name, what it holds, its licence (a dataset card for the others)."""
+    return [
+        f"**{CORPORA[name][0]}** ({CORPORA[name][2]}): {LICENCES[CORPORA[name][3]]}"
+        if name in CORPORA
+        else f"**{dataset_ids([name])[0]}**: see its dataset card"
+        for name in datasets
+    ]
