@@ -90,7 +90,12 @@ def score(encoder, head, encoded, corpus_labels, subset, n: int, seed: int) -> d
 def markdown(model_name: str, results: list[dict], started: str, command: str) -> list[str]:
     header = ["test set", "labels", "calibration clips per speaker", "judged clips (speakers)"]
     rows = [
-        [r["test"], ", ".join(r["labels"]), f"{r['calibration_clips']}", f"{r['judged_clips']} ({r['speakers']})"]
+        [
+            r["test"],
+            ", ".join(r["labels"]),
+            f"{r['calibration_clips']}",
+            f"{r['judged_clips']} ({r['speakers']})",
+        ]
         + [f"{r['clip_ua']:.3f}", f"{r['calibrated_ua']:.3f}"]
         for r in results
     ]

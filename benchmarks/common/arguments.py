@@ -76,7 +76,9 @@ def add_output(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--output", default=str(RESULTS / name))
 
 
-def scoring_parser(doc: str, *, repeated_models: bool, model_help: str | None = None) -> argparse.ArgumentParser:
+def scoring_parser(
+    doc: str, *, repeated_models: bool, model_help: str | None = None
+) -> argparse.ArgumentParser:
     """The head of the benchmarks that score trained models on named test sets: ``--model`` (once or
     repeated), ``--test`` (repeated), ``--labels``, ``--batch_size`` and ``--max_seconds``."""
     parser = described_parser(doc)

@@ -59,4 +59,3 @@ def saved_test_predictions(fold_dir: Path) -> tuple[dict, float]:
             "it is not the fold's final test evaluation"
         )
     return record, reported
-
