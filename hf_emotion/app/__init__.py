@@ -1,0 +1,1 @@
+"""The Gradio demo and its calibrate-with-your-voice section."""

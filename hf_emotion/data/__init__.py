@@ -1,0 +1,1 @@
+"""Audio decoding, the unified labels and valence/arousal targets, speaker splits, the decode cache, recording conditions and augmentation."""

@@ -1,0 +1,1 @@
+"""The model card, the single push to the Hub, and the Space folder."""

@@ -1,0 +1,1 @@
+"""Inference: EmotionRecognizer over scorers (torch, ONNX, mean), windows, VAD segments, speaker-adaptive scoring, ONNX export."""
