@@ -16,6 +16,7 @@ Like the model's own files it imports nothing from `hf_emotion`, so it runs wher
 
 import io
 import math
+import numbers
 import os
 
 import numpy as np
@@ -47,6 +48,9 @@ DEFAULT_BATCH_SIZE = 16
 DEFAULT_MAX_CLIP_SECONDS = 30.0
 DEFAULT_SILENCE_THRESHOLD_DB = -60.0
 MIN_MODEL_SECONDS = 0.1
+#: Below this rate no speech is left (telephone speech is sampled at 8000 Hz): a smaller number is almost always
+#: a rate given in kHz, which would stretch a 3-s clip over an hour of windows.
+MIN_SAMPLING_RATE = 4_000
 PREPROCESS_PARAMETERS = {"sampling_rate", "window", "hop", "max_clip_seconds", "silence_threshold_db"}
 
 
@@ -54,6 +58,40 @@ def rms_dbfs(samples: np.ndarray) -> float:
     """Root-mean-square level in dB relative to full scale (-inf for all zeros)."""
     power = float(np.mean(np.square(samples, dtype=np.float64))) if samples.size else 0.0
     return 10.0 * math.log10(power) if power > 0 else -math.inf
+
+
+def check_sampling_rate(sampling_rate) -> int:
+    """The rate of array input as an int, or a `ValueError` that says what to pass.
+
+    hf_emotion's `EmotionRecognizer` checks rates with this function too, so both refuse the same rates in the
+    same words.
+    """
+    if (
+        isinstance(sampling_rate, bool)
+        or not isinstance(sampling_rate, numbers.Real)
+        or not math.isfinite(sampling_rate)
+        or sampling_rate <= 0
+        or sampling_rate != int(sampling_rate)
+    ):
+        raise ValueError(
+            f"sampling_rate={sampling_rate!r} must be a positive whole number of samples per second, "
+            "e.g. sampling_rate=16000"
+        )
+    if sampling_rate < MIN_SAMPLING_RATE:
+        raise ValueError(
+            f"sampling_rate={sampling_rate!r}: below {MIN_SAMPLING_RATE} Hz no speech is left; did you pass the "
+            "rate in kHz? Give samples per second, e.g. sampling_rate=16000"
+        )
+    return int(sampling_rate)
+
+
+def check_finite(samples: np.ndarray, name: str = "audio") -> np.ndarray:
+    """`samples` when every one is a number, else a `ValueError`: NaN samples would pass for silence and
+    infinite ones give NaN scores (hf_emotion's decoding refuses them in the same words)."""
+    finite = np.isfinite(samples)
+    if not finite.all():
+        raise ValueError(f"{name}: contains {int((~finite).sum())} NaN or infinite samples")
+    return samples
 
 
 def window_starts(num_samples: int, window: int, hop: int) -> list[int]:
@@ -180,12 +218,12 @@ class EmotionAudioClassificationPipeline(Pipeline):
     # ------------------------------------------------------------------ decoding and windows
 
     def _decode(self, inputs, sampling_rate):
-        """Any accepted input → mono float32 samples at the model's rate."""
+        """Any accepted input → mono float32 samples at the model's rate, every one a number."""
         if isinstance(inputs, dict):
             if "sampling_rate" not in inputs or not ("array" in inputs or "raw" in inputs):
                 raise ValueError('a dict input needs "array" (or "raw") and "sampling_rate" keys')
             samples = inputs["array"] if "array" in inputs else inputs["raw"]
-            return resample(to_mono_float(samples), int(inputs["sampling_rate"]), self.sampling_rate)
+            return self._checked(to_mono_float(samples), check_sampling_rate(inputs["sampling_rate"]))
         if isinstance(inputs, (str, os.PathLike)):
             with open(inputs, "rb") as handle:
                 inputs = handle.read()
@@ -193,10 +231,15 @@ class EmotionAudioClassificationPipeline(Pipeline):
             if soundfile is None:
                 from transformers.pipelines.audio_classification import ffmpeg_read
 
-                return ffmpeg_read(bytes(inputs), self.sampling_rate)
+                return self._checked(ffmpeg_read(bytes(inputs), self.sampling_rate), self.sampling_rate)
             samples, rate = soundfile.read(io.BytesIO(inputs), dtype="float32", always_2d=False)
-            return resample(to_mono_float(samples), int(rate), self.sampling_rate)
-        return resample(to_mono_float(inputs), int(sampling_rate or self.sampling_rate), self.sampling_rate)
+            return self._checked(to_mono_float(samples), int(rate))
+        rate = self.sampling_rate if sampling_rate is None else check_sampling_rate(sampling_rate)
+        return self._checked(to_mono_float(inputs), rate)
+
+    def _checked(self, samples, rate):
+        # Checked before resampling, which would smear one bad sample over its neighbours.
+        return resample(check_finite(samples), rate, self.sampling_rate)
 
     def preprocess(
         self,

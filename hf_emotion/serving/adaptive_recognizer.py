@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from hf_emotion.data.audio import decode_audio
 from hf_emotion.serving.adaptive_scoring import check_reference
+from hf_emotion.serving.inputs import decode_whole
 from hf_emotion.serving.predictions import EmotionPrediction
 from hf_emotion.serving.recognizer import EmotionRecognizer
 from hf_emotion.serving.speaker_adaptive import SpeakerAdaptiveHead, SpeakerAdaptivePrediction
@@ -122,7 +122,7 @@ class SpeakerAdaptiveRecognizer:
 
     def _decode(self, clips: Sequence[Any], sampling_rate: int | None) -> list[np.ndarray]:
         rate = self.sampling_rate
-        return [decode_audio(c, rate, orig_sampling_rate=sampling_rate, max_duration=None) for c in clips]
+        return [decode_whole(clip, rate, sampling_rate)[1] for clip in clips]  # rates checked as for calls
 
 
 def _named(prediction: EmotionPrediction, speaker: str) -> SpeakerAdaptivePrediction:

@@ -9,10 +9,16 @@ head standardises each speaker's features on that speaker's own clips (see
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from hf_emotion.serving.predictions import (
+    SPEAKER_ADAPTIVE_MODE,
+    EmotionPrediction,
+    adaptive_prediction,
+    silent_prediction,
+)
 from hf_emotion.serving.scorers import FeatureScorer, Scorer
 from hf_emotion.serving.speaker_adaptive import (
     DEFAULT_MAX_SECONDS,
@@ -95,6 +101,45 @@ class SpeakerAdaptiveScoring:
         check_speakers(speakers)
         warn_if_few_clips(speakers)
         return self.head.probabilities(self.encode(signals, max_seconds=max_seconds), speakers)
+
+    def judge_clips(
+        self,
+        clips: Sequence[tuple[str, np.ndarray]],
+        speakers: Sequence[str],
+        *,
+        is_silent: Callable[[np.ndarray], bool],
+    ) -> list[EmotionPrediction]:
+        """Clips ``(source, samples)``, each judged against the other clips of its speaker
+        (``mode="speaker_adaptive"``).
+
+        A clip that ``is_silent`` is marked silent, as clip-by-clip scoring marks it, and left out of its
+        speaker's clips: silence would count as the speaker's usual self.
+
+        Raises:
+            ValueError: a speaker has fewer than ``MIN_CLIPS_PER_SPEAKER`` clips that are not silent.
+        """
+        rate = self.sampling_rate
+        silent = [is_silent(samples) for _, samples in clips]
+        audible = [i for i, quiet in enumerate(silent) if not quiet]
+        if len(audible) < len(clips):
+            try:
+                check_speakers([speakers[i] for i in audible])
+            except ValueError as error:
+                raise ValueError(
+                    f"{error} ({len(clips) - len(audible)} silent inputs were left out)"
+                ) from None
+        judged = [
+            silent_prediction(start=0.0, end=len(samples) / rate, source=source, mode=SPEAKER_ADAPTIVE_MODE)
+            for source, samples in clips
+        ]
+        if audible:
+            rows = self.probabilities([clips[i][1] for i in audible], [speakers[i] for i in audible])
+            for i, row in zip(audible, rows, strict=True):
+                source, samples = clips[i]
+                judged[i] = adaptive_prediction(
+                    self.labels, row, start=0.0, end=len(samples) / rate, source=source
+                )
+        return judged
 
     def probabilities_against(self, signals: Sequence[np.ndarray], reference: np.ndarray) -> np.ndarray:
         """``(N, K)`` probabilities of new clips of one speaker, each standardised with that speaker's

@@ -90,8 +90,8 @@ def recording_blocks(audio: AudioLike, rate: int, sampling_rate: Any) -> tuple[s
     audio, sampling_rate = unpack_dict(audio, sampling_rate)
     if isinstance(audio, (str, os.PathLike)):
         return os.fspath(audio), stream_audio_blocks(audio, rate)
-    samples = decode_audio(audio, rate, orig_sampling_rate=sampling_rate, max_duration=None)
-    return "<array>", [samples]
+    source, samples = decode_whole(audio, rate, sampling_rate)  # the rate checked as for clips
+    return source, [samples]
 
 
 __all__ = ["AudioLike", "PendingInput", "decode_whole", "read_input", "recording_blocks", "unpack_dict"]

@@ -1,14 +1,15 @@
 """How an :class:`~hf_emotion.serving.recognizer.EmotionRecognizer` cuts and batches audio: its options,
-and the checks that refuse an unusable option or input rate with a message naming it."""
+and the checks that refuse an unusable option or input rate with a message naming it (the rate's check is
+the one the transformers pipeline saved with every model runs)."""
 
 from __future__ import annotations
 
-import math
 import numbers
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from hf_emotion.data.audio import AudioDecodeError
+from hf_emotion.model import pipeline_emotion
 
 DEFAULT_WINDOW_SECONDS = 3.0
 DEFAULT_HOP_SECONDS = 1.5
@@ -73,18 +74,11 @@ def check_segment(segment: Any) -> str:
 
 
 def check_sampling_rate(sampling_rate: Any, source: str) -> int:
-    """The rate of an array input as an int, or an :class:`AudioDecodeError` for that input."""
-    if (
-        isinstance(sampling_rate, bool)
-        or not isinstance(sampling_rate, numbers.Real)
-        or not math.isfinite(sampling_rate)
-        or sampling_rate <= 0
-        or sampling_rate != int(sampling_rate)
-    ):
-        raise AudioDecodeError(
-            source,
-            "corrupt",
-            f"sampling_rate={sampling_rate!r} must be a positive whole number of samples per second, "
-            "e.g. sampling_rate=16000",
-        )
-    return int(sampling_rate)
+    """The rate of an array input as an int, or an :class:`AudioDecodeError` for that input.
+
+    The rule is the pipeline's (saved beside every model), so both refuse the same rates in the same words.
+    """
+    try:
+        return pipeline_emotion.check_sampling_rate(sampling_rate)
+    except ValueError as error:
+        raise AudioDecodeError(source, "corrupt", str(error)) from None

@@ -56,7 +56,8 @@ class PieceScoring:
             for prediction, _ in self._score_pieces(pieces[begin : begin + batch_size], batch_size)
         ]
 
-    def _is_silent(self, samples: np.ndarray) -> bool:
+    def is_silent(self, samples: np.ndarray) -> bool:
+        """Whether a piece is quieter than the silence threshold: marked, never scored."""
         threshold = self.silence_threshold_db
         return threshold is not None and rms_dbfs(samples) < threshold
 
@@ -94,7 +95,7 @@ class PieceScoring:
         """Pieces → predictions with the scores behind them: silent pieces are marked (scores ``None``) and
         never reach the model, the rest are scored together."""
         rate = self.sampling_rate
-        audible = [i for i, (_, _, samples) in enumerate(pieces) if not self._is_silent(samples)]
+        audible = [i for i, (_, _, samples) in enumerate(pieces) if not self.is_silent(samples)]
         scored: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if audible:
             probabilities, valence_arousal = self.scorer.score(

@@ -268,7 +268,8 @@ class EmotionRecognizer:
             speaker: speaker-adaptive mode (a model with a speaker-adaptive head): one speaker id for all
                 inputs, or one per input; every input (whole, cut to 20 s) is judged against the other inputs
                 of its speaker (at least 4 each, 10 or more recommended), ``mode="speaker_adaptive"``, no
-                valence/arousal. ``window`` and ``segment`` do not apply.
+                valence/arousal; an input quieter than ``silence_threshold_db`` is marked ``silent``, as clip by
+                clip, and left out of its speaker's. ``window`` and ``segment`` do not apply.
 
         Returns:
             An :class:`EmotionPrediction` for a single input, a list of them for a list (with
@@ -414,19 +415,22 @@ class EmotionRecognizer:
             raise ValueError(f"speaker= has {len(speakers)} ids for {len(items)} inputs; give one per input")
         check_speakers(speakers)  # before anything is read
         results: list[EmotionPrediction | AudioDecodeError | None] = [None] * len(items)
-        kept: list[tuple[int, str, np.ndarray]] = []
+        decoded: list[tuple[int, str, np.ndarray]] = []
         for index, item in enumerate(items):
-            try:
-                kept.append((index, *decode_whole(item, self.sampling_rate, sampling_rate)))
+            try:  # silence is decoded, not refused: it is marked as clip by clip marks it
+                decoded.append(
+                    (index, *decode_whole(item, self.sampling_rate, sampling_rate, allow_silence=True))
+                )
             except AudioDecodeError as error:
                 results[index] = _raise_or_keep(error, errors)
-        if kept:
-            probabilities = adaptive.probabilities(
-                [samples for _, _, samples in kept], [speakers[index] for index, _, _ in kept]
+        if decoded:
+            judged = adaptive.judge_clips(
+                [(source, samples) for _, source, samples in decoded],
+                [speakers[index] for index, _, _ in decoded],
+                is_silent=self.pieces.is_silent,
             )
-            for (index, source, samples), row in zip(kept, probabilities, strict=True):
-                end = samples.shape[0] / self.sampling_rate
-                results[index] = adaptive_prediction(adaptive.labels, row, start=0.0, end=end, source=source)
+            for (index, _, _), prediction in zip(decoded, judged, strict=True):
+                results[index] = prediction
         return results
 
 

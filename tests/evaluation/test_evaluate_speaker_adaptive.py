@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from hf_emotion.cli import main
+from hf_emotion.corpora.savee import SAVEE_EMOTIONS
+from tests.synth import emotion_signal, write_audio
+
+
+def make_savee_tree(root: Path, speakers=("DC", "JE"), takes=(1, 2)) -> Path:
+    """A SAVEE-named folder ``root/AudioData/<talker>/<code><nn>.wav``: 7 labels, no calm."""
+    for s, speaker in enumerate(speakers):
+        for code, emotion in SAVEE_EMOTIONS.items():
+            for take in takes:
+                clip = emotion_signal(emotion, 0.6, speaker_shift=1.0 + 0.03 * s, seed=100 * s + take)
+                write_audio(root / "AudioData" / speaker / f"{code}{take:02d}.wav", clip)
+    return root
 
 
 def test_evaluate_reports_the_heads_scores_as_eval_adaptive(
@@ -53,3 +66,19 @@ def test_evaluate_speaker_adaptive_without_a_head_names_hf_emotion_adapt(tiny_wa
         != 0
     )
     assert "no speaker_adaptive_head.npz; add one with hf-emotion adapt" in capsys.readouterr().err
+
+
+def test_speaker_adaptive_scores_a_seven_label_corpus_over_the_labels_clip_by_clip_scores(
+    adapted_model, tmp_path
+):
+    # An 8-label model (with calm) on SAVEE's 7 labels, without --labels: this once ended in
+    # "ValueError: Class label 7 greater than configured num_classes 7".
+    savee = make_savee_tree(tmp_path / "savee")
+    command = ["evaluate", "--model", str(adapted_model), "--dataset", "savee", "--data_dir", str(savee)]
+    command += ["--output_dir", str(tmp_path / "out"), "--max_seconds", "1", "--speaker_adaptive"]
+    assert main(command) == 0
+    metrics = json.loads((tmp_path / "out" / "all_results.json").read_text())
+    assert metrics["adaptive_labels"] == metrics["scored_labels"]
+    assert sorted(metrics["adaptive_labels"]) == sorted(SAVEE_EMOTIONS.values())
+    assert metrics["model_labels_dropped"] == ["calm"] and metrics["eval_clips"] == 28
+    assert 0.0 <= metrics["eval_ua"] <= 1.0 and 0.0 <= metrics["eval_adaptive_ua"] <= 1.0

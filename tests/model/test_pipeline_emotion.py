@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from transformers import pipeline
 
+from hf_emotion.data.audio import AudioDecodeError
 from hf_emotion.serving.recognizer import EmotionRecognizer
 from tests.serving.test_inference import make_emotion_model_dir
 from tests.synth import emotion_signal, write_audio
@@ -148,3 +150,43 @@ def test_pipeline_reads_files_and_stereo_int16_without_ffmpeg(model_dir, recogni
     pcm = (stereo * 32767).astype(np.int16)
     want = recognizer(pcm, sampling_rate=44_100).to_dict()
     assert_same_prediction(classifier(pcm, sampling_rate=44_100, details=True), want)
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_audio_holding_inf_or_nan_is_refused_as_the_recognizer_refuses_it(model_dir, recognizer, bad):
+    clip = emotion_signal("sad", 0.8, 16_000, seed=5)
+    clip[100:103] = bad
+    classifier = pipeline("audio-classification", model=str(model_dir), trust_remote_code=True)
+    with pytest.raises(ValueError, match="contains 3 NaN or infinite samples") as refused:
+        classifier(clip, sampling_rate=16_000)  # not NaN scores (inf), not [] as if silent (NaN)
+    with pytest.raises(ValueError, match="contains 3 NaN or infinite samples"):
+        classifier({"array": clip, "sampling_rate": 16_000}, details=True)
+    with pytest.raises(AudioDecodeError) as recognized:
+        recognizer(clip, sampling_rate=16_000)
+    assert str(refused.value).split(": ", 1)[1] == recognized.value.detail
+
+
+@pytest.mark.parametrize(
+    "rate, reason",
+    [
+        (0, "positive whole number"),  # was taken as "no rate given": scored as 16 kHz
+        (16000.7, "positive whole number"),  # was truncated to 16000
+        (-8000, "positive whole number"),
+        (16, "below 4000 Hz no speech is left; did you pass the rate in kHz"),  # was 93 s of windows
+        (3999, "below 4000 Hz"),
+    ],
+)
+def test_a_sampling_rate_that_cannot_be_right_is_refused_as_the_recognizer_refuses_it(
+    model_dir, recognizer, rate, reason
+):
+    clip = emotion_signal("angry", 0.05, 16_000, seed=6)
+    classifier = pipeline("audio-classification", model=str(model_dir), trust_remote_code=True)
+    expected = rf"^{re.escape(f'sampling_rate={rate!r}')}.*{reason}"
+    with pytest.raises(ValueError, match=expected) as refused:
+        classifier(clip, sampling_rate=rate)
+    with pytest.raises(ValueError, match=expected):
+        classifier({"array": clip, "sampling_rate": rate})
+    with pytest.raises(AudioDecodeError) as recognized:
+        recognizer(clip, sampling_rate=rate)
+    assert str(refused.value) == recognized.value.detail
+    assert classifier(clip, sampling_rate=4_000)  # the lowest rate that can hold speech is scored

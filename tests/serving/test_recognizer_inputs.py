@@ -72,3 +72,41 @@ def test_zero_or_wrong_window_hop_batch_size_are_refused_by_name(recognizer, arg
         recognizer(clip, sampling_rate=16_000, **{argument: value})
     with pytest.raises(ValueError, match=rf"^{argument}="):
         EmotionRecognizer(recognizer.scorer, **{argument: value})
+
+
+@pytest.mark.parametrize("rate", [16, 44.0, 3999])
+def test_a_rate_below_4000_hz_is_refused_with_a_hint_not_stretched_into_windows(recognizer, rate):
+    clip = emotion_signal("sad", 0.05)  # at 16 Hz this would be 50 s of audio: dozens of windows
+    with pytest.raises(
+        AudioDecodeError, match=r"below 4000 Hz no speech is left; did you pass the rate in kHz"
+    ):
+        recognizer(clip, sampling_rate=rate)
+    results = recognizer(
+        [{"array": clip, "sampling_rate": rate}, clip], sampling_rate=16_000, errors="return"
+    )
+    assert isinstance(results[0], AudioDecodeError) and results[0].detail.startswith(
+        f"sampling_rate={rate!r}"
+    )
+    assert results[1].label is not None
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_audio_holding_inf_or_nan_is_a_per_input_error(recognizer, bad):
+    clip = emotion_signal("happy", 0.6)
+    clip[10] = bad
+    with pytest.raises(AudioDecodeError, match="contains 1 NaN or infinite samples"):
+        recognizer(clip, sampling_rate=16_000)
+    results = recognizer([clip, emotion_signal("happy", 0.6)], sampling_rate=16_000, errors="return")
+    assert isinstance(results[0], AudioDecodeError) and results[0].reason == "non_finite"
+    assert results[1].label is not None
+
+
+def test_speaker_adaptive_recordings_and_reference_clips_check_the_rate_as_calls_do(adapted_model):
+    from hf_emotion.serving.adaptive_recognizer import SpeakerAdaptiveRecognizer
+
+    recognizer = EmotionRecognizer.from_pretrained(adapted_model)
+    clip = emotion_signal("calm", 0.1)
+    with pytest.raises(AudioDecodeError, match="sampling_rate=16: below 4000 Hz"):
+        recognizer.speaker_adaptive_recording(clip, sampling_rate=16)
+    with pytest.raises(AudioDecodeError, match="sampling_rate=0 must be a positive whole number"):
+        SpeakerAdaptiveRecognizer(recognizer).encode([clip] * 4, sampling_rate=0)

@@ -91,3 +91,27 @@ def test_the_recognizer_names_the_head_file_as_the_head_module_does():
     from hf_emotion.serving import speaker_adaptive
 
     assert inference.HEAD_FILE == speaker_adaptive.HEAD_FILE
+
+
+def test_a_silent_clip_among_a_speakers_clips_is_marked_silent_as_clip_by_clip_and_the_rest_are_judged(
+    adapted_model,
+):
+    recognizer = EmotionRecognizer.from_pretrained(adapted_model)
+    speech = [
+        emotion_signal(e, 0.6, seed=i) for i, e in enumerate(("angry", "sad", "happy", "calm", "fearful"))
+    ]
+    clips = [*speech[:2], np.zeros(16_000, dtype=np.float32), *speech[2:]]
+    adaptive = recognizer(clips, sampling_rate=16_000, speaker="me")  # once: AudioDecodeError, pure silence
+    clip = recognizer(clips, sampling_rate=16_000)
+    assert clip[2].silent and clip[2].label is None
+    assert adaptive[2].silent and adaptive[2].label is None and adaptive[2].probabilities == {}
+    assert adaptive[2].mode == "speaker_adaptive" and adaptive[2].end == pytest.approx(1.0)
+    # The others are judged against each other only: silence is not the speaker's usual self.
+    without = recognizer(speech, sampling_rate=16_000, speaker="me")
+    judged = adaptive[:2] + adaptive[3:]
+    assert [p.mode for p in judged] == ["speaker_adaptive"] * 5 and not any(p.silent for p in judged)
+    for got, want in zip(judged, without, strict=True):
+        assert got.probabilities == pytest.approx(want.probabilities, abs=1e-6)
+    # Leaving silence out can leave a speaker too few clips: the error says why.
+    with pytest.raises(ValueError, match=r"at least 4 clips of each speaker.*1 silent inputs were left out"):
+        recognizer([*speech[:3], np.zeros(16_000)], sampling_rate=16_000, speaker="me")
