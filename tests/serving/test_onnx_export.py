@@ -150,3 +150,19 @@ def test_missing_onnxruntime_says_what_to_install(exports, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ImportError, match=r"pip install 'hf-emotion\[onnx\]'"):
         EmotionRecognizer.from_pretrained(exports["wav2vec2"])
+
+
+def test_an_export_advertises_no_remote_code_it_does_not_carry(model_dirs, exports):
+    """An export holds an ONNX graph, no torch weights or modelling code: its config names no classes or pipeline
+    (``pipeline(..., trust_remote_code=True)`` would look for ``modeling_emotion.py``), its card says what loads it."""
+    for name, folder in exports.items():
+        config = json.loads((folder / "config.json").read_text())
+        assert "auto_map" not in config and "custom_pipelines" not in config, name
+        assert not list(folder.glob("*.py")), name
+        card = (folder / "README.md").read_text()
+        assert "`transformers.pipeline()` does not load this folder" in card
+        assert f"the pipeline on the torch model folder `{model_dirs[name]}`" in card
+        assert EmotionRecognizer.from_pretrained(folder).labels == LABELS  # what does load it
+    assert "auto_map" in json.loads(
+        (model_dirs["wav2vec2"] / "config.json").read_text()
+    )  # the source keeps it
