@@ -166,3 +166,27 @@ def test_an_export_advertises_no_remote_code_it_does_not_carry(model_dirs, expor
     assert "auto_map" in json.loads(
         (model_dirs["wav2vec2"] / "config.json").read_text()
     )  # the source keeps it
+
+
+def test_a_package_the_quantiser_misses_is_one_line_and_debug_shows_where(
+    model_dirs, tmp_path, monkeypatch, capsys
+):
+    import onnxruntime.quantization.matmul_nbits_quantizer as quantizer
+
+    monkeypatch.delenv("HF_EMOTION_DEBUG", raising=False)
+
+    def needs_onnx_ir(*args, **kwargs):  # onnxruntime 1.32's quantiser, without onnx-ir installed
+        raise ModuleNotFoundError("No module named 'onnx_ir'", name="onnx_ir")
+
+    monkeypatch.setattr(quantizer, "MatMulNBitsQuantizer", needs_onnx_ir)
+    argv = ["export", "--model", str(model_dirs["wav2vec2"]), "--quantize", "int8"]
+    assert main([*argv, "--out", str(tmp_path / "int8")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == (
+        "error: No module named 'onnx_ir': hf-emotion export needs it; pip install 'hf-emotion[onnx]' installs "
+        "what export needs (hf-emotion --debug export ... shows where it is imported)"
+    )
+    with pytest.raises(ImportError) as raised:
+        main(["--debug", *argv, "--out", str(tmp_path / "int8-debug")])
+    assert isinstance(raised.value.__cause__, ModuleNotFoundError)
+    assert raised.value.__cause__.name == "onnx_ir"
