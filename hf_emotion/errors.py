@@ -6,14 +6,16 @@ run their ``main`` through :func:`exit_status`, which prints ``error: <message>`
 a traceback and returns 2 (the status argparse uses for bad arguments). A developer who wants
 the traceback sets ``HF_EMOTION_DEBUG=1`` (or passes ``hf-emotion --debug``).
 
-Everything else (a bug, a full disk) still ends in a traceback:
-only errors known to be the user's are shortened.
+A full disk is reported the same way (:class:`DiskFullError`, naming the folder that is full);
+everything else (a bug) still ends in a traceback: only errors known to be the user's are shortened.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -31,6 +33,44 @@ class ConfigurationError(UserError, ValueError):
 
 class MissingInputError(UserError, FileNotFoundError):
     """A folder or file named on the command line that is not there."""
+
+
+class BadFileError(UserError):
+    """A file that is there but cannot be read as what it should be: damaged, cut short, or another kind of file."""
+
+
+class MissingDependencyError(UserError, ImportError):
+    """An optional package a command needs is not installed; the message names the extra to install."""
+
+
+class DiskFullError(UserError, OSError):
+    """No space left on the device while writing into a folder; the message names the folder."""
+
+
+#: ``errno`` values that mean the disk (or the user's quota on it) is full.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` is an ``OSError`` saying the disk or the quota is full."""
+    return isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS
+
+
+def no_space_left_in(folder: str | os.PathLike) -> bool:
+    """Whether 1 MiB more cannot be written into ``folder`` for lack of space.
+
+    For writers that do not say why they failed: ``torch.save`` on a full disk raises a ``RuntimeError``
+    ("unexpected pos ..."), safetensors its own error; asking the disk after the failure tells a full disk
+    from anything else.
+    """
+    try:
+        with tempfile.TemporaryFile(dir=folder) as probe:
+            probe.write(bytes(1 << 20))
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        return is_disk_full(error)
+    return False
 
 
 def debugging() -> bool:

@@ -24,15 +24,16 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def fresh_venv(folder: Path) -> Path:
-    """Create a venv in ``folder`` over this interpreter's libraries; return its ``python``."""
+def fresh_venv(folder: Path, libraries: list[Path] | None = None) -> Path:
+    """Create a venv in ``folder`` over this interpreter's libraries (or over ``libraries``); return its ``python``."""
     venv.EnvBuilder(with_pip=False).create(folder)
     python = folder / "bin" / "python"
     purelib = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    (Path(purelib) / "_base_libraries.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    base = [str(path) for path in libraries] if libraries is not None else site.getsitepackages()
+    (Path(purelib) / "_base_libraries.pth").write_text("\n".join(base) + "\n")
     probe = subprocess.run(
         [python, "-c", "import hf_emotion"], capture_output=True, text=True, cwd=folder, env=clean_env()
     )

@@ -46,10 +46,14 @@ def run(args) -> int:
     from ..errors import ConfigurationError, MissingInputError
     from ..model.batches import with_model_columns
     from ..model.modeling_emotion import EmotionModel
+    from ..preflight import check_output_folder
+    from ..serving.speaker_adaptive import check_speakers
     from ..training.speaker_adaptive_head import fit_head_for_model
 
     if not os.path.isfile(os.path.join(args.model, "config.json")):
         raise MissingInputError(f"--model {args.model}: no config.json; give a trained model folder")
+    # The head is written at the end, after minutes of encoding: a folder it cannot go into is found now.
+    check_output_folder(*((args.output_dir, "--output_dir") if args.output_dir else (args.model, "--model")))
     split = Split.from_json(args.split_file)
     if split.protocol == "random" or not split.train or not split.validation:
         raise ConfigurationError(
@@ -67,6 +71,12 @@ def run(args) -> int:
             f"--split_file {args.split_file}: speakers {unknown} are not in --dataset {args.dataset}"
         )
     raw = raw.filter(lambda s: s in wanted, input_columns="speaker")
+    try:  # on the metadata, before any clip is decoded or encoded
+        check_speakers(raw["speaker"])
+    except ValueError as error:
+        raise ConfigurationError(
+            f"--split_file {args.split_file} with --dataset {args.dataset}: {error}"
+        ) from None
     missing = sorted(set(raw.features["emotion"].names) - set(names))
     if missing:
         raise ConfigurationError(
@@ -75,14 +85,17 @@ def run(args) -> int:
     decoded, skipped = decode_dataset(on_model_labels(raw, names), extractor.sampling_rate)
     decoded = with_model_columns(decoded)
     parts = {"train": _only(decoded, split.train), "validation": _only(decoded, split.validation)}
-    head, metrics = fit_head_for_model(
-        model,
-        extractor,
-        parts["train"],
-        parts["validation"],
-        max_seconds=args.max_seconds,
-        batch_size=args.batch_size,
-    )
+    try:
+        head, metrics = fit_head_for_model(
+            model,
+            extractor,
+            parts["train"],
+            parts["validation"],
+            max_seconds=args.max_seconds,
+            batch_size=args.batch_size,
+        )
+    except ValueError as error:  # clips skipped at decoding left a speaker too few, or a label none
+        raise ConfigurationError(f"--dataset {args.dataset}: {error}") from None
     output_dir = args.output_dir or args.model
     os.makedirs(output_dir, exist_ok=True)
     path = head.save(output_dir)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..errors import UserError
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         recognizer = demo_app.load_recognizer(args.model, device=args.device)
+    except UserError:  # already one line naming the file or argument
+        raise
     except (OSError, ValueError) as error:
         logger.error("cannot start the demo: %s", error)
         return 2

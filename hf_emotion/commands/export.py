@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..errors import MissingDependencyError
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,6 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def missing_dependency_message(error: ImportError) -> str:
+    """One line for a package export needs but cannot import (onnxruntime's quantiser imports more than itself)."""
+    if "hf-emotion[onnx]" in str(error):
+        return str(error)
+    return (
+        f"{error}: hf-emotion export needs it; pip install 'hf-emotion[onnx]' installs what export needs "
+        "(hf-emotion --debug export ... shows where it is imported)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from hf_emotion.serving.export import export_onnx
     from hf_emotion.serving.loading import is_onnx_folder
@@ -42,9 +54,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         export_onnx(args.model, args.out, quantize=args.quantize, opset=args.opset, dynamo=args.dynamo)
-    except ImportError as error:
-        logger.error("%s", error)
-        return 2
+    except ImportError as error:  # a user error, but one whose traceback --debug must still show
+        raise MissingDependencyError(missing_dependency_message(error)) from error
     except (OSError, ValueError) as error:
         logger.error("cannot export --model %s: %s", args.model, error)
         return 2

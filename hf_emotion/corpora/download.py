@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..errors import UserError
+from ..errors import DiskFullError, UserError, is_disk_full
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +138,11 @@ def _transfer(response, part: Path, have: int, remote: RemoteFile, progress: boo
                 bar.update(len(block))
             error = None
         except (OSError, http.client.HTTPException) as raised:
+            if is_disk_full(raised):
+                raise DiskFullError(
+                    f"{part.parent}: no space left on the device after {written} of {total} bytes of {remote.name}; "
+                    f"free space there and run the command again to resume from {part}"
+                ) from raised
             error = raised
     # A dropped connection shows as an exception or, as often, as a body shorter than promised.
     if error is not None or (length is not None and written < total):
@@ -193,10 +198,28 @@ def extract_zip(archive: Path, folder: Path) -> int:
                 raise DownloadError(f"{archive}: {bad} fails its CRC check; delete the zip and run again")
             members = [m for m in zipped.infolist() if not m.is_dir()]
             for member in tqdm(members, desc=f"extracting {archive.name}", unit="file"):
-                zipped.extract(member, folder)  # zipfile drops '..' and absolute parts of names
+                extract_member(zipped, member, folder)
     except (zipfile.BadZipFile, zlib.error) as error:
         raise DownloadError(f"{archive}: not a valid zip ({error}); delete it and run again") from error
     return len(members)
+
+
+def extract_member(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, folder: Path) -> None:
+    """One file of the zip into ``folder``; on a full disk the half-written file is removed and the error names
+    the folder (the download is not marked complete, so running it again extracts the zip again)."""
+    try:
+        zipped.extract(member, folder)  # zipfile drops '..' and absolute parts of names
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        # Where zipfile wrote it: the name without its empty, '.' and '..' parts.
+        parts = [part for part in member.filename.split("/") if part not in ("", ".", "..")]
+        folder.joinpath(*parts).unlink(missing_ok=True)
+        unpacked = sum(m.file_size for m in zipped.infolist()) / 1e9
+        raise DiskFullError(
+            f"{folder}: no space left on the device while extracting {member.filename} from {zipped.filename} "
+            f"({unpacked:.1f} GB unpacked); free space there (or give another --out) and run the command again"
+        ) from error
 
 
 # --------------------------------------------------------------------------- GitHub

@@ -19,7 +19,12 @@ from dataclasses import asdict, dataclass, field
 import datasets
 import numpy as np
 
+from ..errors import ConfigurationError
+
 logger = logging.getLogger(__name__)
+
+#: The keys every ``splits.json`` holds.
+SPLIT_FIELDS = ("protocol", "train", "validation", "test")
 
 
 @dataclass
@@ -44,8 +49,24 @@ class Split:
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> Split:
+        """The split a run wrote (``splits.json``).
+
+        Raises:
+            ConfigurationError: the file is not one (e.g. a ``cv_summary.json`` given by mistake).
+        """
         with open(path) as handle:
-            return cls(**json.load(handle))
+            try:
+                payload = json.load(handle)
+            except ValueError as error:
+                raise ConfigurationError(f"{path}: not a splits file, not even JSON ({error})") from None
+        fields = set(SPLIT_FIELDS) | {"fold", "num_folds", "seed", "indices"}
+        if not isinstance(payload, dict) or not set(SPLIT_FIELDS) <= set(payload) or set(payload) - fields:
+            found = sorted(payload)[:6] if isinstance(payload, dict) else type(payload).__name__
+            raise ConfigurationError(
+                f"{path}: not a splits file (it needs {', '.join(SPLIT_FIELDS)}; found {found}); give the "
+                "splits.json a run wrote beside its model"
+            )
+        return cls(**payload)
 
     def check_disjoint(self) -> None:
         """Raise if a speaker is in two splits (never true for a random split's clip lists)."""

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 from huggingface_hub import EvalResult, ModelCard
 
+from ..errors import BadFileError
+
 #: The 4-class subset cross-corpus papers report.
 FOUR_CLASSES = "angry,happy,neutral,sad"
 LEAVE_ONE_OUT = "leave-one-corpus-out"
@@ -58,11 +60,40 @@ def cell_kind(trained: Sequence[str], corpus: str) -> str:
 
 
 def read_matrix(path: str | os.PathLike | None) -> dict | None:
-    """The matrix JSON at ``path``; None when no path is given or the matrix has not been written yet."""
+    """The matrix JSON at ``path``; None when no path is given or the matrix has not been written yet.
+
+    Raises:
+        BadFileError: the file is not a matrix (not JSON, or without the rows and cells read here).
+    """
     if not path or not os.path.isfile(path):
         return None
     with open(path) as handle:
-        return json.load(handle)
+        try:
+            matrix = json.load(handle)
+        except ValueError as error:
+            raise BadFileError(f"{path}: not a cross-corpus matrix, not even JSON ({error})") from None
+    problem = matrix_problem(matrix)
+    if problem:
+        raise BadFileError(
+            f"{path}: not a cross-corpus matrix ({problem}); give the JSON {MATRIX_SCRIPT} writes"
+        )
+    return matrix
+
+
+def matrix_problem(matrix) -> str | None:
+    """What keeps ``matrix`` from being read as the layout above, or None."""
+    if not isinstance(matrix, dict):
+        return f"a {type(matrix).__name__}, not an object"
+    rows, cells = matrix.get("rows"), matrix.get("cells")
+    if not isinstance(rows, dict) or not isinstance(cells, list):
+        return "no 'rows' object and 'cells' list"
+    for name, row in rows.items():
+        if not isinstance(row, dict) or not isinstance(row.get("corpora"), list):
+            return f"row {name!r} has no list of 'corpora'"
+    for cell in cells:
+        if not isinstance(cell, dict) or not {"row", "corpus", "labels", "ua"} <= set(cell):
+            return f"a cell without row, corpus, labels and ua: {str(cell)[:80]}"
+    return None
 
 
 def find_row(matrix: Mapping, corpora: Sequence[str]) -> str | None:

@@ -29,7 +29,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from hf_emotion.model.files import ONNX_EXPORT_INFO_FILE, ONNX_FILE, SPEAKER_ADAPTIVE_HEAD_FILE
+from hf_emotion.model.files import (
+    CONFIG_FILE,
+    ONNX_EXPORT_INFO_FILE,
+    ONNX_FILE,
+    REMOTE_CODE_FILES,
+    SPEAKER_ADAPTIVE_HEAD_FILE,
+)
 from hf_emotion.serving.onnx_scorer import ONNX_MISSING, POOLED_OUTPUT
 from hf_emotion.serving.scorers import TorchScorer, even_frames
 
@@ -138,7 +144,7 @@ def export_onnx(
         _export_graph(scorer, inputs, fp32_path, opset=opset, dynamo=dynamo)
         if quantize:
             quantize_int8(fp32_path, out_dir / ONNX_FILE, method=quantize)
-    scorer.config.save_pretrained(out_dir)
+    save_export_config(scorer.config, out_dir)
     scorer.feature_extractor.save_pretrained(out_dir)
     head = Path(model_dir) / SPEAKER_ADAPTIVE_HEAD_FILE
     if head.is_file():  # the graph gives the pooled features the head judges: the export serves speaker= too
@@ -160,13 +166,35 @@ def export_onnx(
     (out_dir / EXPORT_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
     (out_dir / "README.md").write_text(export_card(info, scorer.labels))
     logger.info(
-        "wrote %s (%.1f MB, %s); probabilities within %.2g of torch on an example batch",
+        "wrote %s (%.1f MB, %s); probabilities within %.2g of torch on an example batch; load it with "
+        "EmotionRecognizer.from_pretrained or hf-emotion predict (transformers' pipeline() runs the torch folder)",
         out_dir / ONNX_FILE,
         (out_dir / ONNX_FILE).stat().st_size / 1e6,
         quantize or "float32",
         difference,
     )
     return out_dir
+
+
+def save_export_config(config, out_dir: Path) -> None:
+    """``config.json`` without the remote code a torch model folder advertises.
+
+    A model's config names its classes (``auto_map``) and its pipeline (``custom_pipelines``) so that
+    ``pipeline(..., trust_remote_code=True)`` builds the torch model from the folder. An export holds an ONNX
+    graph, no torch weights and no modelling code, so that promise cannot be kept; serving the graph through
+    remote code would mean a second, onnxruntime-running copy of the recognizer's windowing and batching inside
+    the model's self-contained files. The export is read by :class:`~hf_emotion.EmotionRecognizer` (and
+    ``hf-emotion predict``), as its card says; ``pipeline()`` stays with the torch folder it was exported from.
+    """
+    written_before = {name for name in REMOTE_CODE_FILES if (out_dir / name).exists()}
+    config.save_pretrained(out_dir)
+    for name in set(REMOTE_CODE_FILES) - written_before:  # copied by save_pretrained for the auto_map
+        (out_dir / name).unlink(missing_ok=True)
+    path = out_dir / CONFIG_FILE
+    values = json.loads(path.read_text())
+    for key in ("auto_map", "custom_pipelines"):
+        values.pop(key, None)
+    path.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
 
 
 def _export_graph(
@@ -277,6 +305,8 @@ print(recognizer("clip.wav"))
 ```
 
 or `hf-emotion predict clip.wav --model this-folder` (needs `pip install 'hf-emotion[onnx]'`).
+`transformers.pipeline()` does not load this folder: it holds an ONNX graph, not the torch weights and code a
+pipeline runs; use `EmotionRecognizer` here, or the pipeline on the torch model folder `{info["source"]}`.
 """
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hf_emotion.errors import BadFileError
 from hf_emotion.model.batches import load_feature_extractor
 from hf_emotion.model.files import ONNX_FILE
 from hf_emotion.serving.scorers import ModelScorer, even_frames
@@ -25,6 +26,20 @@ ONNX_MISSING = (
 )
 #: The graph output with the encoder's pooled hidden states, which a speaker-adaptive head judges.
 POOLED_OUTPUT = "pooled_hidden_states"
+
+
+def _session(path: Path, options, onnxruntime):
+    """onnxruntime's session for ``path``; a file it cannot read is a :class:`BadFileError` naming it."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    try:
+        return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except (state.InvalidProtobuf, state.InvalidGraph, state.Fail) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise BadFileError(
+            f"{path}: onnxruntime cannot load it ({reason}); the file is damaged or cut short: export the model "
+            "again (hf-emotion export)"
+        ) from None
 
 
 class OnnxScorer(ModelScorer):
@@ -49,9 +64,7 @@ class OnnxScorer(ModelScorer):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(
-            str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = _session(folder / ONNX_FILE, options, onnxruntime)
         self.input_names = {node.name for node in self.session.get_inputs()}
         self.output_names = {node.name for node in self.session.get_outputs()}
         logger.info(

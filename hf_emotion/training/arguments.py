@@ -9,9 +9,11 @@ it in once the encoder's type is known.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
+from transformers.trainer import TRAINER_STATE_NAME
 
 from ..corpora import BUILTIN_CORPORA
 from .plan import checkpoint_schedule
@@ -366,7 +368,26 @@ class EmotionTrainingArguments(TrainingArguments):
             "false",
         ):
             self.resume_from_checkpoint = None
+        check_resume_path(self.resume_from_checkpoint)
         super().__post_init__()
+
+
+def check_resume_path(resume_from_checkpoint) -> None:
+    """``--resume_from_checkpoint PATH``: a checkpoint folder the Trainer finished writing, checked before any
+    work (the Trainer itself finds out only after the data is decoded and the warm start has run)."""
+    if not isinstance(resume_from_checkpoint, str) or resume_from_checkpoint.lower() in ("latest", "true"):
+        return
+    if not os.path.isdir(resume_from_checkpoint):
+        raise ValueError(
+            f"--resume_from_checkpoint {resume_from_checkpoint}: no such folder; give a checkpoint-N folder of a "
+            "run, 'latest' (the newest in --output_dir) or 'none'"
+        )
+    if not os.path.isfile(os.path.join(resume_from_checkpoint, TRAINER_STATE_NAME)):
+        raise ValueError(
+            f"--resume_from_checkpoint {resume_from_checkpoint}: not a complete checkpoint (no "
+            f"{TRAINER_STATE_NAME}, the last file the Trainer writes); give a checkpoint-N folder of a run, "
+            "'latest' or 'none'"
+        )
 
 
 def resolve_backbone_defaults(

@@ -16,6 +16,7 @@ import transformers
 from transformers import HfArgumentParser, set_seed
 
 from ..errors import user_errors
+from ..preflight import check_output_folder
 from .arguments import DataArguments, EmotionTrainingArguments, ModelArguments
 from .recipe import FoldResult, folds_to_run, load_run, summarise_folds, train_fold
 
@@ -30,6 +31,12 @@ def parse_args(argv: list[str] | None = None):
         if argv and argv[0].endswith(".json"):
             with open(argv[0]) as handle:
                 values = json.load(handle)
+            if not isinstance(values, dict):
+                raise ValueError(
+                    f"{argv[0]}: a run file holds one JSON object of flags, e.g. "
+                    f'{{"dataset": ["ravdess"], "output_dir": "outputs/run"}}; this one holds a '
+                    f"{type(values).__name__}"
+                )
             argv = run_file_to_flags(values) + argv[1:]  # later flags win
         return parser.parse_args_into_dataclasses(args=argv)
 
@@ -63,6 +70,7 @@ def setup_logging(training_args: EmotionTrainingArguments) -> None:
 def main(argv: list[str] | None = None) -> dict:
     """Train every fold asked for; returns the fold's metrics, or the cross-validation's means."""
     model_args, data_args, training_args = parse_args(argv)
+    check_output_folder(training_args.output_dir, "--output_dir")  # not a file, writable: before any work
     setup_logging(training_args)
     logger.info(
         "Model %s | data %s | %d process(es) on %s",

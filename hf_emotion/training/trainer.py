@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from safetensors import SafetensorError
 from transformers import Trainer, TrainerCallback
 from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
+from ..errors import DiskFullError, is_disk_full, no_space_left_in
 from ..evaluation.metrics import classification_metrics, regression_metrics
 from ..evaluation.reports import IGNORE_KEYS, unpack_predictions
 from ..model.batches import EmotionDataCollator
@@ -64,6 +67,23 @@ class EmotionTrainer(Trainer):
             return super().evaluate(*args, **kwargs)
         finally:
             self.data_collator = train_collator
+
+    def _save_checkpoint(self, model, trial):
+        """The Trainer's checkpoint; on a full disk, the half-written checkpoint is removed (it would never be
+        resumed from: it lacks the trainer state written last) and the error names the folder."""
+        try:
+            super()._save_checkpoint(model, trial)
+        except (OSError, RuntimeError, SafetensorError) as error:
+            run_dir = self._get_output_dir(trial=trial)
+            if not (is_disk_full(error) or no_space_left_in(run_dir)):
+                raise
+            checkpoint = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+            shutil.rmtree(checkpoint, ignore_errors=True)
+            raise DiskFullError(
+                f"--output_dir {run_dir}: no space left on the device while writing {checkpoint} (removed, "
+                "half-written); free space there or give another --output_dir, then run again: the run "
+                "resumes from its last complete checkpoint"
+            ) from error
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         super()._save(output_dir, state_dict)

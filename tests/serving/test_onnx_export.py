@@ -150,3 +150,43 @@ def test_missing_onnxruntime_says_what_to_install(exports, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ImportError, match=r"pip install 'hf-emotion\[onnx\]'"):
         EmotionRecognizer.from_pretrained(exports["wav2vec2"])
+
+
+def test_an_export_advertises_no_remote_code_it_does_not_carry(model_dirs, exports):
+    """An export holds an ONNX graph, no torch weights or modelling code: its config names no classes or pipeline
+    (``pipeline(..., trust_remote_code=True)`` would look for ``modeling_emotion.py``), its card says what loads it."""
+    for name, folder in exports.items():
+        config = json.loads((folder / "config.json").read_text())
+        assert "auto_map" not in config and "custom_pipelines" not in config, name
+        assert not list(folder.glob("*.py")), name
+        card = (folder / "README.md").read_text()
+        assert "`transformers.pipeline()` does not load this folder" in card
+        assert f"the pipeline on the torch model folder `{model_dirs[name]}`" in card
+        assert EmotionRecognizer.from_pretrained(folder).labels == LABELS  # what does load it
+    assert "auto_map" in json.loads(
+        (model_dirs["wav2vec2"] / "config.json").read_text()
+    )  # the source keeps it
+
+
+def test_a_package_the_quantiser_misses_is_one_line_and_debug_shows_where(
+    model_dirs, tmp_path, monkeypatch, capsys
+):
+    import onnxruntime.quantization.matmul_nbits_quantizer as quantizer
+
+    monkeypatch.delenv("HF_EMOTION_DEBUG", raising=False)
+
+    def needs_onnx_ir(*args, **kwargs):  # onnxruntime 1.32's quantiser, without onnx-ir installed
+        raise ModuleNotFoundError("No module named 'onnx_ir'", name="onnx_ir")
+
+    monkeypatch.setattr(quantizer, "MatMulNBitsQuantizer", needs_onnx_ir)
+    argv = ["export", "--model", str(model_dirs["wav2vec2"]), "--quantize", "int8"]
+    assert main([*argv, "--out", str(tmp_path / "int8")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == (
+        "error: No module named 'onnx_ir': hf-emotion export needs it; pip install 'hf-emotion[onnx]' installs "
+        "what export needs (hf-emotion --debug export ... shows where it is imported)"
+    )
+    with pytest.raises(ImportError) as raised:
+        main(["--debug", *argv, "--out", str(tmp_path / "int8-debug")])
+    assert isinstance(raised.value.__cause__, ModuleNotFoundError)
+    assert raised.value.__cause__.name == "onnx_ir"
