@@ -276,16 +276,25 @@ def write_identity(output_dir: str, identity: dict) -> None:
         ) from error
 
 
-def check_resume_path(output_dir: str, resume_from_checkpoint, overwrite: bool) -> None:
-    """A checkpoint path to resume from that ``--overwrite_output_dir`` would delete first is a contradiction."""
-    if not overwrite or resume_from_checkpoint in (None, True, "true", "True", "latest"):
+def check_inputs_survive_overwrite(output_dir: str, overwrite: bool, inputs: dict[str, str | None]) -> None:
+    """``--overwrite_output_dir`` must not delete what the run reads: a checkpoint to resume, the model to train
+    further (a folder in ``--output_dir``, or the folder itself).
+
+    Args:
+        inputs: flag -> the local path it names, or None.
+
+    Raises:
+        ConfigurationError: naming the flag whose path lies in ``--output_dir``.
+    """
+    if not overwrite:
         return
-    inside = os.path.commonpath([os.path.abspath(output_dir), os.path.abspath(resume_from_checkpoint)])
-    if inside == os.path.abspath(output_dir):
-        raise ConfigurationError(
-            f"--resume_from_checkpoint {resume_from_checkpoint} lies in --output_dir {output_dir}, which "
-            "--overwrite_output_dir empties first: drop one of the two"
-        )
+    folder = os.path.abspath(output_dir)
+    for flag, path in inputs.items():
+        if path and os.path.commonpath([folder, os.path.abspath(path)]) == folder:
+            raise ConfigurationError(
+                f"{flag} {path} lies in --output_dir {output_dir}, which --overwrite_output_dir empties first: "
+                "give another --output_dir"
+            )
 
 
 def claim_output_dir(training_args, identity: dict) -> None:
@@ -297,7 +306,16 @@ def claim_output_dir(training_args, identity: dict) -> None:
         ConfigurationError: one line naming the folder, the first difference and what to do.
     """
     output_dir, overwrite = training_args.output_dir, training_args.overwrite_output_dir
-    check_resume_path(output_dir, training_args.resume_from_checkpoint, overwrite)
+    checkpoint, model = training_args.resume_from_checkpoint, identity["model_name_or_path"]
+    named_checkpoint = None if checkpoint in (None, True, "true", "True", "latest") else checkpoint
+    check_inputs_survive_overwrite(
+        output_dir,
+        overwrite,
+        {
+            "--resume_from_checkpoint": named_checkpoint,
+            "--model_name_or_path": model if os.path.isdir(model) else None,
+        },
+    )
     problem = None
     if training_args.process_index == 0:
         try:

@@ -248,11 +248,16 @@ def test_overwrite_removes_what_a_run_writes_and_nothing_else(tmp_path):
     assert json.loads((out / RUN_IDENTITY_FILE).read_text()) == _identity()
 
 
-def test_overwrite_does_not_delete_the_checkpoint_it_is_asked_to_resume(tmp_path):
-    args = finetune.parse_args(
-        ["--output_dir", str(tmp_path), "--overwrite_output_dir", "--resume_from_checkpoint", str(tmp_path / "checkpoint-4")]
-    )[2]  # fmt: skip
+def test_overwrite_does_not_delete_what_the_run_reads(tmp_path):
+    resume = ["--resume_from_checkpoint", str(tmp_path / "checkpoint-4")]
+    args = finetune.parse_args(["--output_dir", str(tmp_path), "--overwrite_output_dir", *resume])[2]
     with pytest.raises(
-        ConfigurationError, match="which --overwrite_output_dir empties first: drop one of the two"
+        ConfigurationError, match="checkpoint-4 lies in --output_dir .*, which --overwrite_output_dir"
     ):
         claim_output_dir(args, _identity())
+    # a trained model continued into its own folder
+    (tmp_path / "config.json").write_text("{}")
+    args = finetune.parse_args(["--output_dir", str(tmp_path), "--overwrite_output_dir"])[2]
+    with pytest.raises(ConfigurationError, match=f"--model_name_or_path {tmp_path} lies in --output_dir"):
+        claim_output_dir(args, {**_identity(), "model_name_or_path": str(tmp_path)})
+    assert (tmp_path / "config.json").is_file()
