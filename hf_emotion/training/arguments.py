@@ -354,7 +354,16 @@ class EmotionTrainingArguments(TrainingArguments):
         metadata={
             "help": "'latest' (or 'true'): continue from the newest complete checkpoint in the output folder, "
             "if any, and skip the folds a cross-validation has finished; a path: that checkpoint; "
-            "'none': start again."
+            "'none': start again. Only the same run resumes: an output folder holding another run (its "
+            "run_identity.json differs) is refused, see --overwrite_output_dir."
+        },
+    )
+    # The transformers examples' flag (TrainingArguments dropped it in transformers 5).
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Use --output_dir even if it holds another run: that run's checkpoints, folds, results, "
+            "model and speaker-adaptive head are removed first (other files stay)."
         },
     )
 

