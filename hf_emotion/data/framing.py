@@ -16,6 +16,8 @@ apart on such clips. These transforms make the framings a model meets, for evalu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 #: ``trim:energy`` keeps frames within this many dB of the clip's loudest frame.
@@ -110,3 +112,79 @@ def frame_with(
     else:
         raise ValueError(f"fill {fill!r}: use silence or noise")
     return np.concatenate([before, np.asarray(clip, dtype=np.float32), after])
+
+
+@dataclass(frozen=True)
+class TrainingFraming:
+    """Training crops that carry no framing cue: speech only, framed anew at every epoch.
+
+    Each training clip is cut to its speech once (:func:`add_speech_spans`); every time the
+    collator draws it, a random window inside the speech is framed by a random amount (none to
+    ``max_pad_seconds`` on each side, drawn apart) of digital silence, quiet room noise or
+    nothing. The model then meets every framing a user's clip may have, and none of them tells
+    it the emotion. Evaluation never applies it (the collator frames training crops only).
+
+    Example:
+        >>> import numpy as np
+        >>> framing = TrainingFraming(16_000, max_pad_seconds=1.0)
+        >>> clip = np.ones(48_000, dtype=np.float32)
+        >>> rng = np.random.default_rng(0)
+        >>> crop = framing(clip, (16_000, 32_000), max_seconds=3.0, rng=rng)
+        >>> 16_000 <= len(crop) <= 48_000, float(crop.max())
+        (True, 1.0)
+    """
+
+    sampling_rate: int
+    max_pad_seconds: float = 1.0
+    fills: tuple[str, ...] = ("silence", "noise", "none")
+
+    def __call__(
+        self,
+        clip: np.ndarray,
+        span: tuple[int, int] | None,
+        *,
+        max_seconds: float | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        start, end = span if span and span[1] > span[0] else (0, len(clip))
+        speech = np.asarray(clip[start:end], dtype=np.float32)
+        fill = self.fills[int(rng.integers(len(self.fills)))]
+        pads = (
+            (0, 0)
+            if fill == "none"
+            else tuple(round(rng.uniform(0, self.max_pad_seconds) * self.sampling_rate) for _ in range(2))
+        )
+        if max_seconds:
+            # The speech window shrinks to leave room for the margins, never below a second.
+            room = max(int(max_seconds * self.sampling_rate) - sum(pads), self.sampling_rate)
+            if len(speech) > room:
+                offset = int(rng.integers(0, len(speech) - room + 1))
+                speech = speech[offset : offset + room]
+        if fill == "none":
+            return speech
+        margins = [np.zeros(n, np.float32) if fill == "silence" else room_noise(n, rng) for n in pads]
+        return np.concatenate([margins[0], speech, margins[1]])
+
+
+def add_speech_spans(dataset, sampling_rate: int, *, method: str = "vad", num_proc: int | None = None):
+    """``speech_start``/``speech_end`` columns (samples) on a decoded dataset: each clip's speech, found once.
+
+    ``datasets`` caches the result with the dataset's fingerprint, so a second epoch or run reads the
+    spans back instead of running the VAD again. A clip where nothing is found gets its whole length.
+    """
+
+    def spans(batch):
+        found = []
+        for audio in batch["input_audio"]:
+            samples = np.asarray(audio, dtype=np.float32)
+            span = (
+                vad_speech_span(samples, sampling_rate)
+                if method == "vad"
+                else energy_speech_span(samples, sampling_rate)
+            )
+            found.append(span if span and span[1] > span[0] else (0, len(samples)))
+        return {"speech_start": [s for s, _ in found], "speech_end": [e for _, e in found]}
+
+    return dataset.map(
+        spans, batched=True, batch_size=32, num_proc=num_proc, desc=f"Finding speech ({method})"
+    )

@@ -103,3 +103,34 @@ def test_bad_framing_specs_say_what_to_write(spec, message):
     if "+" not in spec:
         with pytest.raises(ValueError, match=message):
             parse_condition(spec)
+
+
+def test_training_framing_is_seeded_varies_per_draw_and_keeps_to_the_speech():
+    from hf_emotion.data.framing import TrainingFraming
+
+    framing = TrainingFraming(RATE, max_pad_seconds=1.0)
+    clip = np.concatenate([np.zeros(RATE), np.full(2 * RATE, 0.5), np.zeros(RATE)]).astype(np.float32)
+    span = (RATE, 3 * RATE)
+
+    def draws(seed: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        return [framing(clip, span, max_seconds=3.0, rng=rng) for _ in range(12)]
+
+    first = draws(0)
+    for a, b in zip(first, draws(0), strict=True):  # the same seed frames the same way
+        np.testing.assert_array_equal(a, b)
+    assert len({len(crop) for crop in first}) > 6  # a new framing at every draw (epoch)
+    for crop in first:
+        speech = np.flatnonzero(crop == 0.5)
+        assert speech.size >= RATE  # at least a second of the speech, cut from inside it
+        assert speech[-1] - speech[0] + 1 == speech.size  # one stretch: only margins around it
+        before, after = speech[0], len(crop) - speech[-1] - 1
+        assert before <= RATE and after <= RATE  # at most max_pad_seconds each side
+        assert len(crop) <= 3 * RATE or speech.size == RATE
+        margins = np.concatenate([crop[:before], crop[speech[-1] + 1 :]])
+        assert not margins.size or np.abs(margins).max() < 0.01  # silence or quiet room noise
+    kinds = {
+        ("none" if len(c) == np.count_nonzero(c == 0.5) else "silence" if not c[0] else "noise")
+        for c in first
+    }
+    assert kinds == {"none", "silence", "noise"}
