@@ -7,7 +7,7 @@ recomputing its own STFT (and chroma estimating the tuning), one file after anot
 baselines' path decodes once, takes one STFT, derives everything from it, and runs in
 ``--n_jobs`` processes into an empty cache (a cold run; a warm run reads the cache).
 
-    python benchmarks/baseline_features.py --data_dir /data/ravdess-speech \
+    python -m benchmarks.baseline_features --data_dir /data/ravdess-speech \
         --output benchmarks/results/baseline_features.md
 """
 
@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common.paths import RESULTS
+from benchmarks.common.reports import load_average
 from hf_emotion.evaluation.machine import cpu_model
 
 
@@ -56,13 +58,13 @@ def main() -> None:
     parser.add_argument("--data_dir", required=True, help="a RAVDESS speech folder")
     parser.add_argument("--limit", type=int, default=None, help="only the first N clips")
     parser.add_argument("--n_jobs", type=int, default=None, help="worker processes (default: all CPUs)")
-    parser.add_argument("--output", default="benchmarks/results/baseline_features.md")
+    parser.add_argument("--output", default=str(RESULTS / "baseline_features.md"))
     args = parser.parse_args()
 
     from tqdm.auto import tqdm
 
+    from hf_emotion import load_ravdess
     from hf_emotion.baselines.features import extract_features
-    from hf_emotion.corpora import load_ravdess
 
     paths = load_ravdess(args.data_dir, channel="speech")["audio"][: args.limit]
     plain_librosa(paths[0])  # warm up imports and numba, outside the timing
@@ -79,7 +81,7 @@ def main() -> None:
         start = time.perf_counter()
         extract_features(paths, n_jobs=n_jobs, cache_dir=cache, desc="warm cache")
         warm_seconds = time.perf_counter() - start
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_average()
     snippet = "\n".join(
         [
             "## Baseline feature extraction",

@@ -3,28 +3,26 @@
 
 Rows are training sets, each a run file (``ROWS``): RAVDESS speech, RAVDESS song, the CREMA-D
 subset, each pair (leaving the third corpus out), and all three (the general run file). Fold 0
-of each (``--folds``) is trained through ``benchmarks/run_finetune.py run`` into
+of each (``--folds``) is trained through ``python -m benchmarks.run_finetune run`` into
 ``RUNS_DIR/ROW/fold_k``; a fold already trained there is kept, an interrupted one resumes, so the
 script can be run again after a stop. ``--model ROW=FOLDER`` scores a folder trained earlier
 instead. Then every row's model is scored on every corpus, on the clips of speakers it never
-trained or chose its checkpoint on (``cross_corpus.py``'s rule: the train and validation speakers
+trained or chose its checkpoint on (``cross_corpus_ua``'s rule: the train and validation speakers
 of its ``splits.json`` are left out), over the labels both sides share and over
 angry/happy/neutral/sad. Each cell is in-corpus, cross-channel (RAVDESS song against speech,
 actors never heard) or cross-corpus; the leave-one-corpus-out cells are judged against the
 targets of issue 17.
 
-    OMP_NUM_THREADS=1 python benchmarks/cross_corpus_matrix.py --runs_dir /work/runs \\
+    OMP_NUM_THREADS=1 python -m benchmarks.cross_corpus_matrix --runs_dir /work/runs \\
         --data ravdess_speech=/data/ravdess-speech ravdess_song=/data/ravdess-song crema_d=/data/crema-d-subset \\
         --model speech=/work/models/tiny-ravdess-fold0 [--rows song crema-d] [-- <finetune.py flags>]
 
 writes ``benchmarks/results/cross_corpus_matrix.json`` (and the same tables as ``.md``);
-``python benchmarks/make_report.py`` renders it into BENCHMARKS.md.
+``python -m benchmarks.make_report`` renders it into BENCHMARKS.md.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import shlex
 import subprocess
@@ -35,16 +33,22 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from cross_corpus import RESULTS, ScoreCache, TestSet, heard_speakers, score_cell, unseen_clips  # noqa: E402
-from matrix_tables import in_corpus_target, leave_one_out, render  # noqa: E402
-
-from hf_emotion.evaluation.machine import describe_machine  # noqa: E402
-from hf_emotion.evaluation.unseen_corpora import FOUR_CLASSES, cell_kind  # noqa: E402
-from hf_emotion.serving.recognizer import EmotionRecognizer  # noqa: E402
+from benchmarks.common.arguments import (
+    add_output,
+    add_scoring,
+    described_parser,
+    key_value,
+    split_finetune_args,
+)
+from benchmarks.common.paths import ROOT
+from benchmarks.common.reports import command_line, utc_now, write_report
+from benchmarks.common.runs import heard_speakers
+from benchmarks.common.scoring import ScoreCache, score_cell, unseen_clips
+from benchmarks.common.test_sets import TestSet
+from benchmarks.matrix_tables import in_corpus_target, leave_one_out, render
+from hf_emotion import EmotionRecognizer
+from hf_emotion.evaluation.machine import describe_machine
+from hf_emotion.evaluation.unseen_corpora import FOUR_CLASSES, cell_kind
 
 logger = logging.getLogger("cross_corpus_matrix")
 
@@ -90,17 +94,8 @@ ROWS = (
 ROW_NAMES = [row.name for row in ROWS]
 
 
-def key_value(value: str) -> tuple[str, str]:
-    key, _, path = value.partition("=")
-    if not key or not path:
-        raise argparse.ArgumentTypeError(f"{value!r}: write NAME=PATH")
-    return key, path
-
-
 def parse_args(argv: list[str]):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = described_parser(__doc__)
     parser.add_argument("--runs_dir", required=True, help="where each row trains: RUNS_DIR/ROW/fold_k")
     parser.add_argument(
         "--rows", nargs="+", choices=ROW_NAMES, default=ROW_NAMES, help="rows to train and score"
@@ -120,13 +115,12 @@ def parse_args(argv: list[str]):
         default=[],
         help="CORPUS=FOLDER for " + ", ".join(CORPORA) + " (default: the run files' ../shared/data folders)",
     )
-    parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--max_seconds", type=float, default=20.0)
-    parser.add_argument("--output", default=str(RESULTS / "cross_corpus_matrix.md"))
-    # Everything after a bare `--` goes to finetune.py for every row trained (run_finetune.py's convention).
-    split = argv.index("--") if "--" in argv else len(argv)
-    args = parser.parse_args(argv[:split])
-    args.finetune_args = argv[split + 1 :]
+    add_scoring(parser)
+    add_output(parser, "cross_corpus_matrix.md")
+    # Everything after a bare `--` goes to finetune.py for every row trained (run_finetune's convention).
+    own, finetune_args = split_finetune_args(argv)
+    args = parser.parse_args(own)
+    args.finetune_args = finetune_args
     return args
 
 
@@ -145,9 +139,9 @@ def data_folders(pairs: list[tuple[str, str]]) -> dict[str, str]:
 def train_command(
     row: Row, run_dir: Path, folds: list[int], data: dict[str, str], extra: list[str]
 ) -> list[str]:
-    """``run_finetune.py run`` for a row's folds, its corpora's folders in the run file's order."""
+    """``run_finetune run`` for a row's folds, its corpora's folders in the run file's order."""
     return [
-        *(sys.executable, "benchmarks/run_finetune.py", "run", row.config),  # run from the repository root
+        *(sys.executable, "-m", "benchmarks.run_finetune", "run", row.config),  # run from the repository root
         *("--run_dir", str(run_dir), "--folds", *map(str, folds), "--"),
         *row.flags,
         *("--data_dir", *(data[c] for c in row.corpora)),
@@ -246,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    started = utc_now()
     data = data_folders(args.data)
     models, training_commands = row_models(args, data)
     tests = {corpus: TestSet(corpus, corpus, folder) for corpus, folder in data.items()}
@@ -257,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     matrix = {
         "machine": describe_machine(),
         "date": started,
-        "commands": ["python benchmarks/cross_corpus_matrix.py " + shlex.join(argv), *training_commands],
+        "commands": [command_line("benchmarks.cross_corpus_matrix", argv), *training_commands],
         "corpora": CORPORA,
         "label_sets": list(LABEL_SETS),
         "rows": {
@@ -274,11 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": TARGETS,
     }
     matrix |= {"leave_one_out": leave_one_out(matrix), "in_corpus_target": in_corpus_target(matrix)}
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_suffix(".json").write_text(json.dumps(matrix, indent=1) + "\n")
-    output.write_text("\n".join(render(matrix)))
-    print("\n".join(render(matrix)))
+    write_report(args.output, render(matrix), matrix, json_newline=True)
     return 0
 
 

@@ -1,9 +1,9 @@
 """Markdown tables of the fine-tuning results in ``benchmarks/results/finetune.json``.
 
-Each function takes stored entries (as ``run_finetune.py collect`` / ``ensemble`` write them)
+Each function takes stored entries (as ``run_finetune collect`` / ``ensemble`` write them)
 and returns table lines; which runs go into which table is the caller's choice, made from each
 entry's ``role`` (``current``, ``reproduction`` or ``history``). The prose around the tables
-lives in ``benchmarks/report_template.md``.
+lives in the templates ``make_report`` fills.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import numpy as np
+
+from benchmarks.common.reports import table
 
 Row = list[str]
 
@@ -34,11 +36,6 @@ def fmt(stat: dict | None, digits: int = 3) -> str:
 
 def machine_line(m: dict) -> str:
     return f"{m['nproc']} CPU cores ({m['cpu']}), {m['gpu']}, {m['memory_gib']} GiB, torch {m['torch']}"
-
-
-def table(header: Row, rows: Iterable[Row]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def _folds(run: dict) -> str:

@@ -9,8 +9,8 @@ Measures, in one run on this machine's CPU:
 
 Usage::
 
-    python benchmarks/inference_speed.py --model outputs/whisper-tiny.en-ravdess-speech
-    python benchmarks/inference_speed.py --encoder ~/.cache/hf_emotion/backbones/whisper-tiny.en
+    python -m benchmarks.inference_speed --model outputs/whisper-tiny.en-ravdess-speech
+    python -m benchmarks.inference_speed --encoder ~/.cache/hf_emotion/backbones/whisper-tiny.en
 
 ``--encoder`` puts random heads on a pretrained encoder: the speed is the same as a fine-tuned
 model's. The result is written as Markdown to ``benchmarks/results/inference.md``.
@@ -21,24 +21,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 import torch
 
-# Runs from a checkout without `pip install -e .` too.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from hf_emotion.data.labels import EMOTIONS
+from benchmarks.common.paths import RESULTS
+from benchmarks.common.reports import load_average
+from benchmarks.common.signals import SAMPLING_RATE, best_time, speech_like, write_long_recording
+from hf_emotion import EMOTIONS, EmotionRecognizer
 from hf_emotion.evaluation.machine import cpu_model
-from hf_emotion.serving.recognizer import EmotionRecognizer  # noqa: E402
 
 logger = logging.getLogger("inference_speed")
-SAMPLING_RATE = 16_000
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,7 +52,7 @@ def parse_args() -> argparse.Namespace:
         "--dtypes", nargs="+", default=["float32", "bfloat16"], help="model dtypes to measure, in order"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "inference.md"))
+    parser.add_argument("--output", default=str(RESULTS / "inference.md"))
     return parser.parse_args()
 
 
@@ -82,27 +76,6 @@ def load_recognizer(args: argparse.Namespace) -> tuple[EmotionRecognizer, str]:
     ), f"{args.encoder} (random heads)"
 
 
-def speech_like(seconds: float, seed: int) -> np.ndarray:
-    """A voiced-like signal with pitch and loudness moving, like speech, at 16 kHz."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SAMPLING_RATE)) / SAMPLING_RATE
-    f0 = rng.uniform(110, 260) * (1 + 0.08 * np.sin(2 * np.pi * rng.uniform(0.3, 1.5) * t))
-    phase = 2 * np.pi * np.cumsum(f0) / SAMPLING_RATE
-    voice = sum(np.sin(k * phase) / k for k in range(1, 6))
-    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * rng.uniform(2, 6) * t)
-    return (0.2 * envelope * voice / 2.3 + 0.01 * rng.standard_normal(t.shape)).astype(np.float32)
-
-
-def best_time(function, repeats: int) -> float:
-    function()  # warm-up: allocator, oneDNN kernels
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - began)
-    return min(times)
-
-
 def stock_pipeline(recognizer: EmotionRecognizer):
     """transformers' own path: WhisperForAudioClassification with our encoder's weights, 30-s padded input."""
     from transformers import WhisperForAudioClassification, pipeline
@@ -122,12 +95,6 @@ def stock_pipeline(recognizer: EmotionRecognizer):
     return pipeline(
         "audio-classification", model=stock, feature_extractor=scorer.feature_extractor, device="cpu"
     )
-
-
-def write_long_recording(path: Path, seconds: float) -> None:
-    with sf.SoundFile(path, "w", samplerate=SAMPLING_RATE, channels=1, subtype="PCM_16") as handle:
-        for i in range(int(np.ceil(seconds / 10))):
-            handle.write(speech_like(min(10.0, seconds - 10 * i), seed=1000 + i))
 
 
 def measure(recognizer: EmotionRecognizer, args: argparse.Namespace, dtype: str, long_path: Path) -> dict:
@@ -224,7 +191,7 @@ def main() -> None:
             )
             results[dtype] = measure(recognizer, args, dtype, long_path)
 
-    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),)
+    load = load_average()
     cpu = cpu_model()
     summary = [
         f"- {dtype}: batched {args.clip_seconds:g}-s clips **{r['rtf']:.0f}× real time** (target ≥ 100×), "
@@ -240,7 +207,7 @@ def main() -> None:
         f"Model: `{model_name}` ({recognizer.scorer.config.encoder_config.model_type}, "
         f"{sum(p.numel() for p in recognizer.scorer.model.parameters()) / 1e6:.1f} M parameters). "
         f"CPU: {cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads; "
-        f"1-minute load average at the end {load[0]:.1f} (2.0 = both cores busy; above that other jobs shared "
+        f"1-minute load average at the end {load:.1f} (2.0 = both cores busy; above that other jobs shared "
         "them and the numbers are lower bounds).",
         "",
         "| path | input | clips/s | real-time factor |",
@@ -249,7 +216,7 @@ def main() -> None:
         "",
         *summary,
         "",
-        "Command: `python benchmarks/inference_speed.py "
+        "Command: `python -m benchmarks.inference_speed "
         + (f"--model {args.model}" if args.model else f"--encoder {args.encoder}")
         + f" --dtypes {' '.join(args.dtypes)}`",
         "",

@@ -1,17 +1,18 @@
 #!/usr/bin/env python
-"""Render BENCHMARKS.md from the stored results.
+"""Render BENCHMARKS.md (current results) and benchmarks/DETAILS.md (details, history) from the stored results.
 
-    python benchmarks/make_report.py [--output BENCHMARKS.md]
+    python -m benchmarks.make_report [--output BENCHMARKS.md] [--details benchmarks/DETAILS.md]
 
-Fills ``benchmarks/report_template.md``: ``{{TABLE:ROLE}}`` markers (``runs``, ``mixing``,
-``ensembles``, ``transductive``, ``cost``; ``current`` or ``history``) become tables of the entries in
-``benchmarks/results/finetune.json`` with that role (``current`` takes the reproductions of a
-current config too); ``{{headline}}``, ``{{targets}}``, ``{{anchors}}``, ``{{provenance}}`` and
-``{{notes}}`` the tables and lists of the same name; ``{{cross_corpus_matrix}}`` the matrix of
-``benchmarks/cross_corpus_matrix.py``, from its JSON; ``{{snippet:NAME.md}}`` the snippet another
-benchmark script wrote into ``benchmarks/results/``; ``{{other_snippets}}`` every snippet the
-template does not name. A snippet not written yet is listed as missing rather than silently left out. The output depends on
-the stored results only, so rendering twice gives the same file.
+Fills ``benchmarks/report_template.md`` (BENCHMARKS.md) and ``benchmarks/details_template.md``
+(benchmarks/DETAILS.md): ``{{TABLE:ROLE}}`` markers (``runs``, ``mixing``, ``ensembles``, ``transductive``,
+``cost``; ``current`` or ``history``) become tables of the entries in ``benchmarks/results/finetune.json`` with
+that role (``current`` takes the reproductions of a current config too); ``{{headline}}``, ``{{targets}}``,
+``{{anchors}}``, ``{{provenance}}`` and ``{{notes}}`` the tables and lists of the same name;
+``{{cross_corpus_matrix}}`` the matrix of ``benchmarks.cross_corpus_matrix``, from its JSON;
+``{{snippet:NAME.md}}`` the snippet another benchmark wrote into ``benchmarks/results/``; ``{{other_snippets}}``
+every snippet neither template names, so a new result shows with the current ones until a template places it.
+A snippet not written yet is listed as missing rather than silently left out. The output depends on the stored
+results only, so rendering twice gives the same files.
 """
 
 from __future__ import annotations
@@ -22,22 +23,29 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-TEMPLATE = ROOT / "benchmarks" / "report_template.md"
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from benchmarks import finetune_tables as tables
+from benchmarks import matrix_tables
+from benchmarks.common.paths import RESULTS, ROOT
 
-import finetune_tables as tables  # noqa: E402
-import matrix_tables  # noqa: E402
+TEMPLATE = ROOT / "benchmarks" / "report_template.md"
+DETAILS_TEMPLATE = ROOT / "benchmarks" / "details_template.md"
+#: Each rendered file and the template it is rendered from.
+REPORTS = {ROOT / "BENCHMARKS.md": TEMPLATE, ROOT / "benchmarks" / "DETAILS.md": DETAILS_TEMPLATE}
 
 PRODUCERS = {
-    "baselines.md": "python benchmarks/run_baselines.py",
-    "inference.md": "python benchmarks/inference_speed.py",
-    "baseline_features.md": "python benchmarks/baseline_features.py",
+    "baselines.md": "python -m benchmarks.run_baselines",
+    "inference.md": "python -m benchmarks.inference_speed",
+    "baseline_features.md": "python -m benchmarks.baseline_features",
 }
 MATRIX = "cross_corpus_matrix"  # .json rendered by {{cross_corpus_matrix}}; its .md is the same tables
 ROLES = {"current": ("current", "reproduction"), "history": ("history",)}
 MARKER = re.compile(r"\{\{([a-z_]+)(?::([\w.-]+))?\}\}")
+
+
+def named_snippets() -> set[str]:
+    """The snippets some template places by name: ``{{other_snippets}}`` leaves them to it."""
+    texts = (template.read_text() for template in REPORTS.values())
+    return {m.group(2) for text in texts for m in MARKER.finditer(text) if m.group(1) == "snippet"}
 
 
 def _with_role(entries: dict, role: str) -> dict:
@@ -66,9 +74,10 @@ def _snippet(name: str, results: Path) -> str:
 
 
 def build(results: Path = RESULTS, template: Path = TEMPLATE) -> str:
+    """One report: ``template`` filled from the stored ``results``."""
     store = json.loads((results / "finetune.json").read_text())
     text = template.read_text()
-    named = {m.group(2) for m in MARKER.finditer(text) if m.group(1) == "snippet"}
+    named = named_snippets()
     current = {n: r for n, r in store["runs"].items() if r.get("role") == "current"}
     current_ensembles = _with_role(store.get("ensembles", {}), "current")
 
@@ -100,15 +109,24 @@ def build(results: Path = RESULTS, template: Path = TEMPLATE) -> str:
     return re.sub(r"\n{3,}", "\n\n", MARKER.sub(fill, text)).strip() + "\n"
 
 
+def render_all(results: Path = RESULTS) -> dict[Path, str]:
+    """Every report, by the file it is rendered into."""
+    return {path: build(results, template) for path, template in REPORTS.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="the current results")
+    parser.add_argument(
+        "--details", default=str(ROOT / "benchmarks" / "DETAILS.md"), help="details, studies and history"
+    )
     parser.add_argument("--results", default=str(RESULTS))
     args = parser.parse_args(argv)
-    Path(args.output).write_text(build(Path(args.results)))
-    print(f"wrote {args.output}")
+    for output, template in ((args.output, TEMPLATE), (args.details, DETAILS_TEMPLATE)):
+        Path(output).write_text(build(Path(args.results), template))
+        print(f"wrote {output}")
     return 0
 
 

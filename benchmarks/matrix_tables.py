@@ -1,7 +1,7 @@
 """The cross-corpus matrix as markdown, and its leave-one-corpus-out cells judged against the targets.
 
-Reads the JSON ``benchmarks/cross_corpus_matrix.py`` writes (see ``hf_emotion.evaluation.unseen_corpora`` for its
-shape); imports no torch, so ``make_report.py`` renders BENCHMARKS.md from the JSON with it.
+Reads the JSON ``python -m benchmarks.cross_corpus_matrix`` writes (see ``hf_emotion.evaluation.unseen_corpora`` for its
+shape); imports no torch, so ``make_report`` renders BENCHMARKS.md from the JSON with it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hf_emotion.evaluation.unseen_corpora import FOUR_CLASSES, find_cell, find_r
 KIND_SHORT = {"in-corpus": "in", "cross-channel": "channel", "cross-corpus": "corpus"}
 NOT_RUN = (
     "*Not measured yet: the cross-corpus matrix has not been run "
-    "(`python benchmarks/cross_corpus_matrix.py`, which writes `benchmarks/results/cross_corpus_matrix.json`).*"
+    "(`python -m benchmarks.cross_corpus_matrix`, which writes `benchmarks/results/cross_corpus_matrix.json`).*"
 )
 
 

@@ -1,11 +1,12 @@
-#!/usr/bin/env python
-"""Check that a rewrite of a report kept its numbers: diff the sets of numbers in two text files.
+"""Check that a rewrite of a report kept its numbers: diff the sets of numbers in text files.
 
     git show HEAD~1:BENCHMARKS.md > /tmp/before.md
-    python benchmarks/numbers_diff.py /tmp/before.md BENCHMARKS.md
+    python -m benchmarks.numbers_diff /tmp/before.md BENCHMARKS.md benchmarks/DETAILS.md
 
-Prints the numbers found in only one of them; exits 1 when the sets differ. A reshaping (moved
-sections, new headings, a table split in two) keeps the set; a changed or lost number shows.
+Compares the numbers of the first file with those of all the others together (a report split into several
+files keeps its numbers when their union does). Prints the numbers found on one side only; exits 1 when the
+sets differ. A reshaping (moved sections, new headings, a table split in two, a section moved to another file)
+keeps the set; a changed or lost number shows.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ def numbers(text: str) -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    before_path, after_path = argv if argv is not None else sys.argv[1:]
-    before, after = numbers(Path(before_path).read_text()), numbers(Path(after_path).read_text())
-    print(f"{before_path}: {len(before)} distinct numbers; {after_path}: {len(after)}")
+    before_path, *after_paths = argv if argv is not None else sys.argv[1:]
+    if not after_paths:
+        raise SystemExit("usage: python -m benchmarks.numbers_diff BEFORE AFTER [AFTER ...]")
+    before = numbers(Path(before_path).read_text())
+    after = set().union(*(numbers(Path(path).read_text()) for path in after_paths))
+    print(f"{before_path}: {len(before)} distinct numbers; {' + '.join(after_paths)}: {len(after)}")
     print("only before:", " ".join(sorted(before - after)) or "none")
     print("only after:", " ".join(sorted(after - before)) or "none")
     return 0 if before == after else 1

@@ -9,17 +9,14 @@ exports, and writes the agreement as Markdown:
 
 Usage::
 
-    python benchmarks/onnx_parity.py --model /work/models/tiny-ravdess-fold0 \\
+    python -m benchmarks.onnx_parity --model /work/models/tiny-ravdess-fold0 \\
         --data_dir /work/shared/data/ravdess-speech
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -28,14 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# Runs from a checkout without `pip install -e .` too.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from hf_emotion.data.labels import RAVDESS_EMOTION_CODES  # noqa: E402
-from hf_emotion.evaluation.machine import cpu_model  # noqa: E402
-from hf_emotion.evaluation.metrics import classification_metrics  # noqa: E402
-from hf_emotion.serving.export import export_onnx  # noqa: E402
-from hf_emotion.serving.recognizer import EmotionRecognizer  # noqa: E402
+from benchmarks.common.paths import RESULTS
+from benchmarks.common.reports import load_average
+from benchmarks.common.runs import read_json
+from hf_emotion import EmotionRecognizer
+from hf_emotion.corpora import RAVDESS_EMOTION_CODES
+from hf_emotion.evaluation.machine import cpu_model
+from hf_emotion.evaluation.metrics import classification_metrics
+from hf_emotion.serving.export import export_onnx
 
 logger = logging.getLogger("onnx_parity")
 TARGETS = {"fp32_max_abs": 1e-3, "int8_agreement": 0.97, "int8_ua_difference": 0.01}
@@ -47,13 +44,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data_dir", required=True, help="RAVDESS folder (Actor_XX/*.wav|flac)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "onnx_parity.md"))
+    parser.add_argument("--output", default=str(RESULTS / "onnx_parity.md"))
     return parser.parse_args()
 
 
 def test_clips(model_dir: Path, data_dir: Path) -> tuple[list[str], list[str]]:
     """Paths and emotion names of the RAVDESS clips of the split's test speakers."""
-    speakers = json.loads((model_dir / "splits.json").read_text())["test"]
+    speakers = read_json(model_dir / "splits.json")["test"]
     paths, emotions = [], []
     for speaker in speakers:  # "ravdess-01" → Actor_01
         folder = data_dir / f"Actor_{speaker.rsplit('-', 1)[-1]}"
@@ -79,7 +76,7 @@ def main() -> None:
     model_dir, data_dir = Path(args.model), Path(args.data_dir)
     paths, emotions = test_clips(model_dir, data_dir)
     logger.info("%d test clips of %s", len(paths), model_dir)
-    started = os.getloadavg()[0]
+    started = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         folders = {
             "torch float32": model_dir,
@@ -111,7 +108,7 @@ def main() -> None:
         "## ONNX against torch on real speech",
         "",
         f"Model `{model_dir}`; {len(paths)} RAVDESS speech clips of the fold's test speakers "
-        f"({', '.join(json.loads((model_dir / 'splits.json').read_text())['test'])}), each scored whole. "
+        f"({', '.join(read_json(model_dir / 'splits.json')['test'])}), each scored whole. "
         f"CPU: {cpu_model()}, {args.threads} threads; 1-minute load average {started:.1f} at the start "
         f"(the machine's 2 cores were shared with other jobs); {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
         "",
@@ -133,7 +130,7 @@ def main() -> None:
         f"weights, per-tensor activations) agrees on {dynamic_agreement:.2%}, UA difference "
         f"{abs(ua['ONNX int8-dynamic'] - ua['torch float32']):.4f}.",
         "",
-        f"Command: `python benchmarks/onnx_parity.py --model {args.model} --data_dir {args.data_dir} "
+        f"Command: `python -m benchmarks.onnx_parity --model {args.model} --data_dir {args.data_dir} "
         f"--threads {args.threads}`",
         "",
     ]

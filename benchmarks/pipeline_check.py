@@ -5,7 +5,7 @@ its PyPI wheel, as `hf-emotion backbone build whisper-tiny.en` does) with random
 differ: what the pipeline saved with the model returns, and what transformers' stock AudioClassificationPipeline
 (Whisper input padded to 30 s, pooled without a mask) would return for the same model.
 
-    python benchmarks/pipeline_check.py [RAVDESS_SPEECH_DIR]
+    python -m benchmarks.pipeline_check [RAVDESS_SPEECH_DIR]
 """
 
 import glob
@@ -19,10 +19,7 @@ import torch
 from transformers import AutoFeatureExtractor, pipeline
 from transformers.pipelines.audio_classification import AudioClassificationPipeline
 
-from hf_emotion.backbones import build_backbone
-from hf_emotion.data.labels import EMOTIONS
-from hf_emotion.model.modeling_emotion import EmotionModel
-from hf_emotion.serving.recognizer import EmotionRecognizer
+from hf_emotion import EMOTIONS, EmotionModel, EmotionRecognizer, build_backbone
 
 
 def saved_model(folder: str) -> str:

@@ -6,7 +6,7 @@ its speaker split on RAVDESS, so the table shows how much a speaker leak inflate
 The CNNs are the expensive part on a CPU: ``--cnn_folds`` (default 2) limits them to the
 first folds, with ``--cnn_epochs`` epochs at most; the table says how many folds each row has.
 
-    python benchmarks/run_baselines.py --ravdess /data/ravdess-speech --crema_d /data/crema-d-subset
+    python -m benchmarks.run_baselines --ravdess /data/ravdess-speech --crema_d /data/crema-d-subset
 
 Writes ``benchmarks/results/baselines.md`` (date, machine, table, times) and a confusion-matrix
 figure per corpus next to it; the runs themselves go to ``--runs_dir``.
@@ -24,14 +24,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-# Runs from a checkout without `pip install -e .` too.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from hf_emotion.evaluation.machine import cpu_model  # noqa: E402
+from benchmarks.common.paths import RESULTS, ROOT
+from benchmarks.common.reports import load_average
+from hf_emotion.evaluation.machine import cpu_model
 
 logger = logging.getLogger("run_baselines")
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def baseline(system: str, dataset: str, data_dir: str, output_dir: Path, *extra: str) -> float:
@@ -66,7 +63,7 @@ def main() -> None:
     parser.add_argument("--ravdess", required=True, help="the ravdess-speech folder")
     parser.add_argument("--crema_d", default=None, help="the crema-d-subset folder (skipped when not given)")
     parser.add_argument("--runs_dir", default=os.path.expanduser("~/.cache/hf_emotion/baseline_runs"))
-    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "baselines.md"))
+    parser.add_argument("--output", default=str(RESULTS / "baselines.md"))
     parser.add_argument("--num_folds", type=int, default=6)
     parser.add_argument(
         "--cnn_folds", type=int, default=2, help="folds the CNNs run (all when = --num_folds)"
@@ -165,8 +162,8 @@ def main() -> None:
     header = (
         "## Baselines under the speaker-independent protocol\n\n"
         f"{date.today()}; machine: `nproc` {os.cpu_count()}, {cpu_model()}, CPU only "
-        f"(1-minute load average {os.getloadavg()[0]:.1f} at the end); this invocation {(time.perf_counter() - started) / 60:.1f} min. "
-        f"Command: `python benchmarks/run_baselines.py {' '.join(sys.argv[1:])}`."
+        f"(1-minute load average {load_average():.1f} at the end); this invocation {(time.perf_counter() - started) / 60:.1f} min. "
+        f"Command: `python -m benchmarks.run_baselines {' '.join(sys.argv[1:])}`."
         + (
             " With `--reuse`, runs and folds an earlier invocation finished are kept; the wall times "
             "below add their recorded times (the earlier ones may have run on a busier machine).\n\n"

@@ -3,7 +3,7 @@
 
 Run (resumable: finished folds are kept, an interrupted fold resumes from its last checkpoint)::
 
-    python benchmarks/run_finetune.py run configs/whisper-tiny.en-ravdess-speech.json \\
+    python -m benchmarks.run_finetune run configs/whisper-tiny.en-ravdess-speech.json \\
         --run_dir /tmp/runs/whisper-tiny.en-ravdess-speech [--folds 0 1] [-- --data_dir DIR ...]
 
 Flags after ``--`` go to finetune.py and override the run file.
@@ -15,7 +15,7 @@ time, peak RSS, machine and date.
 
 Ensemble (no training; from the test predictions the runs saved)::
 
-    python benchmarks/run_finetune.py ensemble RUN_DIR RUN_DIR [...] [--name NAME]
+    python -m benchmarks.run_finetune ensemble RUN_DIR RUN_DIR [...] [--name NAME]
 
 averages, fold by fold, the members' saved test probabilities and valence/arousal with equal
 weights (fixed in advance, nothing chosen on the test speakers), which is what
@@ -24,7 +24,7 @@ weights (fixed in advance, nothing chosen on the test speakers), which is what
 
 Collect (no training; numbers from runs made earlier)::
 
-    python benchmarks/run_finetune.py collect RUN_DIR [RUN_DIR ...] [--measure_inference THREADS] \\
+    python -m benchmarks.run_finetune collect RUN_DIR [RUN_DIR ...] [--measure_inference THREADS] \\
         [--role current|reproduction|history] [--judged_as CONFIG_NAME] [--kept_as WHY]
 
 reads ``RUN_DIR/fold_*/all_results.json`` (a run made by hand needs ``--config`` so its data
@@ -33,7 +33,7 @@ and crop length are known) and merges the runs into ``benchmarks/results/finetun
 targets stored for ``--judged_as``, default the run's name), ``reproduction`` (a current
 config run another way, judged the same), or ``history`` (an ablation or superseded run, with
 ``--kept_as`` saying why); a run collected again keeps the role it had. Then
-``python benchmarks/make_report.py`` renders BENCHMARKS.md from the data.
+``python -m benchmarks.make_report`` renders BENCHMARKS.md from the data.
 
 Test metrics are the final ``eval_*`` of each fold (unseen test speakers); ``validation_*`` are
 the validation speakers used for model selection; ``eval_spknorm_*`` are transductive (each test
@@ -53,53 +53,17 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from finetune_tables import fmt, mean_std  # noqa: E402
-
-from hf_emotion.evaluation.machine import cpu_count, cpu_model  # noqa: E402
+from benchmarks.common.arguments import split_finetune_args
+from benchmarks.common.paths import RESULTS, ROOT
+from benchmarks.common.reports import machine, utc_now
+from benchmarks.common.runs import finished_folds, fold_number, saved_test_predictions
+from benchmarks.finetune_tables import fmt, mean_std
 
 METRICS = ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")
 
-# --------------------------------------------------------------------------- machine
-
-
-def machine() -> dict:
-    cpu = cpu_model()
-    try:
-        import torch
-
-        threads, gpu = (
-            torch.get_num_threads(),
-            (torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"),
-        )
-        torch_version = torch.__version__
-    except ImportError:  # pragma: no cover
-        threads, gpu, torch_version = None, "unknown", "none"
-    nproc = cpu_count()
-    return {
-        "nproc": nproc,
-        "cpu": cpu,
-        "gpu": gpu,
-        "torch_threads": threads,
-        "torch": torch_version,
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        # Other jobs share these cores: the 1-minute load average says how much (2.0 = both busy).
-        "load_average_1min": round(os.getloadavg()[0], 2),
-    }
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
 
 def _file_time(path: Path) -> str:
-    """When a run made without run_finetune.py started: its splits.json is written before training."""
+    """When a run made without run_finetune started: its splits.json is written before training."""
     stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
     return stamp.strftime("%Y-%m-%d %H:%M UTC") + " (from file times)"
 
@@ -110,7 +74,7 @@ def _file_time(path: Path) -> str:
 def _launch(argv: list[str], log_path: Path) -> dict:
     """Run ``finetune.py argv`` with its output in ``log_path``; wall time and peak RSS of the child."""
     command = [sys.executable, str(ROOT / "finetune.py"), *argv]
-    started, date = time.perf_counter(), now()
+    started, date = time.perf_counter(), utc_now()
     with open(log_path, "a") as log:
         log.write(f"\n# {date}: {shlex.join(command)}\n")
         log.flush()
@@ -183,7 +147,7 @@ SPKPROBE_DIR = "speaker_norm_probe"
 def spkprobe(args) -> int:
     """``hf-emotion evaluate --speaker_norm_probe`` on every finished fold of a run, into fold_k/speaker_norm_probe."""
     run_dir = Path(args.run_dir)
-    fold_dirs = _finished_folds(run_dir, args.folds)
+    fold_dirs = finished_folds(run_dir, args.folds)
     if not fold_dirs:
         raise SystemExit(f"{run_dir}: no finished fold_*/all_results.json")
     for fold_dir in fold_dirs:
@@ -218,28 +182,11 @@ def spkprobe(args) -> int:
 # --------------------------------------------------------------------------- ensembles
 
 
-def _test_predictions(fold_dir: Path) -> tuple[dict, float]:
-    """A fold's saved test predictions, checked against the UA the fold reported, and that UA."""
-    from hf_emotion.evaluation.metrics import classification_metrics
-
-    record = json.loads((fold_dir / "predictions.json").read_text())
-    reported = json.loads((fold_dir / "all_results.json").read_text())["eval_ua"]
-    probabilities = np.asarray(record["probabilities"])
-    ua = classification_metrics(record["y_true"], probabilities.argmax(1), record["label_names"])["ua"]
-    # probabilities are saved to 5 decimals: a near tie may round into a different arg-max, rarely
-    if abs(ua - reported) > 0.01:
-        raise SystemExit(
-            f"{fold_dir}: predictions.json gives test UA {ua:.3f}, the fold reported {reported:.3f}; "
-            "it is not the fold's final test evaluation"
-        )
-    return record, reported
-
-
 def ensemble_fold(fold_dirs: list[Path]) -> dict:
     """Test metrics of the equal-weight mean of several runs' saved test predictions for one fold."""
     from hf_emotion.evaluation.reports import average_predictions, record_metrics
 
-    records, member_ua = zip(*(_test_predictions(d) for d in fold_dirs), strict=True)
+    records, member_ua = zip(*(saved_test_predictions(d) for d in fold_dirs), strict=True)
     try:
         # matched by file name: the runs may spell the corpus folder differently
         record = average_predictions(records, key=lambda p: Path(p).name)
@@ -256,7 +203,7 @@ def ensemble(args) -> int:
     run_dirs = [Path(d).resolve() for d in args.run_dirs]
     if len(run_dirs) < 2:
         raise SystemExit("an ensemble needs at least two run dirs")
-    folds = sorted(set.intersection(*({_fold_number(f) for f in _finished_folds(d)} for d in run_dirs)))
+    folds = sorted(set.intersection(*({fold_number(f) for f in finished_folds(d)} for d in run_dirs)))
     if not folds:
         raise SystemExit(f"{' and '.join(map(str, run_dirs))}: no fold has finished in every run")
     records = []
@@ -277,13 +224,13 @@ def ensemble(args) -> int:
         "folds_done": folds,
         "folds": records,
         "summary": {k: mean_std([r[k] for r in records]) for k in keys},
-        "command": "python benchmarks/run_finetune.py ensemble " + " ".join(map(str, run_dirs)),
+        "command": "python -m benchmarks.run_finetune ensemble " + " ".join(map(str, run_dirs)),
         # shown with the current results only when every member is a current config's run
         "role": "current"
         if all(store["runs"].get(d.name, {}).get("role") == "current" for d in run_dirs)
         else "history",
         "machine": machine(),
-        "collected": now(),
+        "collected": utc_now(),
     }
     if args.measure_inference:
         entry["inference"] = _inference_entry(
@@ -331,7 +278,7 @@ def _fold_record(fold_dir: Path, run_argv: list[str] | None) -> dict:
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     record = {k: v for k, v in results.items() if isinstance(v, (int, float))}
     record["fold_dir"] = str(fold_dir)
-    record["fold"] = _fold_number(fold_dir)
+    record["fold"] = fold_number(fold_dir)
     record.update({f"run_{k}": v for k, v in info.items() if k in ("wall_s", "peak_rss_mib", "date")})
     split = json.loads((fold_dir / "splits.json").read_text())
     argv = info.get("argv") or run_argv
@@ -364,7 +311,7 @@ def _inference(model_dirs: list[Path], paths: list[str], threads: int) -> dict:
     out = subprocess.run(
         [
             sys.executable,
-            __file__,
+            *("-m", "benchmarks.run_finetune"),
             "_inference_worker",
             str(threads),
             str(len(model_dirs)),
@@ -427,23 +374,10 @@ def _span_seconds(fold_dirs: list[Path]) -> float | None:
     return round(max(e for _, e in spans) - min(s for s, _ in spans), 1)
 
 
-def _finished_folds(run_dir: Path, folds: list[int] | None = None) -> list[Path]:
-    """The run's ``fold_k`` folders that finished (``all_results.json`` written), in fold order; only ``folds``
-    when given."""
-    fold_dirs = sorted((p.parent for p in run_dir.glob("fold_*/all_results.json")), key=_fold_number)
-    return [d for d in fold_dirs if folds is None or _fold_number(d) in folds]
-
-
-def _fold_number(fold_dir: Path) -> int:
-    if fold_dir.name.startswith("fold_"):
-        return int(fold_dir.name.split("_")[1])
-    return int(json.loads((fold_dir / "splits.json").read_text()).get("fold") or 0)
-
-
 def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> dict:
     info_path = run_dir / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    fold_dirs = _finished_folds(run_dir)
+    fold_dirs = finished_folds(run_dir)
     if not fold_dirs and (run_dir / "splits.json").exists() and (run_dir / "all_results.json").exists():
         fold_dirs = [run_dir]  # a single-fold run (no --cross_validation) writes straight into its dir
     if not fold_dirs:
@@ -480,7 +414,7 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
             if data_args
             else None
         ),
-        "folds_done": [_fold_number(d) for d in fold_dirs],
+        "folds_done": [fold_number(d) for d in fold_dirs],
         "num_folds": num_folds,
         "summary": summary,
         "folds": folds,
@@ -490,7 +424,7 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
         "peak_rss_mib": peak,
         "date": info.get("date") or folds[0].get("run_date") or _file_time(fold_dirs[0] / "splits.json"),
         "machine": info.get("machine") or machine(),
-        "collected": now(),
+        "collected": utc_now(),
     }
     if measure_inference:
         entry["inference"] = _inference_entry([fold_dirs[0]], measure_inference)
@@ -510,7 +444,7 @@ def _inference_entry(model_dirs: list[Path], threads: int) -> dict:
     """Batch-1 inference of these fold models (several: their ensemble) on 40 of the first one's test clips
     (plus one to warm up), with the machine and date."""
     paths = json.loads((model_dirs[0] / "predictions.json").read_text())["paths"][:41]
-    return _inference(model_dirs, paths, threads) | {"machine": machine(), "date": now()}
+    return _inference(model_dirs, paths, threads) | {"machine": machine(), "date": utc_now()}
 
 
 def _load_store(results: Path) -> dict:
@@ -522,7 +456,7 @@ def _load_store(results: Path) -> dict:
 
 def _save_store(results: Path, store: dict) -> None:
     (results / "finetune.json").write_text(json.dumps(store, indent=2) + "\n")
-    print(f"wrote {results / 'finetune.json'}; `python benchmarks/make_report.py` renders BENCHMARKS.md")
+    print(f"wrote {results / 'finetune.json'}; `python -m benchmarks.make_report` renders BENCHMARKS.md")
 
 
 def run_role(name: str, old: dict, role: str | None, judged_as: str | None, kept_as: str | None) -> dict:
@@ -553,6 +487,12 @@ def collect(args) -> int:
     return 0
 
 
+def _add_store_arguments(parser: argparse.ArgumentParser, measure_help: str) -> None:
+    """The options of the commands that write ``finetune.json``: an inference timing, and where it goes."""
+    parser.add_argument("--measure_inference", type=int, default=0, metavar="THREADS", help=measure_help)
+    parser.add_argument("--results_dir", default=str(RESULTS), help="where finetune.json/.md are written")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_inference_worker":  # THREADS N MODEL_DIR×N PATH...
@@ -579,30 +519,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("run_dirs", nargs="+", help="runs over the same corpus and folds (e.g. two backbones)")
     p.add_argument("--name", help="row name (default: the run dir names joined with +)")
-    p.add_argument(
-        "--measure_inference",
-        type=int,
-        default=0,
-        metavar="THREADS",
-        help="time the ensemble's batch-1 inference (its fold models of the first fold, 40 test clips)",
+    _add_store_arguments(
+        p, "time the ensemble's batch-1 inference (its fold models of the first fold, 40 test clips)"
     )
-    p.add_argument("--results_dir", default=str(RESULTS), help="where finetune.json/.md are written")
     p.set_defaults(func=ensemble)
     p = commands.add_parser("collect", help="gather finished runs into benchmarks/results/finetune.*")
     p.add_argument("run_dirs", nargs="+")
     p.add_argument(
         "--config",
-        help="for run dirs made without run_finetune.py: the finetune.py arguments they were made with, "
+        help="for run dirs made without run_finetune: the finetune.py arguments they were made with, "
         "e.g. 'configs/x.json --max_train_seconds 4' (quoted)",
     )
-    p.add_argument(
-        "--measure_inference",
-        type=int,
-        default=0,
-        metavar="THREADS",
-        help="time batch-1 inference of the fold-0 model on 40 of its test clips with this many threads",
+    _add_store_arguments(
+        p, "time batch-1 inference of the fold-0 model on 40 of its test clips with this many threads"
     )
-    p.add_argument("--results_dir", default=str(RESULTS), help="where finetune.json/.md are written")
     p.add_argument("--note", action="append", help="a line for the Notes section (kept across collects)")
     p.add_argument(
         "--role",
@@ -617,9 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(func=collect)
     # Everything after a bare `--` goes to finetune.py unchanged.
-    extra = argv[argv.index("--") + 1 :] if "--" in argv else []
-    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
-    args.finetune_args = extra
+    own, finetune_args = split_finetune_args(argv)
+    args = parser.parse_args(own)
+    args.finetune_args = finetune_args
     return args.func(args)
 
 

@@ -12,7 +12,7 @@ Targets (issue 19): ONNX int8 at batch 1 ≥ 2× the clips per second of torch f
 
 Usage::
 
-    python benchmarks/serve_speed.py --model /work/models/tiny-ravdess-fold0 --threads 2
+    python -m benchmarks.serve_speed --model /work/models/tiny-ravdess-fold0 --threads 2
 """
 
 from __future__ import annotations
@@ -31,12 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-# Runs from a checkout without `pip install -e .` too.
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks.common.paths import RESULTS, ROOT
+from benchmarks.common.signals import SAMPLING_RATE, best_time, speech_like, write_long_recording
 
 logger = logging.getLogger("serve_speed")
-SAMPLING_RATE = 16_000
 BACKENDS = (
     "torch float32",
     "torch bfloat16",
@@ -74,22 +72,11 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="real speech clips for that recording (e.g. RAVDESS)",
     )
-    parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "serve.md"))
+    parser.add_argument("--output", default=str(RESULTS / "serve.md"))
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # backend name, in a subprocess
     parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--long_path", default=None, help=argparse.SUPPRESS)
     return parser.parse_args()
-
-
-def speech_like(seconds: float, seed: int) -> np.ndarray:
-    """A voiced-like signal with moving pitch and loudness (speed does not depend on what is said)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SAMPLING_RATE)) / SAMPLING_RATE
-    f0 = rng.uniform(110, 260) * (1 + 0.08 * np.sin(2 * np.pi * rng.uniform(0.3, 1.5) * t))
-    phase = 2 * np.pi * np.cumsum(f0) / SAMPLING_RATE
-    voice = sum(np.sin(k * phase) / k for k in range(1, 6))
-    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * rng.uniform(2, 6) * t)
-    return (0.2 * envelope * voice / 2.3 + 0.01 * rng.standard_normal(t.shape)).astype(np.float32)
 
 
 def peak_memory_mib() -> float:
@@ -102,21 +89,11 @@ def peak_memory_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def best_time(function, repeats: int) -> float:
-    function()  # warm-up: allocator, kernels
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - began)
-    return min(times)
-
-
 def worker(args: argparse.Namespace) -> None:
     """One back end: load, time, print one JSON line with the numbers and the peak memory."""
     import torch
 
-    from hf_emotion.serving.recognizer import EmotionRecognizer
+    from hf_emotion import EmotionRecognizer
 
     torch.set_num_threads(args.threads)
     if args.worker == "vad":
@@ -164,7 +141,7 @@ def worker(args: argparse.Namespace) -> None:
 
 def run_worker(args: argparse.Namespace, backend: str, folder: Path, long_path: Path) -> dict:
     command = [
-        sys.executable, __file__, "--model", args.model, "--worker", backend, "--folder", str(folder),
+        sys.executable, "-m", "benchmarks.serve_speed", "--model", args.model, "--worker", backend, "--folder", str(folder),
         "--long_path", str(long_path), "--threads", str(args.threads), "--clips", str(args.clips),
         "--clip_seconds", str(args.clip_seconds), "--batch_size", str(args.batch_size),
         "--long_seconds", str(args.long_seconds), "--repeats", str(args.repeats),
@@ -190,14 +167,6 @@ def best_of(previous: dict | None, current: dict) -> dict:
         "long_rtf",
     )
     return {**current, **{key: max(previous[key], current[key]) for key in rates}}
-
-
-def write_long_recording(path: Path, seconds: float) -> None:
-    import soundfile as sf
-
-    with sf.SoundFile(path, "w", samplerate=SAMPLING_RATE, channels=1, subtype="PCM_16") as handle:
-        for i in range(int(np.ceil(seconds / 10))):
-            handle.write(speech_like(min(10.0, seconds - 10 * i), seed=1000 + i))
 
 
 def write_conversation(path: Path, seconds: float, speech_dir: Path) -> int:
@@ -271,7 +240,7 @@ def report(args: argparse.Namespace, results: dict, sizes: dict, export_seconds:
             "is `--quantize int8-dynamic` (quantize_dynamic, per-channel weights, per-tensor activations).",
             "",
             *vad_lines(args, results.get("vad"), results["ONNX int8"]["peak_rss_mib"]),
-            f"Command: `python benchmarks/serve_speed.py --model {args.model} --threads {args.threads} "
+            f"Command: `python -m benchmarks.serve_speed --model {args.model} --threads {args.threads} "
             f"--clips {args.clips} --repeats {args.repeats} --rounds {args.rounds}"
             + (
                 f" --vad_minutes {args.vad_minutes:g} --speech_dir {args.speech_dir}`"

@@ -1,6 +1,6 @@
 """How many clips speaker-adaptive mode needs, when it misleads, and what centring scores alone gives.
 
-The companion of ``benchmarks/speaker_adaptive.py`` (clip by clip against speaker-adaptive UA); this one adds
+The companion of ``benchmarks.speaker_adaptive_ua`` (clip by clip against speaker-adaptive UA); this one adds
 what that table does not say.
 
 For one fine-tuned fold model (its ``splits.json`` beside it):
@@ -18,7 +18,7 @@ For one fine-tuned fold model (its ``splits.json`` beside it):
 
 Usage::
 
-    python benchmarks/speaker_adaptive_clips.py --model /work/models/tiny-ravdess-fold0 \\
+    python -m benchmarks.speaker_adaptive_clips --model /work/models/tiny-ravdess-fold0 \\
         --corpus ravdess_speech=/work/shared/data/ravdess-speech \\
         --cross ravdess_song=/work/shared/data/ravdess-song --cross crema_d=/work/shared/data/crema-d-subset
 
@@ -37,19 +37,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-# Runs from a checkout without `pip install -e .` too.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common.paths import RESULTS
+from hf_emotion.evaluation.machine import cpu_model
+from hf_emotion.evaluation.metrics import classification_metrics
+from hf_emotion.evaluation.speaker_normalisation import speaker_normalize_scores
+from hf_emotion.serving.speaker_adaptive import MIN_CLIPS_PER_SPEAKER
+from hf_emotion.training.speaker_adaptive_head import encode_clips, fit_speaker_adaptive_head
 
-from hf_emotion.evaluation.machine import cpu_model  # noqa: E402
-from hf_emotion.evaluation.metrics import classification_metrics  # noqa: E402
-from hf_emotion.evaluation.speaker_normalisation import speaker_normalize_scores  # noqa: E402
-from hf_emotion.serving.speaker_adaptive import (  # noqa: E402
-    MIN_CLIPS_PER_SPEAKER,
-    encode_clips,
-    fit_speaker_adaptive_head,
-)
-
-logger = logging.getLogger("speaker_adaptive")
+logger = logging.getLogger("speaker_adaptive_clips")
 FOUR_CLASSES = ("angry", "happy", "neutral", "sad")
 CLIP_COUNTS = (4, 5, 10, 20)
 TARGET_UA = 0.65
@@ -57,8 +52,8 @@ TARGET_UA = 0.65
 
 def encode_corpus(model, extractor, name: str, data_dir: str, cache_dir: Path, max_seconds: float) -> dict:
     """Every clip of a corpus → ``hidden`` (N, L, H), ``labels`` (model ids), ``speakers``; cached as .npz."""
+    from hf_emotion import load_corpus
     from hf_emotion.commands.adapt import on_model_labels
-    from hf_emotion.corpora import load_corpus
     from hf_emotion.data.decode_cache import decode_dataset
     from hf_emotion.model.batches import with_model_columns
 
@@ -159,8 +154,8 @@ def one_emotion_only(model, head, data: dict, names: list[str]) -> list[tuple[st
 def main() -> None:
     from transformers import AutoFeatureExtractor
 
+    from hf_emotion import EmotionModel
     from hf_emotion.data.splits import Split
-    from hf_emotion.model.modeling_emotion import EmotionModel
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a fine-tuned fold model folder with splits.json")
@@ -171,7 +166,7 @@ def main() -> None:
         "--head_dir", default="outputs/speaker_adaptive_head", help="where the fitted head goes"
     )
     parser.add_argument("--max_seconds", type=float, default=20.0)
-    parser.add_argument("--output", default="benchmarks/results/speaker_adaptive_clips.md")
+    parser.add_argument("--output", default=str(RESULTS / "speaker_adaptive_clips.md"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
@@ -215,7 +210,7 @@ def main() -> None:
 
 
 def write_report(args, names, split, head, fit_metrics, home, corpora, results, by_count, misleading) -> None:
-    command = "OMP_NUM_THREADS=1 python benchmarks/speaker_adaptive_clips.py " + " ".join(sys.argv[1:])
+    command = "OMP_NUM_THREADS=1 python -m benchmarks.speaker_adaptive_clips " + " ".join(sys.argv[1:])
     lines = [
         "# Speaker-adaptive mode: clips per speaker, the misleading case, centred scores",
         "",

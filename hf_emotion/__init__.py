@@ -28,12 +28,12 @@ if TYPE_CHECKING:  # what editors and type checkers see; at run time each name l
     from .model.configuration_emotion import EmotionConfig as EmotionConfig
     from .model.modeling_emotion import EmotionModel as EmotionModel
     from .model.modeling_emotion import EmotionModelOutput as EmotionModelOutput
+    from .serving.adaptive_recognizer import SpeakerAdaptiveRecognizer as SpeakerAdaptiveRecognizer
     from .serving.recognizer import EmotionPrediction as EmotionPrediction
     from .serving.recognizer import EmotionRecognizer as EmotionRecognizer
     from .serving.recognizer import EnsembleRecognizer as EnsembleRecognizer
     from .serving.recognizer import RecognizerOptions as RecognizerOptions
     from .serving.speaker_adaptive import SpeakerAdaptiveHead as SpeakerAdaptiveHead
-    from .serving.speaker_adaptive import SpeakerAdaptiveRecognizer as SpeakerAdaptiveRecognizer
 
 # name -> module, read by __getattr__ so that ``import hf_emotion`` loads neither torch nor transformers.
 _EXPORTS = {
@@ -44,7 +44,7 @@ _EXPORTS = {
     "EmotionPrediction": "hf_emotion.serving.recognizer",
     "EnsembleRecognizer": "hf_emotion.serving.recognizer",
     "RecognizerOptions": "hf_emotion.serving.recognizer",
-    "SpeakerAdaptiveRecognizer": "hf_emotion.serving.speaker_adaptive",
+    "SpeakerAdaptiveRecognizer": "hf_emotion.serving.adaptive_recognizer",
     "SpeakerAdaptiveHead": "hf_emotion.serving.speaker_adaptive",
     "decode_audio": "hf_emotion.data.audio",
     "AudioDecodeError": "hf_emotion.data.audio",

@@ -22,7 +22,7 @@ import torch
 
 import finetune
 from hf_emotion.cli import main as cli_main
-from hf_emotion.corpora import download, load_corpus, load_ravdess
+from hf_emotion.corpora import load_corpus, load_ravdess, ravdess
 from hf_emotion.data.audio import audio_info, decode_audio, stream_audio_blocks
 from hf_emotion.errors import DEBUG_ENV, ConfigurationError, exit_status
 from hf_emotion.preflight import check_device
@@ -104,7 +104,7 @@ def test_bad_finetune_configurations_end_in_one_line_before_any_decoding(
     # Without --data_dir a built-in corpus is downloaded into the cache: an empty cache and a
     # source nobody answers (the discard port) stand for a machine that is offline.
     monkeypatch.setenv("HF_EMOTION_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(download, "ZENODO", "http://127.0.0.1:9")
+    monkeypatch.setattr(ravdess, "ZENODO", "http://127.0.0.1:9")
     for argv, message in _bad_finetune_runs(small_ravdess, tmp_path, tiny_wav2vec2_dir):
         status = exit_status(lambda argv=argv: finetune.main([*argv, "--output_dir", str(tmp_path / "out")]))
         line = _one_error_line(capsys)

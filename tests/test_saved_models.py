@@ -48,6 +48,8 @@ def test_the_old_folder_loads_through_the_pipeline_with_its_own_remote_code():
     from transformers import pipeline
 
     classify = pipeline("audio-classification", model=str(OLD / "torch"), trust_remote_code=True)
-    scores = {row["label"]: row["score"] for row in classify(CLIPS["neutral"], sampling_rate=16_000, top_k=None)}
+    scores = {
+        row["label"]: row["score"] for row in classify(CLIPS["neutral"], sampling_rate=16_000, top_k=None)
+    }
     expected = EXPECTED["torch"]["neutral"]["probabilities"]
     np.testing.assert_allclose([scores[n] for n in expected], list(expected.values()), atol=1e-4)

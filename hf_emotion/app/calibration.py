@@ -1,14 +1,14 @@
 """Calibrate with your voice: the demo's speaker-adaptive mode, one visitor at a time.
 
-A visitor gives several short clips of their own voice. They are encoded once
-(:meth:`~hf_emotion.serving.speaker_adaptive.SpeakerAdaptiveRecognizer.encode`) and their pooled features kept
-as a :class:`VoiceCalibration`, which the demo holds in that visitor's ``gr.State``, never in a global
-shared between visitors. Each recording recognized afterwards is encoded alone and standardised
-together with the calibration clips (:meth:`~hf_emotion.serving.speaker_adaptive.SpeakerAdaptiveRecognizer.against`):
-it gets the probabilities ``EmotionRecognizer(calibration_clips + [recording], speaker=...)`` gives it.
+A visitor gives several short clips of their own voice. They are encoded once by the recognizer's
+speaker-adaptive scoring (``recognizer.speaker_adaptive()``, :meth:`~hf_emotion.serving.adaptive_scoring.
+SpeakerAdaptiveScoring.encode`) and their pooled features kept as a :class:`VoiceCalibration`, which the demo
+holds in that visitor's ``gr.State``, never in a global shared between visitors. Each recording recognized
+afterwards is encoded alone and standardised together with the calibration clips
+(:meth:`~hf_emotion.serving.adaptive_scoring.SpeakerAdaptiveScoring.probabilities_against`): it gets the
+probabilities ``EmotionRecognizer(calibration_clips + [recording], speaker=...)`` gives it.
 
-Gradio is not imported here (the demo turns ``ValueError`` into its messages), nor is the
-speaker-adaptive module before a model with a head asks for it (it needs scikit-learn).
+Gradio is not imported here (the demo turns ``ValueError`` into its messages).
 """
 
 from __future__ import annotations
@@ -22,21 +22,31 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.audio import audio_info, decode_audio
-from ..serving.recognizer import EmotionPrediction
+from ..serving.predictions import (
+    SPEAKER_ADAPTIVE_MODE,
+    EmotionPrediction,
+    adaptive_prediction,
+    silent_prediction,
+)
+from ..serving.speaker_adaptive import (
+    DEFAULT_MAX_SECONDS,
+    MIN_CLIPS_PER_SPEAKER,
+    RECOMMENDED_CLIPS_PER_SPEAKER,
+)
 from ..serving.windows import rms_dbfs
 
 if TYPE_CHECKING:
-    from ..serving.speaker_adaptive import SpeakerAdaptiveRecognizer
+    from ..serving.adaptive_scoring import SpeakerAdaptiveScoring
 
 #: Longest calibration clip, and longest recording judged against one: what the speaker-adaptive encoder
-#: pass keeps of a clip (``speaker_adaptive.DEFAULT_MAX_SECONDS``; a test keeps the two equal).
-MAX_CLIP_SECONDS = 20.0
+#: pass keeps of a clip.
+MAX_CLIP_SECONDS = DEFAULT_MAX_SECONDS
 #: Shortest calibration clip: a word or two is not a voice's usual self.
 MIN_CLIP_SECONDS = 0.5
 #: Most calibration clips at once: each costs one encoder pass on the shared server.
 MAX_CLIPS = 30
 #: What results judged against a voice say about themselves (``EmotionPrediction.mode``).
-MODE = "speaker_adaptive"
+MODE = SPEAKER_ADAPTIVE_MODE
 
 CLIP_MODE_LINE = "**Mode: clip by clip.** Each recording is judged on its own."
 CALIBRATED_MODE_LINE = (
@@ -70,8 +80,6 @@ def mode_line(calibration: VoiceCalibration | None) -> str:
 
 def calibrated_line(calibration: VoiceCalibration) -> str:
     """What the calibration section says once a voice is calibrated (and whether there are clips enough)."""
-    from ..serving.speaker_adaptive import RECOMMENDED_CLIPS_PER_SPEAKER
-
     names = ", ".join(calibration.names[:6]) + (", ..." if calibration.clips > 6 else "")
     line = f"Calibrated to your voice with {calibration.clips} clips ({names}): Recognize emotion now judges recordings against them."
     if calibration.clips < RECOMMENDED_CLIPS_PER_SPEAKER:
@@ -85,7 +93,7 @@ def unavailable_line(reason: ValueError) -> str:
 
 
 def calibrate_voice(
-    adaptive: SpeakerAdaptiveRecognizer,
+    adaptive: SpeakerAdaptiveScoring,
     paths: Sequence[str | os.PathLike],
     *,
     max_mb: float,
@@ -97,8 +105,6 @@ def calibrate_voice(
         ValueError: too few or too many clips, or a clip too big, too long, too short or silent (naming it).
         AudioDecodeError: a clip cannot be read (its ``path`` is the file the server holds).
     """
-    from ..serving.speaker_adaptive import MIN_CLIPS_PER_SPEAKER, RECOMMENDED_CLIPS_PER_SPEAKER
-
     if len(paths) < MIN_CLIPS_PER_SPEAKER:
         raise ValueError(
             f"{len(paths)} clips given; calibration needs at least {MIN_CLIPS_PER_SPEAKER} clips of your voice "
@@ -110,7 +116,7 @@ def calibrate_voice(
     signals = [
         _calibration_clip(p, rate, max_mb=max_mb, silence_threshold_db=silence_threshold_db) for p in paths
     ]
-    features = adaptive.encode(signals, sampling_rate=rate)
+    features = adaptive.encode(signals)
     return VoiceCalibration(features, tuple(Path(p).name for p in paths))
 
 
@@ -136,7 +142,7 @@ def _calibration_clip(path, rate: int, *, max_mb: float, silence_threshold_db: f
 
 
 def judge_against_voice(
-    adaptive: SpeakerAdaptiveRecognizer,
+    adaptive: SpeakerAdaptiveScoring,
     calibration: VoiceCalibration,
     path: str | os.PathLike,
     *,
@@ -146,19 +152,8 @@ def judge_against_voice(
     valence/arousal). Only the recording is encoded; a silent one is marked, not judged."""
     rate = adaptive.sampling_rate
     samples = decode_audio(path, rate, max_duration=None, allow_silence=True)
-    end = samples.shape[0] / rate
+    end, source = samples.shape[0] / rate, os.fspath(path)
     if silence_threshold_db is not None and rms_dbfs(samples) < silence_threshold_db:
-        return EmotionPrediction(
-            {}, None, None, None, None, silent=True, end=end, source=os.fspath(path), mode=MODE
-        )
-    [judged] = adaptive.against([samples], calibration.features, sampling_rate=rate)
-    return EmotionPrediction(
-        judged.probabilities,
-        judged.label,
-        judged.confidence,
-        valence=None,
-        arousal=None,
-        end=end,
-        source=os.fspath(path),
-        mode=judged.mode,
-    )
+        return silent_prediction(start=0.0, end=end, source=source, mode=MODE)
+    [probabilities] = adaptive.probabilities_against([samples], calibration.features)
+    return adaptive_prediction(adaptive.labels, probabilities, start=0.0, end=end, source=source)

@@ -33,7 +33,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ..data.audio import AudioDecodeError, audio_info  # noqa: E402
 from ..data.targets import CIRCUMPLEX  # noqa: E402
 from ..hub.space import MODEL_BESIDE_APP  # noqa: E402
-from ..serving.recognizer import EmotionPrediction, EmotionRecognizer, split_model_names  # noqa: E402
+from ..serving.adaptive_scoring import SpeakerAdaptiveScoring  # noqa: E402
+from ..serving.predictions import SPEAKER_ADAPTIVE_MODE, EmotionPrediction  # noqa: E402
+from ..serving.recognizer import EmotionRecognizer, split_model_names  # noqa: E402
+from ..serving.speaker_adaptive import MIN_CLIPS_PER_SPEAKER, RECOMMENDED_CLIPS_PER_SPEAKER  # noqa: E402
 from .calibration import MAX_CLIP_SECONDS as CALIBRATED_MAX_SECONDS  # noqa: E402
 from .calibration import (  # noqa: E402
     VoiceCalibration,
@@ -185,7 +188,7 @@ def circumplex_figure(prediction: EmotionPrediction | None) -> plt.Figure:
         )  # fmt: skip
     elif prediction is not None and prediction.silent:
         axes.text(0, -0.15, "silence", ha="center", color="0.4")
-    elif prediction is not None and prediction.mode == "speaker_adaptive":
+    elif prediction is not None and prediction.mode == SPEAKER_ADAPTIVE_MODE:
         axes.text(0, -0.8, "calibrated to your voice:\nno valence/arousal", ha="center", color="0.4")
     axes.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="valence", ylabel="arousal", aspect="equal")
     axes.set_title("Circumplex (Russell)", fontsize=10)
@@ -261,7 +264,7 @@ SEGMENT_CHOICES = {"whole clip (windows when long)": "window", "speech segments 
 
 def against_voice(
     recognizer: EmotionRecognizer,
-    adaptive: Any,
+    adaptive: SpeakerAdaptiveScoring,
     calibration: VoiceCalibration,
     path: str,
     *,
@@ -291,7 +294,7 @@ def predict(
     max_mb: float,
     segment: str = "window",
     calibration: VoiceCalibration | None = None,
-    adaptive: Any = None,
+    adaptive: SpeakerAdaptiveScoring | None = None,
 ) -> tuple[Any, plt.Figure, Any, dict[str, Any]]:
     """What the demo shows for one recording: label values, circumplex, timeline, numbers.
 
@@ -419,11 +422,14 @@ def build_demo(
 
 
 def calibration_section(
-    adaptive: Any, calibration: gr.State, mode: gr.Markdown, *, max_mb: float, threshold: float | None
+    adaptive: SpeakerAdaptiveScoring,
+    calibration: gr.State,
+    mode: gr.Markdown,
+    *,
+    max_mb: float,
+    threshold: float | None,
 ) -> None:
     """The "Calibrate with your voice" controls and their events (inside the open Blocks and Accordion)."""
-    from ..serving.speaker_adaptive import MIN_CLIPS_PER_SPEAKER, RECOMMENDED_CLIPS_PER_SPEAKER
-
     gr.Markdown(
         CALIBRATION_HELP.format(minimum=MIN_CLIPS_PER_SPEAKER, recommended=RECOMMENDED_CLIPS_PER_SPEAKER)
     )

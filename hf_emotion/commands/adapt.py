@@ -1,8 +1,8 @@
 """``hf-emotion adapt``: add a speaker-adaptive head to a trained model folder.
 
-The head (:mod:`hf_emotion.serving.speaker_adaptive`) is fitted on the split's training and validation speakers,
+The head (:mod:`hf_emotion.training.speaker_adaptive_head`) is fitted on the split's training and validation speakers,
 each standardised on their own clips, and written beside the model's config.json. The model's own
-weights are not changed; ``SpeakerAdaptiveRecognizer.from_pretrained(folder)`` then uses it.
+weights are not changed; ``EmotionRecognizer.from_pretrained(folder)(clips, speaker=...)`` then uses it.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def run(args) -> int:
     from ..errors import ConfigurationError, MissingInputError
     from ..model.batches import with_model_columns
     from ..model.modeling_emotion import EmotionModel
-    from ..serving.speaker_adaptive import fit_head_for_model
+    from ..training.speaker_adaptive_head import fit_head_for_model
 
     if not os.path.isfile(os.path.join(args.model, "config.json")):
         raise MissingInputError(f"--model {args.model}: no config.json; give a trained model folder")

@@ -58,21 +58,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import numpy as np
-    from transformers import AutoFeatureExtractor
-
-    from ..data.conditions import parse_condition
-    from ..data.decode_cache import decode_dataset
+    """Check the arguments, keep the speakers asked for, then score through the path the labels call for."""
     from ..data.splits import Split
-    from ..evaluation.reports import average_predictions, predict_dataset, record_metrics, save_predictions
-    from ..model.batches import with_model_columns
-    from ..model.modeling_emotion import EmotionModel
-    from ..training.trainer import evaluation_trainer
 
-    if args.speaker_norm_probe and len(args.model) > 1:
-        raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
-    if args.speaker_adaptive:
-        _check_speaker_adaptive(args.model)
+    _check_arguments(args)
     raw = load_chosen_corpora(args)
     split = Split.from_json(args.split_file) if args.split_file else None
     if args.speaker_norm_probe and (split is None or split.protocol == "random"):
@@ -81,20 +70,8 @@ def run(args) -> int:
             "training and validation speakers"
         )
     speakers = set(args.speakers or []) | set(split.test if split else [])
-    keep = set(speakers)
-    if args.speaker_norm_probe:
-        keep |= set(split.train) | set(split.validation)
-    if keep:
-        unknown = keep - set(raw["speaker"])
-        if unknown:
-            raise SystemExit(f"speakers {sorted(unknown)} are not in the data")
-        raw = raw.filter(lambda s: s in keep, input_columns="speaker")
+    raw = _keep_speakers(raw, speakers | _probe_speakers(args, split))
     data_names = raw.features["emotion"].names
-    for spec in args.condition:  # before any decoding: a typo fails at once
-        try:
-            parse_condition(spec)
-        except ValueError as error:
-            raise SystemExit(f"--condition: {error}") from error
     if args.labels or args.condition or set(data_names) != set(_model_labels(args.model[0])):
         if args.speaker_norm_probe:
             raise SystemExit(
@@ -102,25 +79,60 @@ def run(args) -> int:
                 "and --condition, or evaluate on data with the model's labels"
             )
         return _run_cross_corpus(args, raw)
+    return _run_same_labels(args, raw, split, speakers)
+
+
+def _check_arguments(args) -> None:
+    """What can be refused before any audio is read: flags that need one model, a head, known conditions."""
+    from ..data.conditions import parse_condition
+
+    if args.speaker_norm_probe and len(args.model) > 1:
+        raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
+    if args.speaker_adaptive:
+        _check_speaker_adaptive(args.model)
+    for spec in args.condition:  # before any decoding: a typo fails at once
+        try:
+            parse_condition(spec)
+        except ValueError as error:
+            raise SystemExit(f"--condition: {error}") from error
+
+
+def _probe_speakers(args, split) -> set[str]:
+    """The speakers the speaker-normalised probe is fitted on, besides the evaluated ones."""
+    return set(split.train) | set(split.validation) if args.speaker_norm_probe else set()
+
+
+def _keep_speakers(raw, keep: set[str]):
+    """The clips of these speakers (all clips when none are named); unknown speakers are an error."""
+    if not keep:
+        return raw
+    unknown = keep - set(raw["speaker"])
+    if unknown:
+        raise SystemExit(f"speakers {sorted(unknown)} are not in the data")
+    return raw.filter(lambda s: s in keep, input_columns="speaker")
+
+
+def _run_same_labels(args, raw, split, speakers: set[str]) -> int:
+    """Data with the model's own labels: every model's predictions through the evaluation Trainer (their mean
+    for an ensemble), with the probe and the head's scores when asked for."""
+    import numpy as np
+    from transformers import AutoFeatureExtractor
+
+    from ..data.decode_cache import decode_dataset
+    from ..evaluation.reports import average_predictions, predict_dataset, record_metrics, save_predictions
+    from ..model.batches import with_model_columns
+    from ..model.modeling_emotion import EmotionModel
+    from ..training.trainer import evaluation_trainer
+
+    data_names = raw.features["emotion"].names
     models = [EmotionModel.from_pretrained(name).eval() for name in args.model]
     extractors = [AutoFeatureExtractor.from_pretrained(name) for name in args.model]
-    model, extractor = models[0], extractors[0]
-    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    for name, other, other_extractor in zip(args.model[1:], models[1:], extractors[1:], strict=True):
-        other_names = [other.config.id2label[i] for i in range(other.config.num_labels)]
-        if other_names != names or other_extractor.sampling_rate != extractor.sampling_rate:
-            raise SystemExit(
-                f"{name} (labels {other_names}, {other_extractor.sampling_rate} Hz) cannot be averaged with "
-                f"{args.model[0]} (labels {names}, {extractor.sampling_rate} Hz)"
-            )
-    missing = sorted(set(data_names) - set(names))
-    if missing:
-        raise SystemExit(f"the data has labels {missing} that {args.model[0]} does not predict ({names})")
+    names = _check_same_labels(args.model, models, extractors, data_names)
     # Re-index the data's labels onto the model's.
     raw = raw.map(
         lambda e: {"emotion": [names.index(data_names[i]) for i in e]}, input_columns="emotion", batched=True
     )
-    decoded, skipped = decode_dataset(raw, extractor.sampling_rate)
+    decoded, skipped = decode_dataset(raw, extractors[0].sampling_rate)
     decoded = with_model_columns(decoded)
     dataset = decoded.filter(lambda s: s in speakers, input_columns="speaker") if speakers else decoded
     os.makedirs(args.output_dir, exist_ok=True)
@@ -141,7 +153,7 @@ def run(args) -> int:
             record[key] = np.round(record[key], 5).tolist()
     if args.speaker_norm_probe:
         metrics |= _speaker_norm_probe(
-            model, decoded, split, trainer.data_collator, names, args.batch_size, trainer.args.device
+            models[0], decoded, split, trainer.data_collator, names, args.batch_size, trainer.args.device
         )
     if args.speaker_adaptive:
         metrics |= _speaker_adaptive_scores(args, dataset, names, None)
@@ -153,6 +165,23 @@ def run(args) -> int:
     logger.info("UA %.3f, WA %.3f on %d clips", metrics["eval_ua"], metrics["eval_wa"], len(dataset))
     print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}, indent=2))
     return 0
+
+
+def _check_same_labels(model_names: list[str], models, extractors, data_names: list[str]) -> list[str]:
+    """The first model's label names, once every model has them (and the same rate) and the data no others."""
+    model, extractor = models[0], extractors[0]
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    for name, other, other_extractor in zip(model_names[1:], models[1:], extractors[1:], strict=True):
+        other_names = [other.config.id2label[i] for i in range(other.config.num_labels)]
+        if other_names != names or other_extractor.sampling_rate != extractor.sampling_rate:
+            raise SystemExit(
+                f"{name} (labels {other_names}, {other_extractor.sampling_rate} Hz) cannot be averaged with "
+                f"{model_names[0]} (labels {names}, {extractor.sampling_rate} Hz)"
+            )
+    missing = sorted(set(data_names) - set(names))
+    if missing:
+        raise SystemExit(f"the data has labels {missing} that {model_names[0]} does not predict ({names})")
+    return names
 
 
 def _model_labels(name: str) -> list[str]:
@@ -208,7 +237,7 @@ def _run_cross_corpus(args, raw) -> int:
 
 def _check_speaker_adaptive(models: list[str]) -> None:
     """Before any audio is decoded: one model, with a head."""
-    from ..serving.speaker_adaptive import HEAD_FILE
+    from ..model.files import SPEAKER_ADAPTIVE_HEAD_FILE as HEAD_FILE
 
     if len(models) > 1:
         raise SystemExit("--speaker_adaptive scores one model's speaker-adaptive head; give one --model")
@@ -221,39 +250,33 @@ def _check_speaker_adaptive(models: list[str]) -> None:
 
 def _speaker_adaptive_scores(args, decoded, data_names: list[str], labels: list[str] | None) -> dict:
     """``eval_adaptive_*`` of the model's head on the evaluated clips (``emotion`` in ``data_names`` ids), each
-    speaker standardised on all their own clips of the labels the head, the data (and ``labels``) share."""
-    from transformers import AutoFeatureExtractor
+    speaker standardised on all their own clips of the labels the head, the data (and ``labels``) share.
 
-    from ..model.batches import with_model_columns
-    from ..model.modeling_emotion import EmotionModel
-    from ..serving.speaker_adaptive import SpeakerAdaptiveHead, score_speaker_adaptive
+    Scored as ``predict --speaker`` scores: through the recognizer's speaker-adaptive scoring (any one model,
+    torch or its ONNX export), on the clips cut to ``--max_seconds``.
+    """
+    from ..evaluation.cross_corpus import corpus_signals
+    from ..serving.recognizer import EmotionRecognizer
 
-    name = args.model[0]
-    head = SpeakerAdaptiveHead.load(name)
-    model = EmotionModel.from_pretrained(name).eval()
-    extractor = AutoFeatureExtractor.from_pretrained(name)
-    model_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    shared = [label for label in (labels or head.labels) if label in head.labels and label in data_names]
+    recognizer = EmotionRecognizer.from_pretrained(args.model[0], batch_size=args.batch_size)
+    adaptive = recognizer.speaker_adaptive()
+    shared = [
+        label for label in (labels or adaptive.labels) if label in adaptive.labels and label in data_names
+    ]
     if not shared:
-        raise SystemExit(f"--speaker_adaptive: the head's labels {head.labels} and the data's share none")
-    to_model = {data_names.index(label): model_names.index(label) for label in shared}
-    dataset = (
-        decoded.with_format(None)
-        .filter(lambda y: y in to_model, input_columns="emotion")
-        .map(lambda e: {"emotion": [to_model[y] for y in e]}, input_columns="emotion", batched=True)
-    )
+        raise SystemExit(f"--speaker_adaptive: the head's labels {adaptive.labels} and the data's share none")
+    wanted = {data_names.index(label) for label in shared}
+    dataset = decoded.with_format(None).filter(lambda y: y in wanted, input_columns="emotion")
     try:
-        metrics = score_speaker_adaptive(
-            head,
-            model,
-            extractor,
-            with_model_columns(dataset),
-            labels=shared,
+        probabilities = adaptive.probabilities(
+            corpus_signals(dataset, recognizer.sampling_rate, args.max_seconds),
+            list(dataset["speaker"]),
             max_seconds=args.max_seconds,
-            batch_size=args.batch_size,
         )
     except ValueError as error:  # a speaker with too few clips
         raise SystemExit(f"--speaker_adaptive: {error}") from error
+    truth = [adaptive.labels.index(data_names[y]) for y in dataset["emotion"]]
+    metrics = restricted_head_metrics(probabilities, truth, adaptive.labels, shared)
     logger.info(
         "Speaker-adaptive head (transductive: each speaker standardised on all their own evaluated clips, "
         "not clip by clip): UA %.3f over %s on %d clips",
@@ -262,6 +285,20 @@ def _speaker_adaptive_scores(args, decoded, data_names: list[str], labels: list[
         len(dataset),
     )
     return metrics | {"adaptive_labels": shared}
+
+
+def restricted_head_metrics(
+    probabilities, truth: list[int], head_labels: list[str], shared: list[str], prefix: str = "eval_adaptive"
+) -> dict[str, float]:
+    """``<prefix>_<ua|wa|macro_f1|f1_label>`` over the head's labels, the arg-max restricted to ``shared``."""
+    import numpy as np
+
+    from ..evaluation.metrics import classification_metrics
+
+    keep = [head_labels.index(name) for name in shared]
+    predicted = np.asarray(keep)[probabilities[:, keep].argmax(axis=1)]
+    metrics = classification_metrics(truth, predicted, head_labels)
+    return {f"{prefix}_{key}": value for key, value in metrics.items()}
 
 
 def _speaker_norm_probe(model, decoded, split, collator, label_names, batch_size: int, device) -> dict:

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hf_emotion.serving.export import export_onnx
-    from hf_emotion.serving.scorers import is_onnx_folder
+    from hf_emotion.serving.loading import is_onnx_folder
 
     if is_onnx_folder(args.model):
         logger.error("--model %s is already an ONNX export; give the trained model folder", args.model)

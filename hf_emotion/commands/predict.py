@@ -209,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     handle = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")
     try:
         adaptive = args.speaker is not None or args.per_recording
-        labels = recognizer.adaptive_head.labels if adaptive else recognizer.labels
+        labels = recognizer.speaker_adaptive().labels if adaptive else recognizer.labels
         writer = _Writer(handle, fmt, labels)
         chunk = max(1, args.batch_size * FILES_PER_CALL_FACTOR)
         with tqdm(
@@ -241,7 +241,7 @@ def check_speaker_adaptive(args: argparse.Namespace, recognizer: Any, files: lis
         raise ValueError(
             "--speaker and --per_recording score clips or windows, not VAD segments; drop --segment vad"
         )
-    recognizer.speaker_adaptive()  # the model has a head, and is one torch model
+    recognizer.speaker_adaptive()  # the model has a head, and is one model (torch, or an export with it)
     if args.speaker is not None:
         if args.window is not None:
             raise ValueError(

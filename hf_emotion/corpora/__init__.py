@@ -1,27 +1,23 @@
 """Emotion corpora → ``datasets.Dataset`` with the standard columns; what each corpus is and where it comes from.
 
-Code outside this package imports from here, never from the modules inside it.
+One module per corpus (``ravdess``, ``crema_d``, ``tess``, ``savee``, ``emodb``, ``iemocap``,
+``msp_podcast``; ``generic`` for any other dataset), listed in ``registry``; docs/CORPORA.md says
+how to add one. Code outside this package imports from here, never from the modules inside it.
 """
 
-from .download import CORPORA, DownloadError, cached_dataset_dir, data_home, download
-from .layouts import load_emodb, load_iemocap, load_msp_podcast, load_savee, load_tess
-from .loading import (
-    AUDIO_EXTENSIONS,
-    BUILTIN_CORPORA,
-    CARD_CORPORA,
-    LICENCES,
-    LICENSE_NAMES,
-    STANDARD_COLUMNS,
-    check_generic_dataset,
-    load_audio_dataset,
-    load_corpora,
-    load_corpus,
-    load_crema_d,
-    load_ravdess,
-    parse_crema_d_name,
-    parse_ravdess_name,
-    unify_labels,
-)
+from .cache import cached_dataset_dir, data_home, download
+from .crema_d import load_crema_d, parse_crema_d_name
+from .dataset import AUDIO_EXTENSIONS, STANDARD_COLUMNS
+from .download import DownloadError
+from .emodb import load_emodb
+from .generic import load_audio_dataset
+from .iemocap import load_iemocap
+from .loading import check_generic_dataset, load_corpora, load_corpus, unify_labels
+from .msp_podcast import load_msp_podcast
+from .ravdess import RAVDESS_EMOTION_CODES, load_ravdess, parse_ravdess_name
+from .registry import BUILTIN_CORPORA, CARD_CORPORA, CORPORA, LICENCES, LICENSE_NAMES
+from .savee import load_savee
+from .tess import load_tess
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -31,6 +27,7 @@ __all__ = [
     "DownloadError",
     "LICENCES",
     "LICENSE_NAMES",
+    "RAVDESS_EMOTION_CODES",
     "STANDARD_COLUMNS",
     "cached_dataset_dir",
     "check_generic_dataset",

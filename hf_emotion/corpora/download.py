@@ -1,17 +1,9 @@
-"""The built-in corpora fetched from their official sources into a local cache.
+"""Fetching files from the web into a folder: checked, resumable, with a progress bar.
 
-- RAVDESS (speech, song): Zenodo record 1188976, ``Audio_Speech_Actors_01-24.zip`` /
-  ``Audio_Song_Actors_01-24.zip``. The record's API lists each file's size and MD5, which are
-  checked; the zip is tested and extracted (``Actor_XX/*.wav``, as :func:`load_ravdess` reads).
-- CREMA-D: the CheyneyComputerScience/CREMA-D GitHub repository: every ``AudioWAV/*.wav``,
-  ``VideoDemographics.csv`` and ``summaryTable.csv`` (found by name: the repository has moved it
-  between folders). The clips are Git LFS objects: each pointer gives the clip's SHA-256 and
-  size, and the clip itself comes from GitHub's LFS media host, checked against both.
-
-Downloads show a progress bar, resume a cut transfer with an HTTP ``Range`` request, and land
-in ``~/.cache/hf_emotion/data/<folder>`` (``$HF_EMOTION_HOME/data`` when set) unless told
-otherwise. A corpus folder is complete once its marker file is written, so a second call, or a
-training run pointed at the cache, does nothing more.
+The machinery only. Which files make up a corpus, and where they are published, each corpus
+module says (``ravdess.py``: a Zenodo record; ``crema_d.py``: a GitHub repository whose clips are
+Git LFS media). A transfer that is cut resumes with an HTTP ``Range`` request, and a file is
+checked against the size and hashes its source publishes before it is kept.
 """
 
 from __future__ import annotations
@@ -20,13 +12,12 @@ import hashlib
 import http.client
 import json
 import logging
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,28 +28,9 @@ from ..errors import UserError
 
 logger = logging.getLogger(__name__)
 
-ZENODO = "https://zenodo.org"
-RAVDESS_RECORD = "1188976"
-CREMA_D_REPOSITORY = "CheyneyComputerScience/CREMA-D"
 GITHUB_API = "https://api.github.com"
 GITHUB_RAW = "https://raw.githubusercontent.com"
 GITHUB_MEDIA = "https://media.githubusercontent.com/media"
-
-#: Download name -> (cache folder, what it is). Both RAVDESS zips go into one folder (their file
-#: names differ, and the loader tells speech from song by name), so --dataset ravdess reads both.
-CORPORA: dict[str, tuple[str, str]] = {
-    "ravdess": ("ravdess", "RAVDESS speech (Zenodo record 1188976, Audio_Speech_Actors_01-24.zip)"),
-    "ravdess-song": ("ravdess", "RAVDESS song (Zenodo record 1188976, Audio_Song_Actors_01-24.zip)"),
-    "crema-d": ("crema-d", "CREMA-D (github.com/CheyneyComputerScience/CREMA-D, AudioWAV/ and two tables)"),
-}
-#: Built-in corpus names of --dataset -> the downloads they read.
-DATASET_DOWNLOADS: dict[str, tuple[str, ...]] = {
-    "ravdess": ("ravdess", "ravdess-song"),
-    "ravdess_speech": ("ravdess",),
-    "ravdess_song": ("ravdess-song",),
-    "crema_d": ("crema-d",),
-}
-_ZIPS = {"ravdess": "Audio_Speech_Actors_01-24.zip", "ravdess-song": "Audio_Song_Actors_01-24.zip"}
 CHUNK = 1 << 20
 
 
@@ -81,26 +53,11 @@ class RemoteFile:
     sha256: str | None = None
 
 
-def data_home() -> Path:
-    """``$HF_EMOTION_HOME/data``, else ``~/.cache/hf_emotion/data``."""
-    home = os.environ.get("HF_EMOTION_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "hf_emotion")
-    return Path(home) / "data"
-
-
-def corpus_dir(name: str) -> Path:
-    """The cache folder of download ``name`` (it may not exist yet)."""
-    return data_home() / CORPORA[name][0]
-
-
-def marker(folder: Path, name: str) -> Path:
-    """The file that says download ``name`` finished in ``folder``."""
-    return folder / f".hf_emotion-{name}.json"
-
-
 # --------------------------------------------------------------------------- HTTP
 
 
-def _open(url: str, headers: dict[str, str] | None = None, data: bytes | None = None):
+def open_url(url: str, headers: dict[str, str] | None = None, data: bytes | None = None):
+    """``urlopen`` whose failures are a :class:`DownloadError` saying what to do."""
     request = urllib.request.Request(url, headers={"User-Agent": "hf-emotion", **(headers or {})}, data=data)
     try:
         return urllib.request.urlopen(request, timeout=60)
@@ -115,7 +72,7 @@ def _open(url: str, headers: dict[str, str] | None = None, data: bytes | None = 
 
 
 def read_json(url: str) -> dict | list:
-    with _open(url, {"Accept": "application/json"}) as response:
+    with open_url(url, {"Accept": "application/json"}) as response:
         return json.load(response)
 
 
@@ -157,7 +114,7 @@ def fetch(remote: RemoteFile, destination: Path, *, progress: bool = True) -> Pa
         part.unlink()
         have = 0
     if remote.size is None or have < remote.size:
-        with _open(remote.url, {"Range": f"bytes={have}-"} if have else {}) as response:
+        with open_url(remote.url, {"Range": f"bytes={have}-"} if have else {}) as response:
             if have and response.status != 206:
                 logger.info("%s: the server does not resume; starting again", remote.url)
                 have = 0
@@ -190,11 +147,28 @@ def _transfer(response, part: Path, have: int, remote: RemoteFile, progress: boo
         ) from error
 
 
-# --------------------------------------------------------------------------- RAVDESS
+def fetch_all(files: Sequence[RemoteFile], folder: Path, description: str) -> None:
+    """Fetch many small files into ``folder`` (each at ``folder/<name>``), eight at a time, one bar in bytes."""
+    with (
+        ThreadPoolExecutor(8) as pool,
+        tqdm(total=sum(f.size or 0 for f in files), unit="B", unit_scale=True, desc=description) as bar,
+    ):
+
+        def one(remote: RemoteFile) -> None:
+            fetch(remote, folder / remote.name, progress=False)
+            bar.update(remote.size or 0)
+
+        list(pool.map(one, files))
 
 
-def zenodo_file(record: str, key: str, *, base: str = ZENODO) -> RemoteFile:
-    """A file of a Zenodo record, with the size and MD5 the record's API publishes."""
+# --------------------------------------------------------------------------- Zenodo
+
+
+def zenodo_file(record: str, key: str, *, base: str) -> RemoteFile:
+    """A file of a Zenodo record, with the size and MD5 the record's API publishes.
+
+    ``base``: the server root (https://zenodo.org, or a mirror laid out as Zenodo).
+    """
     url = f"{base.rstrip('/')}/api/records/{record}"
     listing = read_json(url)
     for entry in listing.get("files", []):
@@ -225,39 +199,26 @@ def extract_zip(archive: Path, folder: Path) -> int:
     return len(members)
 
 
-def download_ravdess(name: str, folder: Path, *, url: str | None = None) -> int:
-    """RAVDESS speech (``name="ravdess"``) or song (``"ravdess-song"``) into ``folder``.
-
-    ``url``: a Zenodo-compatible server root (default https://zenodo.org), or the zip itself.
-    """
-    key = _ZIPS[name]
-    if url and url.endswith(".zip"):
-        remote = RemoteFile(url=url, name=key)  # a mirror publishes no checksum: the zip test remains
-    else:
-        remote = zenodo_file(RAVDESS_RECORD, key, base=url or ZENODO)
-    archive = fetch(remote, folder / key)
-    count = extract_zip(archive, folder)
-    archive.unlink()
-    return count
-
-
-# --------------------------------------------------------------------------- CREMA-D
+# --------------------------------------------------------------------------- GitHub
 
 
 @dataclass(frozen=True)
 class GitHubSource:
-    """Where a GitHub repository's listing, pointers and LFS media are read from."""
+    """Where a GitHub repository's listing, raw files and LFS media are read from."""
 
-    repository: str = CREMA_D_REPOSITORY
+    repository: str
     api: str = GITHUB_API
     raw: str = GITHUB_RAW
     media: str = GITHUB_MEDIA
 
     @classmethod
-    def mirror(cls, root: str) -> GitHubSource:
+    def mirror(cls, repository: str, root: str) -> GitHubSource:
         """A mirror serving the three under ``root/api``, ``root/raw`` and ``root/media``."""
         root = root.rstrip("/")
-        return cls(api=f"{root}/api", raw=f"{root}/raw", media=f"{root}/media")
+        return cls(repository, api=f"{root}/api", raw=f"{root}/raw", media=f"{root}/media")
+
+    def raw_url(self, branch: str, path: str) -> str:
+        return f"{self.raw}/{self.repository}/{branch}/{path}"
 
 
 def parse_lfs_pointer(text: str) -> tuple[str, int] | None:
@@ -268,119 +229,14 @@ def parse_lfs_pointer(text: str) -> tuple[str, int] | None:
     return fields["oid"].removeprefix("sha256:"), int(fields["size"])
 
 
-def repository_paths(source: GitHubSource, branch: str) -> list[str]:
-    """Every file path of ``branch`` except those inside the other media folders.
-
-    One recursive listing of the whole repository (about 30,000 files: clips in WAV and MP3,
-    videos) can come back truncated, so the top level is listed alone, AudioWAV/ alone, and the
-    remaining folders recursively; AudioMP3/ and the Video*/ folders are not needed and skipped.
-    """
-    trees = f"{source.api}/repos/{source.repository}/git/trees"
-    paths = []
-    for entry in read_json(f"{trees}/{branch}").get("tree", []):
-        name = entry["path"]
-        if entry["type"] == "blob":
-            paths.append(name)
-        elif name == "AudioWAV" or not name.startswith(("Audio", "Video")):
-            listing = read_json(f"{trees}/{entry['sha']}" + ("" if name == "AudioWAV" else "?recursive=1"))
-            if listing.get("truncated"):
-                raise DownloadError(
-                    f"{source.repository}: GitHub truncated the listing of {name}/; try again later"
-                )
-            paths += [f"{name}/{e['path']}" for e in listing.get("tree", []) if e["type"] == "blob"]
-    return paths
-
-
-def crema_d_files(source: GitHubSource) -> Iterator[RemoteFile]:
-    """The clips (LFS media, with their pointers' SHA-256 and size) and the two tables."""
-    repository = read_json(f"{source.api}/repos/{source.repository}")
-    branch = repository.get("default_branch", "master")
-    paths = repository_paths(source, branch)
-    tables = {}
-    for wanted in ("VideoDemographics.csv", "summaryTable.csv"):
-        found = sorted((p for p in paths if p.rsplit("/", 1)[-1] == wanted), key=len)
-        if not found:
-            raise DownloadError(f"{source.repository}: no {wanted} in branch {branch}")
-        tables[wanted] = found[0]
-    clips = sorted(p for p in paths if p.startswith("AudioWAV/") and p.endswith(".wav"))
-    if not clips:
-        raise DownloadError(f"{source.repository}: no AudioWAV/*.wav in branch {branch}")
-    for name, path in tables.items():
-        yield RemoteFile(url=f"{source.raw}/{source.repository}/{branch}/{path}", name=name)
-
-    def pointer(path: str) -> RemoteFile:
-        with _open(f"{source.raw}/{source.repository}/{branch}/{path}") as response:
-            head = response.read(1024)
-        parsed = parse_lfs_pointer(head.decode("utf-8", "replace"))
-        if parsed is None:  # stored in git itself: the raw file is the clip
-            return RemoteFile(url=f"{source.raw}/{source.repository}/{branch}/{path}", name=path)
-        sha256, size = parsed
-        return RemoteFile(
-            url=f"{source.media}/{source.repository}/{branch}/{path}", name=path, size=size, sha256=sha256
-        )
-
-    with ThreadPoolExecutor(8) as pool:
-        yield from tqdm(pool.map(pointer, clips), total=len(clips), desc="CREMA-D LFS pointers", unit="file")
-
-
-def download_crema_d(folder: Path, *, url: str | None = None) -> int:
-    """CREMA-D's clips into ``folder/AudioWAV`` and its two tables into ``folder``."""
-    source = GitHubSource.mirror(url) if url else GitHubSource()
-    files = list(crema_d_files(source))
-    clips = [f for f in files if f.name.startswith("AudioWAV/")]
-    for table in (f for f in files if f not in clips):
-        fetch(table, folder / table.name, progress=False)
-    with (
-        ThreadPoolExecutor(8) as pool,
-        tqdm(
-            total=sum(c.size or 0 for c in clips), unit="B", unit_scale=True, desc="CREMA-D AudioWAV"
-        ) as bar,
-    ):
-
-        def one(clip: RemoteFile) -> None:
-            fetch(clip, folder / clip.name, progress=False)
-            bar.update(clip.size or 0)
-
-        list(pool.map(one, clips))
-    return len(clips)
-
-
-# --------------------------------------------------------------------------- entry points
-
-
-def download(name: str, out: str | os.PathLike | None = None, *, url: str | None = None) -> Path:
-    """Fetch corpus ``name`` (a key of :data:`CORPORA`) into ``out`` (default: the cache); return it.
-
-    A folder already marked complete is returned as it is.
-    """
-    if name not in CORPORA:
-        raise DownloadError(f"unknown corpus {name!r}; choose one of: {', '.join(CORPORA)}")
-    folder = Path(out) if out else corpus_dir(name)
-    if marker(folder, name).is_file():
-        logger.info("%s is already in %s", name, folder)
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    if name == "crema-d":
-        count = download_crema_d(folder, url=url)
-    else:
-        count = download_ravdess(name, folder, url=url)
-    marker(folder, name).write_text(json.dumps({"corpus": name, "files": count, "source": url or "official"}))
-    logger.info("%s: %d files in %s", name, count, folder)
-    return folder
-
-
-def cached_dataset_dir(dataset: str) -> str:
-    """The cache folder a built-in ``--dataset`` reads when no ``--data_dir`` is given, downloaded
-    first (after a notice, with no prompt) when it is not complete yet."""
-    for name in DATASET_DOWNLOADS[dataset]:
-        folder = corpus_dir(name)
-        if not marker(folder, name).is_file():
-            logger.warning(
-                "--dataset %s without --data_dir: downloading %s into %s (once; pass --data_dir to use "
-                "a copy you have)",
-                dataset,
-                CORPORA[name][1],
-                folder,
-            )
-            download(name, folder)
-    return str(corpus_dir(DATASET_DOWNLOADS[dataset][0]))
+def github_file(source: GitHubSource, branch: str, path: str) -> RemoteFile:
+    """A repository file: its LFS media (with the pointer's SHA-256 and size) when git holds a pointer."""
+    with open_url(source.raw_url(branch, path)) as response:
+        head = response.read(1024)
+    parsed = parse_lfs_pointer(head.decode("utf-8", "replace"))
+    if parsed is None:  # stored in git itself: the raw file is the file
+        return RemoteFile(url=source.raw_url(branch, path), name=path)
+    sha256, size = parsed
+    return RemoteFile(
+        url=f"{source.media}/{source.repository}/{branch}/{path}", name=path, size=size, sha256=sha256
+    )

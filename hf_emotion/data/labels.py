@@ -6,28 +6,8 @@ its training data has, in this order.
 
 from __future__ import annotations
 
-# RAVDESS emotion codes 01-08, in code order.
+# RAVDESS's emotion names, in the order of its codes 01-08 (see hf_emotion/corpora/ravdess.py).
 EMOTIONS: tuple[str, ...] = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
-RAVDESS_EMOTION_CODES: dict[str, str] = {f"{i + 1:02d}": name for i, name in enumerate(EMOTIONS)}
-
-# CREMA-D's six intended emotions (file-name codes) and the single letters of its
-# crowd-perception table (summaryTable.csv, VoiceVote).
-CREMA_D_EMOTIONS: dict[str, str] = {
-    "ANG": "angry",
-    "DIS": "disgust",
-    "FEA": "fearful",
-    "HAP": "happy",
-    "NEU": "neutral",
-    "SAD": "sad",
-}
-CREMA_D_VOTE_LETTERS: dict[str, str] = {
-    "A": "angry",
-    "D": "disgust",
-    "F": "fearful",
-    "H": "happy",
-    "N": "neutral",
-    "S": "sad",
-}
 
 # Common spellings in other datasets, so a Hub dataset's labels unify too.
 ALIASES: dict[str, str] = {

@@ -5,7 +5,7 @@ placing categorical emotions on Russell's circumplex, each emotion gets a fixed
 (valence, arousal) coordinate and the recorded intensity scales the arousal. These are
 *proxy* targets: they teach the regression head where an emotion lies on the plane, not
 how a listener rated that particular clip. A dataset with real valence/arousal columns
-uses those instead (see ``hf_emotion.corpora.loading.load_audio_dataset``).
+uses those instead (see ``hf_emotion.corpora.generic.load_audio_dataset``).
 
 Coordinates: pleasure (valence) and arousal ratings of emotion terms on a -1..1 scale from
 Russell, J. A. & Mehrabian, A. (1977), "Evidence for a three-factor theory of emotions",

@@ -155,6 +155,13 @@ def plot_valence_arousal(
     plt.close(fig)
 
 
+def headline(metrics: dict) -> str:
+    """``ua 0.801, wa 0.795, ...``: the headline metrics of a dict with prefixed keys (``eval_ua``, ...)."""
+    return ", ".join(
+        f"{k.split('_', 1)[1]} {v:.3f}" for k, v in metrics.items() if k.split("_", 1)[-1] in HEADLINE_METRICS
+    )
+
+
 def summarize_folds(results: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
     """Mean and (population) standard deviation of every numeric metric over folds."""
     keys = sorted({k for r in results for k, v in r.items() if isinstance(v, (int, float))})

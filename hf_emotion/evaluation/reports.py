@@ -10,14 +10,24 @@ import numpy as np
 import torch
 from transformers import Trainer
 
-from ..training.trainer import IGNORE_KEYS, unpack_predictions
 from .metrics import (
     classification_metrics,
+    format_summary_markdown,
     plot_confusion_matrix,
     plot_valence_arousal,
     regression_metrics,
 )
 from .speaker_normalisation import speaker_normalize_scores
+
+#: Model outputs that are not predictions: kept out of what the Trainer gathers at evaluation.
+IGNORE_KEYS = ["classification_loss", "regression_loss", "hidden_states"]
+
+
+def unpack_predictions(predictions) -> tuple[np.ndarray, np.ndarray]:
+    """(logits, valence_arousal) from what the Trainer gathered."""
+    if isinstance(predictions, (tuple, list)):
+        return np.asarray(predictions[0]), np.asarray(predictions[1])
+    return np.asarray(predictions), np.full((len(predictions), 2), np.nan)
 
 
 def predict_dataset(trainer: Trainer, dataset, label_names: Sequence[str], prefix: str) -> tuple[dict, dict]:
@@ -131,4 +141,33 @@ def save_predictions(record: dict, output_dir: str, title: str = "") -> None:
         record["y_true"],
         record["label_names"],
         os.path.join(output_dir, "valence_arousal.png"),
+    )
+
+
+def save_cv_summary(
+    output_dir: str,
+    fold_metrics: Sequence[dict],
+    fold_records: Sequence[dict],
+    summary: dict,
+    means: dict,
+    *,
+    label_names: Sequence[str],
+    title: str,
+    keys: Sequence[str],
+) -> None:
+    """What a cross-validation leaves beside its folds: cv_summary.json (every fold's metrics and their
+    summary), cv_summary.md (the table of ``keys``), all_results.json (``means``) and the confusion matrix of
+    every fold's test clips pooled (``fold_records``: each fold's predictions record)."""
+    with open(os.path.join(output_dir, "cv_summary.json"), "w") as handle:
+        json.dump({"folds": list(fold_metrics), "summary": summary}, handle, indent=2)
+    with open(os.path.join(output_dir, "cv_summary.md"), "w") as handle:
+        handle.write(format_summary_markdown(summary, title, keys))
+    with open(os.path.join(output_dir, "all_results.json"), "w") as handle:
+        json.dump(means, handle, indent=2)
+    plot_confusion_matrix(
+        [y for record in fold_records for y in record["y_true"]],
+        [y for record in fold_records for y in record["y_pred"]],
+        label_names,
+        os.path.join(output_dir, "confusion_matrix.png"),
+        title=f"all {len(fold_records)} folds pooled",
     )

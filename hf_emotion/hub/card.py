@@ -1,34 +1,25 @@
-"""Sharing a trained model on the Hugging Face Hub: its model card, and one push at the end of a run.
+"""The model card of a trained model, as the Hugging Face Hub reads it.
 
 The card is built with `huggingface_hub`'s `ModelCard` / `ModelCardData` / `EvalResult`, so its YAML header is
 what the Hub reads: `base_model` as a Hub id (never a local cache folder), the licence the training data allow,
-`datasets`, `pipeline_tag`, and a `model-index` with the speaker-independent results.
-
-The push is one commit made from the main process after the run: the model the run exported, its card, the
-cross-validation summary and plots, and, when asked, each fold's model in `fold_k/`. Checkpoints, optimizer
-states, `training_args.bin` (a pickle) and results files that name local paths are never uploaded.
+`datasets`, `pipeline_tag`, and a `model-index` with the speaker-independent results. Its text is the Jinja
+template `model_card_template.md` beside this module (installed with the package); pushing it: `hub.push`.
 """
 
 from __future__ import annotations
 
-import glob
-import json
-import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib import resources
 from typing import Any
 
-from huggingface_hub import CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hf_emotion.backbones import BACKBONES, read_build_record
 from hf_emotion.corpora import CARD_CORPORA as CORPORA
 from hf_emotion.corpora import LICENCES, LICENSE_NAMES
 from hf_emotion.evaluation.unseen_corpora import card_eval_results, card_section
-from hf_emotion.model.files import MODEL_FILE_PATTERNS
-
-logger = logging.getLogger(__name__)
 
 #: Metric key in the results (`eval_<key>`) → its name on the card.
 CARD_METRICS = {
@@ -39,48 +30,14 @@ CARD_METRICS = {
     "ccc_arousal": "CCC arousal",
 }
 TASK = ("audio-classification", "Speech emotion recognition")
-#: Reports pushed beside a model: its card, the cross-validation summary, the plots, the speakers of its split.
-REPORT_FILE_PATTERNS = ("README.md", "cv_summary.md", "*.png", "splits.json")
+#: The card's text, a Jinja template that `ModelCard.from_template` fills (a file of the package, not a string
+#: here: it reads as the Markdown it renders to, and can be edited as such).
+TEMPLATE_NAME = "model_card_template.md"
 
 
-@dataclass
-class PushRequest:
-    """What `--push_to_hub` asked for, held apart from the `TrainingArguments` (see [`take_push_request`])."""
-
-    repo_id: str | None  # None: the run folder's name
-    token: str | None
-    private: bool | None
-    include_folds: bool = False
-
-
-def take_push_request(
-    training_args, *, token: str | None = None, include_folds: bool = False
-) -> PushRequest | None:
-    """Take `--push_to_hub` out of the `TrainingArguments` and return it, or None when no push was asked for.
-
-    Left on, the Trainer creates the repository when it is built, pushes at every checkpoint save and again at
-    `save_model`, with its own model card and `training_args.bin`. The run pushes once, at its end, instead.
-    """
-    if not training_args.push_to_hub:
-        return None
-    request = PushRequest(
-        repo_id=training_args.hub_model_id,
-        token=token or training_args.hub_token,
-        private=training_args.hub_private_repo,
-        include_folds=include_folds,
-    )
-    training_args.push_to_hub = False
-    return request
-
-
-def use_token(token: str | None) -> None:
-    """Make `--token` the token of every Hub call of this process and its children.
-
-    transformers, datasets and huggingface_hub all fall back to `$HF_TOKEN` when a call is given no token, which
-    reaches the calls deep inside the libraries (a dataset's download, a backbone's weights) as well.
-    """
-    if token:
-        os.environ["HF_TOKEN"] = token
+def card_template() -> str:
+    """The text of `model_card_template.md`, read from the installed package."""
+    return resources.files(__package__).joinpath(TEMPLATE_NAME).read_text(encoding="utf-8")
 
 
 def base_model_id(model_name_or_path: str | os.PathLike) -> str | None:
@@ -208,68 +165,6 @@ def dataset_ids(datasets: Sequence[str]) -> list[str]:
     return [os.path.basename(os.path.normpath(name)) if os.path.exists(name) else name for name in datasets]
 
 
-CARD_TEMPLATE = """---
-{{ card_data }}
----
-
-# Speech emotion recognition ({{ dataset_name }})
-
-{{ label_names | length }}-class emotion recognition ({{ label_names | join(", ") }}) with valence and arousal,
-fine-tuned {% if base_model %}from [`{{ base_model }}`](https://huggingface.co/{{ base_model }}) {% endif %}with
-the hf-emotion library.
-
-## Use
-
-```python
-from transformers import pipeline
-
-classifier = pipeline(model="{{ repo_id }}", {{ subfolder_kwarg }}trust_remote_code=True)
-classifier("clip.wav")  # [{"label": ..., "score": ...}, ...] over every emotion, most probable first
-classifier(samples, sampling_rate=44_100, details=True)  # + valence, arousal and, for long input, a timeline
-```
-
-The pipeline is saved with the model (`pipeline_emotion.py`): it scores each clip at its own length, resamples
-any rate, and scores recordings longer than 30 s in 3-s windows. With hf-emotion installed:
-`EmotionRecognizer.from_pretrained("{{ repo_id }}"{% if subfolder %}, subfolder="{{ subfolder }}"{% endif %})("clip.wav")`.
-
-## Evaluation protocol
-
-{{ protocol }}
-Valence/arousal targets are **proxies** derived from the emotion label and its recorded intensity (circumplex
-coordinates, `hf_emotion/data/targets.py`), not listener ratings.{{ mixing }}
-
-## Results
-
-| metric | this model, its test speakers |{% if summary %} mean ± std over {{ folds }} speaker folds |{% endif %}
-|---|---|{% if summary %}---|{% endif %}
-{% for row in rows -%}
-| {{ row.name }} | {{ row.value }} |{% if summary %} {{ row.folds }} |{% endif %}
-{% endfor %}
-{% if corpus_rows %}
-Test UA on each corpus's own test speakers, mean ± std over the folds:
-
-| corpus | UA |
-|---|---|
-{% for row in corpus_rows -%}
-| {{ row.corpus }} | {{ row.value }} |
-{% endfor %}
-{% endif %}
-UA = unweighted average recall (balanced accuracy); WA = accuracy; CCC = concordance correlation coefficient.
-
-{% if unseen_section %}{{ unseen_section }}
-{% endif %}## Data and licences
-
-{% for line in data_lines -%}
-- {{ line }}
-{% endfor %}
-{{ license_sentence }}
-
-Files skipped at loading: {{ skipped }}.
-
-Trained {{ date }} on {{ machine }}.
-"""
-
-
 def _protocol_text(split: Mapping[str, Any], summary: Mapping | None) -> str:
     test, validation = ", ".join(split.get("test", [])), ", ".join(split.get("validation", []))
     if split.get("protocol") == "all_speakers":
@@ -361,31 +256,10 @@ def build_model_card(
         eval_results=eval_results(datasets, metrics, split, summary)
         + card_eval_results(cross_corpus, trained_corpora or ()),
     )
-    rows = [
-        {
-            "name": name,
-            "value": f"{metrics[f'eval_{key}']:.3f}" if f"eval_{key}" in metrics else "none held out",
-            "folds": f"{summary[f'eval_{key}']['mean']:.3f} ± {summary[f'eval_{key}']['std']:.3f}"
-            if summary and f"eval_{key}" in summary
-            else "",
-        }
-        for key, name in CARD_METRICS.items()
-        if f"eval_{key}" in metrics or (summary and f"eval_{key}" in summary)
-    ]
-    corpus_rows = [
-        {"corpus": corpus, "value": f"{folds['mean']:.3f} ± {folds['std']:.3f}"}
-        for corpus, folds in corpus_uas(summary).items()
-    ]
-    data_lines = [
-        f"**{CORPORA[name][0]}** ({CORPORA[name][2]}): {LICENCES[CORPORA[name][3]]}"
-        if name in CORPORA
-        else f"**{dataset_ids([name])[0]}**: see its dataset card"
-        for name in datasets
-    ]
     skipped = ", ".join(f"`{os.path.basename(f['path'])}` ({f['detail']})" for f in skipped_files[:50])
     return ModelCard.from_template(
         card_data,
-        template_str=CARD_TEMPLATE,
+        template_str=card_template(),
         repo_id=repo_id,
         subfolder=subfolder,
         subfolder_kwarg=f'model_kwargs={{"subfolder": "{subfolder}"}}, ' if subfolder else "",
@@ -396,10 +270,13 @@ def build_model_card(
         mixing=_mixing_text(metrics, final=split.get("protocol") == "all_speakers"),
         summary=summary,
         folds=summary["eval_ua"]["n"] if summary else 0,
-        rows=rows,
-        corpus_rows=corpus_rows,
+        rows=_result_rows(metrics, summary),
+        corpus_rows=[
+            {"corpus": corpus, "value": f"{folds['mean']:.3f} ± {folds['std']:.3f}"}
+            for corpus, folds in corpus_uas(summary).items()
+        ],
         unseen_section=card_section(cross_corpus, trained_corpora) if trained_corpora is not None else "",
-        data_lines=data_lines,
+        data_lines=_data_lines(datasets),
         license_sentence=license_sentence,
         skipped=skipped or "none",
         date=datetime.now(timezone.utc).strftime("%Y-%m-%d"),
@@ -407,93 +284,27 @@ def build_model_card(
     )
 
 
-def _remote_code_files(folder: str) -> list[str]:
-    """The Python files a model folder's config names: its `auto_map` classes and `custom_pipelines`."""
-    with open(os.path.join(folder, "config.json")) as handle:
-        config = json.load(handle)
-    references = list(config.get("auto_map", {}).values())
-    references += [task["impl"] for task in config.get("custom_pipelines", {}).values()]
-    return sorted({reference.split(".")[0] + ".py" for reference in references if isinstance(reference, str)})
-
-
-def _folder_files(folder: str) -> list[str]:
-    missing = [
-        name
-        for name in (
-            _remote_code_files(folder) if os.path.isfile(os.path.join(folder, "config.json")) else []
-        )
-        if not os.path.isfile(os.path.join(folder, name))
+def _result_rows(metrics: Mapping[str, Any], summary: Mapping[str, Mapping[str, float]] | None) -> list[dict]:
+    """The results table: each card metric on this model's test speakers and, after cross-validation, over
+    the folds."""
+    return [
+        {
+            "name": name,
+            "value": f"{metrics[f'eval_{key}']:.3f}" if f"eval_{key}" in metrics else "none held out",
+            "folds": f"{summary[f'eval_{key}']['mean']:.3f} ± {summary[f'eval_{key}']['std']:.3f}"
+            if summary and f"eval_{key}" in summary
+            else "",
+        }
+        for key, name in CARD_METRICS.items()
+        if f"eval_{key}" in metrics or (summary and f"eval_{key}" in summary)
     ]
-    if missing:
-        raise FileNotFoundError(
-            f"{folder}: config.json names {', '.join(missing)} but the folder lacks it; save the model there "
-            "again with save_pretrained (copying only some of its files leaves its code behind)"
-        )
-    names = {
-        name
-        for pattern in MODEL_FILE_PATTERNS + REPORT_FILE_PATTERNS
-        for name in glob.glob(pattern, root_dir=folder)
-    }
-    if os.path.isfile(os.path.join(folder, "config.json")):
-        names.update(_remote_code_files(folder))
-    return sorted(name for name in names if os.path.isfile(os.path.join(folder, name)))
 
 
-def files_to_push(run_dir: str | os.PathLike, *, include_folds: bool = False) -> list[str]:
-    """The files of a run that go to the Hub, relative to `run_dir`: the model it exported, its card, the
-    cross-validation summary, plots and split; with `include_folds`, the same of every `fold_k/`."""
-    run_dir = os.fspath(run_dir)
-    files = _folder_files(run_dir)
-    if "config.json" not in files:
-        raise FileNotFoundError(
-            f"{run_dir}: no config.json; push the folder a finished run saved its model to (its --output_dir)"
-        )
-    if include_folds:
-        for fold in sorted(glob.glob("fold_*", root_dir=run_dir)):
-            if os.path.isdir(os.path.join(run_dir, fold)):
-                files += [f"{fold}/{name}" for name in _folder_files(os.path.join(run_dir, fold))]
-    return files
-
-
-def push_run(
-    run_dir: str | os.PathLike,
-    repo_id: str,
-    *,
-    token: str | None = None,
-    private: bool | None = None,
-    include_folds: bool = False,
-    commit_message: str = "Upload hf-emotion model",
-    api: HfApi | None = None,
-):
-    """Upload a finished run to a Hub model repository in one commit (the repository is created if needed).
-
-    Call it once, from the main process, after the run: see [`files_to_push`] for what is uploaded.
-
-    Args:
-        run_dir: The run's output folder.
-        repo_id: `owner/name` of the model repository.
-        token: Hub token, passed to every call (None: the logged-in user's).
-        private: Create the repository private (an existing one keeps its visibility).
-        include_folds: Also upload each cross-validation fold's model, card and plots as `fold_k/`.
-        commit_message: The commit's message.
-        api: The `HfApi` to call (tests pass a recording stand-in).
-
-    Returns:
-        The `CommitInfo` of the commit.
-    """
-    api = api if api is not None else HfApi()
-    run_dir = os.fspath(run_dir)
-    files = files_to_push(run_dir, include_folds=include_folds)
-    repo = api.create_repo(repo_id, token=token, private=private, repo_type="model", exist_ok=True)
-    operations = [
-        CommitOperationAdd(path_in_repo=name, path_or_fileobj=os.path.join(run_dir, name)) for name in files
+def _data_lines(datasets: Sequence[str]) -> list[str]:
+    """One line per corpus trained on: its name, what it holds, its licence (a dataset card for the others)."""
+    return [
+        f"**{CORPORA[name][0]}** ({CORPORA[name][2]}): {LICENCES[CORPORA[name][3]]}"
+        if name in CORPORA
+        else f"**{dataset_ids([name])[0]}**: see its dataset card"
+        for name in datasets
     ]
-    commit = api.create_commit(
-        getattr(repo, "repo_id", repo_id),
-        operations=operations,
-        commit_message=commit_message,
-        token=token,
-        repo_type="model",
-    )
-    logger.info("Pushed %d files of %s to %s", len(files), run_dir, getattr(repo, "repo_id", repo_id))
-    return commit

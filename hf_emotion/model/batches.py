@@ -94,18 +94,34 @@ class EmotionDataCollator:
         return batch
 
 
-def load_feature_extractor(model_name_or_path: str, encoder_type: str, num_mel_bins: int = 80, **kwargs):
-    """The folder's feature extractor, or the standard one for its encoder when it has none.
+def load_feature_extractor(
+    model_name_or_path: str, encoder_type: str | None = None, num_mel_bins: int = 80, **kwargs
+):
+    """The feature extractor saved with a model or encoder (training and serving both load it here).
 
-    An encoder saved with only ``save_pretrained`` of the model (no preprocessor_config.json)
-    still trains: wav2vec2-like encoders get normalised 16 kHz raw audio, Whisper its log-mel
-    extractor with the encoder's number of mel bins.
+    Args:
+        model_name_or_path: a folder or Hub id.
+        encoder_type: for training from a bare encoder: when the folder has no preprocessor_config.json,
+            the standard extractor for this encoder type (wav2vec2-like encoders: normalised 16 kHz raw
+            audio; ``"whisper"``: its log-mel extractor with ``num_mel_bins``). ``None`` (serving a trained
+            model): a missing extractor is an error, since the model was trained on one that is lost.
+        num_mel_bins: the Whisper encoder's mel bins, for the standard extractor.
+        **kwargs: passed to ``AutoFeatureExtractor.from_pretrained`` (``cache_dir``, ``token``, ...).
+
+    Raises:
+        FileNotFoundError: a trained model has no extractor saved beside it (``encoder_type=None``).
     """
     from transformers import AutoFeatureExtractor, Wav2Vec2FeatureExtractor, WhisperFeatureExtractor
 
     try:
         return AutoFeatureExtractor.from_pretrained(model_name_or_path, **kwargs)
     except (OSError, ValueError) as error:
+        if encoder_type is None:
+            raise FileNotFoundError(
+                f"{model_name_or_path}: the model has no feature extractor saved next to it "
+                f"(preprocessor_config.json); save it with feature_extractor.save_pretrained("
+                f"{model_name_or_path!r}). ({error})"
+            ) from error
         if not os.path.isdir(model_name_or_path):
             raise
         logger.warning(

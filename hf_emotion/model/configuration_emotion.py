@@ -213,5 +213,5 @@ EmotionConfig.register_for_auto_class()
 
 # Local registration, so `AutoConfig.from_pretrained` works after `import hf_emotion`. The copy of this file that
 # `save_pretrained` writes is imported by transformers under `transformers_modules.*`; it must not re-register.
-if __package__ == "hf_emotion":
+if __package__ == "hf_emotion.model":  # this package, not the copy saved beside a model
     AutoConfig.register(EmotionConfig.model_type, EmotionConfig, exist_ok=True)

@@ -586,5 +586,5 @@ EmotionModel.register_for_auto_class("AutoModelForAudioClassification")
 # Local registration, so `AutoModelForAudioClassification.from_pretrained(folder)` works after `import hf_emotion`.
 # The copy of this file that `save_pretrained` writes is imported under `transformers_modules.*`; it must not
 # re-register.
-if __package__ == "hf_emotion":
+if __package__ == "hf_emotion.model":  # this package, not the copy saved beside a model
     AutoModelForAudioClassification.register(EmotionConfig, EmotionModel, exist_ok=True)

@@ -9,7 +9,10 @@ computes. The exported folder loads with ``EmotionRecognizer.from_pretrained(fol
 Inputs: ``input_features`` (B, M, T) log-mel for Whisper (T even: the recognizer pads an odd
 length with one masked zero frame, as the torch model does inside) or ``input_values`` (B, S)
 raw audio for wav2vec2-like encoders; ``attention_mask`` (B, T or S) when the model takes one.
-Outputs: ``probabilities`` (B, C), ``valence_arousal`` (B, R).
+Outputs: ``probabilities`` (B, C), ``valence_arousal`` (B, R), and ``pooled_hidden_states`` (B, L, H): every
+encoder layer mean-pooled over the unpadded frames, from the same encoder pass, what a speaker-adaptive
+head judges (a model's head is copied into the export, so the export serves ``speaker=`` too; exports
+made before this output existed still load and score clip by clip).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,8 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from hf_emotion.model.files import ONNX_EXPORT_INFO_FILE, ONNX_FILE
-from hf_emotion.serving.scorers import ONNX_MISSING, TorchScorer, even_frames
+from hf_emotion.model.files import ONNX_EXPORT_INFO_FILE, ONNX_FILE, SPEAKER_ADAPTIVE_HEAD_FILE
+from hf_emotion.serving.onnx_scorer import ONNX_MISSING, POOLED_OUTPUT
+from hf_emotion.serving.scorers import TorchScorer, even_frames
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +52,12 @@ QUANTIZE_METHODS = {
     "(onnxruntime quantize_dynamic)",
 }
 QUANTIZE_CHOICES = tuple(QUANTIZE_METHODS)
+OUTPUT_NAMES = ["probabilities", "valence_arousal", POOLED_OUTPUT]
 
 
 class ScoringGraph(nn.Module):
-    """``EmotionModel`` reduced to what inference needs: probabilities and valence/arousal."""
+    """``EmotionModel`` reduced to what inference needs: probabilities, valence/arousal and the pooled
+    hidden states, all from one encoder pass."""
 
     def __init__(self, model: nn.Module, input_name: str) -> None:
         super().__init__()
@@ -58,8 +65,32 @@ class ScoringGraph(nn.Module):
         self.input_name = input_name
 
     def forward(self, inputs: torch.Tensor, attention_mask: torch.Tensor | None = None):
-        output = self.model(**{self.input_name: inputs}, attention_mask=attention_mask)
-        return torch.softmax(output.logits.float(), dim=-1), output.valence_arousal.float()
+        output = self.model(
+            **{self.input_name: inputs}, attention_mask=attention_mask, output_hidden_states=True
+        )
+        probabilities = torch.softmax(output.logits.float(), dim=-1)
+        return (
+            probabilities,
+            output.valence_arousal.float(),
+            self._pooled(output.hidden_states, attention_mask),
+        )
+
+    def _pooled(
+        self, hidden_states: tuple[torch.Tensor, ...], attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """What ``EmotionModel.pooled_hidden_states`` computes, from the hidden states ``forward`` returned:
+        ``(B, L, H)``, each layer's mean over the frames the mask keeps."""
+        stacked = torch.stack(hidden_states, dim=1).float()  # (B, L, F, H)
+        if attention_mask is None:
+            return stacked.mean(dim=2)
+        if self.input_name == "input_features":  # Whisper: conv2 halves the (even) mel frames
+            frame_mask = attention_mask[:, ::2]
+        else:
+            frame_mask = self.model.encoder._get_feature_vector_attention_mask(
+                stacked.shape[2], attention_mask
+            )
+        mask = frame_mask[:, None, :, None].to(stacked.dtype)  # (B, 1, F, 1)
+        return (stacked * mask).sum(dim=2) / mask.sum(dim=2).clamp(min=1.0)
 
 
 def example_inputs(scorer: TorchScorer) -> dict[str, np.ndarray]:
@@ -109,6 +140,9 @@ def export_onnx(
             quantize_int8(fp32_path, out_dir / ONNX_FILE, method=quantize)
     scorer.config.save_pretrained(out_dir)
     scorer.feature_extractor.save_pretrained(out_dir)
+    head = Path(model_dir) / SPEAKER_ADAPTIVE_HEAD_FILE
+    if head.is_file():  # the graph gives the pooled features the head judges: the export serves speaker= too
+        shutil.copyfile(head, out_dir / SPEAKER_ADAPTIVE_HEAD_FILE)
     difference = _check_against_torch(scorer, inputs, out_dir / ONNX_FILE, onnxruntime)
     info = {
         "source": os.fspath(model_dir),
@@ -142,7 +176,7 @@ def _export_graph(
     names = list(inputs)  # [input_name] or [input_name, "attention_mask"]
     args = tuple(torch.from_numpy(inputs[name]) for name in names)
     time_axis = 2 if scorer.is_whisper else 1
-    kwargs = dict(input_names=names, output_names=["probabilities", "valence_arousal"], opset_version=opset)
+    kwargs = dict(input_names=names, output_names=OUTPUT_NAMES, opset_version=opset)
     if dynamo:
         from torch.export import Dim
 
@@ -157,7 +191,7 @@ def _export_graph(
         axes = {names[0]: {0: "batch", time_axis: "time"}}
         if len(names) > 1:
             axes["attention_mask"] = {0: "batch", 1: "time"}
-        kwargs["dynamic_axes"] = {**axes, "probabilities": {0: "batch"}, "valence_arousal": {0: "batch"}}
+        kwargs["dynamic_axes"] = {**axes, **{name: {0: "batch"} for name in OUTPUT_NAMES}}
     with torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(graph, args, str(path), dynamo=dynamo, **kwargs)
 
@@ -230,7 +264,9 @@ arousal in [-1, 1].
 
 Inputs: {", ".join(f"`{name}`" for name in info["inputs"])} as the feature extractor in this
 folder makes them (padding to the longest clip, not to 30 s{"; an odd number of mel frames padded with one zero frame, masked" if info["backbone"] == "whisper" else ""}).
-Outputs: `probabilities` (batch, {len(labels)}) and `valence_arousal` (batch, 2).
+Outputs: `probabilities` (batch, {len(labels)}), `valence_arousal` (batch, 2) and `pooled_hidden_states`
+(batch, layers, hidden): what a speaker-adaptive head judges (`speaker=` in calls, when the folder has
+`{SPEAKER_ADAPTIVE_HEAD_FILE}`).
 
 ## Use
 

@@ -13,15 +13,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hf_emotion.serving.scorers import (
-    ONNX_FILE,
-    ONNX_MISSING,
-    ModelScorer,
-    even_frames,
-    load_feature_extractor,
-)
+from hf_emotion.model.batches import load_feature_extractor
+from hf_emotion.model.files import ONNX_FILE
+from hf_emotion.serving.scorers import ModelScorer, even_frames
 
 logger = logging.getLogger(__name__)
+
+ONNX_MISSING = (
+    "running an exported ONNX model needs onnxruntime: pip install 'hf-emotion[onnx]' "
+    "(or pip install onnxruntime onnx)"
+)
+#: The graph output with the encoder's pooled hidden states, which a speaker-adaptive head judges.
+POOLED_OUTPUT = "pooled_hidden_states"
 
 
 class OnnxScorer(ModelScorer):
@@ -42,6 +45,7 @@ class OnnxScorer(ModelScorer):
 
         folder = Path(folder)
         super().__init__(EmotionConfig.from_pretrained(folder), load_feature_extractor(str(folder)))
+        self.folder = folder
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
@@ -49,6 +53,7 @@ class OnnxScorer(ModelScorer):
             str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
         )
         self.input_names = {node.name for node in self.session.get_inputs()}
+        self.output_names = {node.name for node in self.session.get_outputs()}
         logger.info(
             "loaded %s (ONNX, %s backbone, labels %s)",
             folder,
@@ -56,12 +61,30 @@ class OnnxScorer(ModelScorer):
             self.labels,
         )
 
+    @property
+    def has_pooled_features(self) -> bool:
+        """Whether the graph gives the pooled hidden states (exports made before it was added do not)."""
+        return POOLED_OUTPUT in self.output_names
+
     def run(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        if self.is_whisper:
-            features = even_frames(features)
-        feeds = {name: value for name, value in features.items() if name in self.input_names}
-        probabilities, regression = self.session.run(["probabilities", "valence_arousal"], feeds)
+        probabilities, regression = self.session.run(
+            ["probabilities", "valence_arousal"], self._feeds(features)
+        )
         return probabilities.astype(np.float32), regression.astype(np.float32)
 
+    def run_pooled(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        if not self.has_pooled_features:
+            raise ValueError(
+                f"{self.folder} is an ONNX export without {POOLED_OUTPUT}, which speaker-adaptive mode needs: "
+                "export the model again with this version of hf-emotion export"
+            )
+        (pooled,) = self.session.run([POOLED_OUTPUT], self._feeds(features))
+        return pooled.astype(np.float32)
 
-__all__ = ["OnnxScorer"]
+    def _feeds(self, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.is_whisper:
+            features = even_frames(features)
+        return {name: value for name, value in features.items() if name in self.input_names}
+
+
+__all__ = ["ONNX_MISSING", "POOLED_OUTPUT", "OnnxScorer"]

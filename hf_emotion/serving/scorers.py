@@ -3,13 +3,17 @@
 A scorer only runs a model. Everything around it (decoding, windows, speech segments,
 silence) is :class:`hf_emotion.serving.recognizer.EmotionRecognizer`'s, the same for every scorer:
 
-* :class:`TorchScorer`: an ``EmotionModel`` in torch (any device, any dtype);
+* :class:`TorchScorer` (here): an ``EmotionModel`` in torch (any device, any dtype);
 * :class:`~hf_emotion.serving.onnx_scorer.OnnxScorer`: a folder written by ``hf-emotion export``, run by
   onnxruntime (its own module, so that onnxruntime stays an optional extra);
-* :class:`MeanScorer`: the weighted mean of several scorers (an ensemble).
+* :class:`~hf_emotion.serving.mean_scorer.MeanScorer`: the weighted mean of several scorers (an ensemble).
+
+:func:`hf_emotion.serving.loading.load_scorer` picks the right one for a folder.
 
 Every scorer has ``labels``, ``regression_targets``, ``sampling_rate``, ``max_clip_seconds``
-(the longest signal it takes whole) and ``score(signals, batch_size=...)``.
+(the longest signal it takes whole) and ``score(signals, batch_size=...)``. A scorer of one model
+also gives the encoder's pooled hidden states (``pooled_features``), what a speaker-adaptive head
+judges (:mod:`hf_emotion.serving.adaptive_scoring`).
 """
 
 from __future__ import annotations
@@ -23,18 +27,13 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from hf_emotion.model.batches import model_inputs
-from hf_emotion.model.files import ONNX_FILE
+from hf_emotion.model.batches import load_feature_extractor, model_inputs
 
 logger = logging.getLogger(__name__)
 
 #: Shorter signals (a file's tail) are zero-padded up to this: the convolutional front ends
 #: need a minimum number of samples.
 MIN_MODEL_SECONDS = 0.1
-ONNX_MISSING = (
-    "running an exported ONNX model needs onnxruntime: pip install 'hf-emotion[onnx]' "
-    "(or pip install onnxruntime onnx)"
-)
 
 
 class Scorer(Protocol):
@@ -46,9 +45,10 @@ class Scorer(Protocol):
     def score(self, signals: Sequence[np.ndarray], *, batch_size: int) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-def is_onnx_folder(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a folder written by ``hf-emotion export``."""
-    return os.path.isfile(os.path.join(os.fspath(path), ONNX_FILE))
+class FeatureScorer(Scorer, Protocol):
+    """A scorer of one model, which can also give what its encoder heard (for a speaker-adaptive head)."""
+
+    def pooled_features(self, signals: Sequence[np.ndarray], *, batch_size: int) -> np.ndarray: ...
 
 
 def even_frames(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -110,13 +110,32 @@ class ModelScorer:
             ``(probabilities (N, num_labels), regression outputs (N, R))`` in input order,
             the regression columns in ``regression_targets`` order.
         """
-        min_samples = int(MIN_MODEL_SECONDS * self.sampling_rate)
-        signals = [np.pad(s, (0, max(0, min_samples - s.shape[0]))) for s in signals]
+        signals = self._padded(signals)
         probabilities = np.zeros((len(signals), len(self.labels)), dtype=np.float32)
         regression = np.zeros((len(signals), len(self.regression_targets)), dtype=np.float32)
         for chunk in self._batches(signals, batch_size):
             probabilities[chunk], regression[chunk] = self.run(self.features([signals[i] for i in chunk]))
         return probabilities, regression
+
+    def pooled_features(self, signals: Sequence[np.ndarray], *, batch_size: int = 16) -> np.ndarray:
+        """The encoder's hidden states of every layer, each mean-pooled over the signal's frames.
+
+        Returns:
+            ``(N, L, H)`` float32 in input order: what a speaker-adaptive head judges.
+        """
+        signals = self._padded(signals)
+        rows: list[np.ndarray | None] = [None] * len(signals)
+        for chunk in self._batches(signals, batch_size):
+            pooled = self.run_pooled(self.features([signals[i] for i in chunk]))
+            for row, i in enumerate(chunk):
+                rows[i] = pooled[row]
+        if not rows:
+            return np.zeros((0, 0, 0), dtype=np.float32)
+        return np.stack(rows)
+
+    def _padded(self, signals: Sequence[np.ndarray]) -> list[np.ndarray]:
+        min_samples = int(MIN_MODEL_SECONDS * self.sampling_rate)
+        return [np.pad(s, (0, max(0, min_samples - s.shape[0]))) for s in signals]
 
     def _batches(self, signals: Sequence[np.ndarray], batch_size: int) -> Iterator[list[int]]:
         order = sorted(range(len(signals)), key=lambda i: signals[i].shape[0])
@@ -135,6 +154,10 @@ class ModelScorer:
 
     def run(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """One batch of :meth:`features` → ``(probabilities, regression outputs)`` as float32."""
+        raise NotImplementedError
+
+    def run_pooled(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        """One batch of :meth:`features` → ``(B, L, H)`` pooled hidden states as float32."""
         raise NotImplementedError
 
 
@@ -186,7 +209,7 @@ class TorchScorer(ModelScorer):
                 "(e.g. the output_dir of a finished fine-tuning run) or by hf-emotion export?"
             )
         model = EmotionModel.from_pretrained(name, **hub_kwargs)
-        feature_extractor = load_feature_extractor(name, **hub_kwargs)
+        feature_extractor = load_feature_extractor(name, **hub_kwargs)  # an error if it has none
         logger.info(
             "loaded %s (%s backbone, labels %s)",
             name,
@@ -197,108 +220,26 @@ class TorchScorer(ModelScorer):
 
     @torch.inference_mode()
     def run(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        kwargs = {self.input_name: torch.from_numpy(features[self.input_name]).to(self.device, self.dtype)}
-        if "attention_mask" in features:
-            kwargs["attention_mask"] = torch.from_numpy(features["attention_mask"]).to(self.device)
-        output = self.model(**kwargs)
+        output = self.model(**self._tensors(features))
         probabilities = torch.softmax(output.logits.float(), dim=-1)
         return probabilities.cpu().numpy(), output.valence_arousal.float().cpu().numpy()
 
+    @torch.inference_mode()
+    def run_pooled(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        return self.model.pooled_hidden_states(**self._tensors(features)).float().cpu().numpy()
 
-class MeanScorer:
-    """The weighted mean of several scorers' answers: probabilities and valence/arousal.
-
-    Models trained apart err apart; averaging their probabilities is the plainest way to trade
-    inference time for accuracy (on RAVDESS speech, the fine-tuned Whisper tiny.en and base
-    together score higher than either; see BENCHMARKS.md). Every member must have the same
-    labels in the same order, the same regression targets and the same sampling rate; each
-    scores the same signals its own way (its own feature extractor, device, dtype or runtime).
-
-    Args:
-        members: the scorers (at least two).
-        weights: one non-negative weight per member (normalised to sum 1); default: equal.
-    """
-
-    def __init__(self, members: Sequence[Scorer], *, weights: Sequence[float] | None = None) -> None:
-        members = list(members)
-        if len(members) < 2:
-            raise ValueError(f"an ensemble needs at least two models, got {len(members)}")
-        first = members[0]
-        for index, member in enumerate(members[1:], start=2):
-            for what in ("labels", "regression_targets", "sampling_rate"):
-                if getattr(member, what) != getattr(first, what):
-                    raise ValueError(
-                        f"model {index} of the ensemble has {what} {getattr(member, what)}, model 1 has "
-                        f"{getattr(first, what)}: only models with the same {what} can be averaged"
-                    )
-        weights = np.ones(len(members)) if weights is None else np.asarray(weights, dtype=np.float64)
-        if weights.shape != (len(members),) or (weights < 0).any() or not weights.sum() > 0:
-            raise ValueError(
-                f"weights must be {len(members)} non-negative numbers, not all 0; got {weights.tolist()}"
-            )
-        self.members = members
-        self.weights = weights / weights.sum()
-        self.labels = first.labels
-        self.regression_targets = first.regression_targets
-        self.sampling_rate = first.sampling_rate
-        self.max_clip_seconds = min(member.max_clip_seconds for member in members)
-
-    def score(self, signals: Sequence[np.ndarray], *, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
-        probabilities = np.zeros((len(signals), len(self.labels)), dtype=np.float64)
-        regression = np.zeros((len(signals), len(self.regression_targets)), dtype=np.float64)
-        for weight, member in zip(self.weights, self.members, strict=True):
-            p, r = member.score(signals, batch_size=batch_size)
-            probabilities += weight * p
-            regression += weight * r
-        return probabilities.astype(np.float32), regression.astype(np.float32)
-
-
-def load_feature_extractor(name: str, **hub_kwargs: Any) -> Any:
-    from transformers import AutoFeatureExtractor
-
-    try:
-        return AutoFeatureExtractor.from_pretrained(name, **hub_kwargs)
-    except (OSError, ValueError) as error:
-        raise FileNotFoundError(
-            f"{name}: the model has no feature extractor saved next to it "
-            f"(preprocessor_config.json); save it with feature_extractor.save_pretrained({name!r}). "
-            f"({error})"
-        ) from error
-
-
-def load_scorer(
-    name: str | os.PathLike,
-    *,
-    device: str | torch.device = "cpu",
-    dtype: str | torch.dtype | None = None,
-    **hub_kwargs: Any,
-) -> Scorer:
-    """A :class:`OnnxScorer` for an exported folder, else a :class:`TorchScorer`."""
-    if not is_onnx_folder(name):
-        return TorchScorer.from_pretrained(name, device=device, dtype=dtype, **hub_kwargs)
-    if str(device) != "cpu":
-        raise ValueError(f"{os.fspath(name)} is an ONNX export, which runs on the CPU; use device='cpu'")
-    if dtype not in (None, "float32", torch.float32):
-        raise ValueError(
-            f"{os.fspath(name)} is an ONNX export and runs as exported: dtype={dtype!r} does not apply "
-            "(export with --quantize int8 for a smaller, faster model)"
-        )
-    from hf_emotion.serving.onnx_scorer import (
-        OnnxScorer,  # onnxruntime is an optional extra: loaded only here
-    )
-
-    return OnnxScorer(name)
+    def _tensors(self, features: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        kwargs = {self.input_name: torch.from_numpy(features[self.input_name]).to(self.device, self.dtype)}
+        if "attention_mask" in features:
+            kwargs["attention_mask"] = torch.from_numpy(features["attention_mask"]).to(self.device)
+        return kwargs
 
 
 __all__ = [
     "MIN_MODEL_SECONDS",
-    "ONNX_FILE",
-    "MeanScorer",
+    "FeatureScorer",
     "ModelScorer",
     "Scorer",
     "TorchScorer",
     "even_frames",
-    "load_feature_extractor",
-    "is_onnx_folder",
-    "load_scorer",
 ]

@@ -11,9 +11,9 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..model.files import MODEL_FILES
+from .placement import from_main
 
 logger = logging.getLogger(__name__)
-
 
 
 def last_complete_checkpoint(output_dir: str) -> str | None:
@@ -49,6 +49,18 @@ def last_complete_checkpoint(output_dir: str) -> str | None:
             continue
         return path
     return None
+
+
+def resume_checkpoint(args, output_dir: str) -> str | None:
+    """The checkpoint to resume from (``--resume_from_checkpoint``: a path, or latest/true for the newest
+    complete one), decided on the main process for all."""
+    is_main = args.process_index == 0
+    checkpoint = args.resume_from_checkpoint
+    if checkpoint in ("true", "True", "latest", True):
+        checkpoint = last_complete_checkpoint(output_dir) if is_main else None
+        if checkpoint is None and is_main:
+            logger.info("No complete checkpoint in %s yet: the fold starts from the beginning", output_dir)
+    return from_main(checkpoint or None, args)
 
 
 def export_model(source_dir: str, target_dir: str) -> None:

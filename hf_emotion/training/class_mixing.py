@@ -10,7 +10,7 @@ import torch
 from transformers import Trainer
 
 from ..evaluation.metrics import ccc
-from .trainer import IGNORE_KEYS, unpack_predictions
+from ..evaluation.reports import IGNORE_KEYS, unpack_predictions
 
 logger = logging.getLogger(__name__)
 

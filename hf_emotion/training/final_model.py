@@ -21,6 +21,8 @@ import numpy as np
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from .class_mixing import class_mean_targets
+from .heads import fit_heads_once
+from .trainer import build_model, fine_tune
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +74,6 @@ def final_training_args(training_args, output_dir: str, epochs: int):
 
 def train_final_model(run, fold_metrics: Sequence[Mapping]) -> tuple[str, dict]:
     """Train the final model into ``<run_dir>/final``; returns the folder and its metrics (epochs, mixing)."""
-    from .recipe import build_model, fine_tune, fit_heads_once
-
     output_dir = os.path.join(run.run_dir, FINAL_FOLDER)
     epochs = choose_final_epochs(fold_metrics, run.training_args.num_train_epochs)
     mixing = mean_class_mixing(fold_metrics) if run.model_args.class_mixing else {}
@@ -121,7 +121,7 @@ def save_speaker_adaptive_head(run, model, output_dir: str, fold_metrics: Sequen
     if not chosen:
         logger.warning("No fold fitted a speaker-adaptive head, so the final model gets none")
         return {}
-    from ..serving.speaker_adaptive import fit_head_on_every_speaker
+    from .speaker_adaptive_head import fit_head_on_every_speaker
 
     C = float(statistics.median_low(chosen))
     head = fit_head_on_every_speaker(

@@ -1,8 +1,11 @@
-"""Heads fitted on cached features: the linear-probe warm start before fine-tuning and the refit after it.
+"""Heads fitted on cached features: the linear-probe warm start before fine-tuning and the refit after it,
+and which of those candidates a fold keeps.
 
 The encoder runs once over every clip (whole clips, as an evaluation collator cuts them); the
 layer weights and heads then train for many passes over those mean-pooled hidden states, which
-costs seconds instead of an epoch of fine-tuning each.
+costs seconds instead of an epoch of fine-tuning each. Under ``accelerate launch`` the main process
+fits them and sends them to the others (``fit_heads_once``). The probe, the fine-tuned heads and the
+refitted ones are then weighed on the validation speakers (``choose_heads``, ``keep_heads``).
 """
 
 from __future__ import annotations
@@ -10,11 +13,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..evaluation.metrics import classification_metrics
-from .placement import encoder_autocast
+from .placement import encoder_autocast, from_main, log_phase, share_tensors, training_dtype
+
+if TYPE_CHECKING:
+    from .recipe import Run
 
 logger = logging.getLogger(__name__)
 
@@ -216,3 +223,101 @@ def head_epochs(model, train: dict, epochs: int, learning_rate, weight_decay, ba
             loss.backward()
             optimizer.step()
         yield epoch
+
+
+def fit_heads_once(run: Run, model, parts, *, epochs: int, name: str) -> dict:
+    """``fit_heads_on_pooled_features`` on the main process; its heads and metrics then go to every process.
+
+    The encoder pass runs on ``--device`` in the training dtype, ``--per_device_eval_batch_size`` clips at a time.
+    """
+    args = run.training_args
+    log_phase(f"{name}: encoding whole clips", args, args.per_device_eval_batch_size)
+    model.to(args.device)
+    metrics = None
+    if run.is_main:
+        metrics = fit_heads_on_pooled_features(
+            model,
+            parts["train"],
+            parts["validation"],
+            run.eval_collator(),
+            run.label_names,
+            epochs=epochs,
+            learning_rate=run.model_args.linear_probe_learning_rate,
+            weight_decay=args.weight_decay,
+            encode_batch_size=args.per_device_eval_batch_size,
+            seed=args.seed,
+            keep_current_heads=name == "refit",
+            name=name,
+            device=args.device,
+            dtype=training_dtype(args),
+        )
+    heads = [p for m in HEAD_MODULES for p in getattr(model, m).parameters()]
+    share_tensors([*heads, *([model.layer_weights] if model.layer_weights is not None else [])], args)
+    return from_main(metrics, args)
+
+
+def selects_by_ua(training_args) -> bool:
+    """Whether the Trainer's best epoch was chosen by validation UA, the probe's own measure."""
+    return bool(training_args.load_best_model_at_end) and training_args.metric_for_best_model in (
+        "ua",
+        "eval_ua",
+    )
+
+
+def choose_heads(
+    *,
+    probe_ua: float | None,
+    fine_tuned_ua: float | None,
+    refit_ua: float | None,
+    refit_improved: bool,
+    compare_by_ua: bool,
+) -> str:
+    """Which model a fold keeps: ``"probe"``, ``"refit"`` or ``"fine-tuned"``.
+
+    Args:
+        probe_ua: validation UA of the linear probe (None: no probe).
+        fine_tuned_ua: the Trainer's best validation metric (None: no evaluation during training).
+        refit_ua: validation UA after the head refit (None: no refit); the refit kept whichever of its
+            epochs and the fine-tuned heads did best, so this is the fine-tuned model as it will be used.
+        refit_improved: whether a refitted epoch beat the fine-tuned heads.
+        compare_by_ua: whether the fine-tuned model's score is a validation UA too (otherwise the probe
+            cannot be weighed against it and is dropped).
+
+    The probe wins only when strictly better: a tie keeps what fine-tuning made.
+    """
+    fine_tuned = refit_ua if refit_ua is not None else fine_tuned_ua
+    if probe_ua is not None and compare_by_ua and (fine_tuned is None or probe_ua > fine_tuned):
+        return "probe"
+    return "refit" if refit_improved else "fine-tuned"
+
+
+def keep_heads(
+    run: Run,
+    model,
+    kept: str,
+    probe_metrics: dict,
+    probe_state,
+    refit_metrics: dict,
+    best_metric: float | None,
+) -> dict:
+    """Load the probe's weights if ``choose_heads`` kept it; the choice as metrics (``*_selected``)."""
+    metrics = {}
+    if probe_state is not None and run.training_args.load_best_model_at_end:
+        metrics["probe_selected"] = kept == "probe"
+    if refit_metrics:
+        metrics["refit_selected"] = kept == "refit"
+    if kept == "probe":
+        model.load_state_dict(probe_state)
+    logger.info(
+        "Keeping the %s model (validation UA: probe %s, fine-tuned %s, refitted %s)",
+        kept,
+        *(
+            f"{v:.3f}" if v is not None else "-"
+            for v in (
+                probe_metrics.get("probe_validation_ua"),
+                refit_metrics.get("refit_initial_validation_ua", best_metric),
+                refit_metrics.get("refit_validation_ua"),
+            )
+        ),
+    )
+    return metrics

@@ -13,8 +13,13 @@
       adapt_to_speakers  --speaker_adaptive_head: the per-speaker standardised head, scored on test
       evaluate_fold      validation and test speakers, whole clips up to --max_eval_seconds
       write_fold_reports all_results.json, predictions and plots, the model, its card
-    summarise_folds      cross-validation mean ± std, the best-on-validation model, its card; with
-                         --final_model, one model on every speaker with the folds' epochs (final_model)
+    summarise_folds      cross-validation mean ± std; with --final_model, one model on every speaker
+                         with the folds' epochs (final_model)
+      export_run_model   the final model, else the best-on-validation fold, as the run's model, its card
+
+This module keeps the order. Steps that the final model repeats or that belong to an idea of their own are
+defined where that idea lives, and imported here: ``build_model`` and ``fine_tune`` in ``trainer``,
+``choose_heads`` (with ``keep_heads``) and the head fits in ``heads``; cards and the push in ``publish``.
 
 Under ``accelerate launch`` with several processes every process runs these steps; the Trainer
 shards training and evaluation, and ``placement`` makes the rest happen once (see there).
@@ -34,22 +39,22 @@ from transformers import AutoConfig
 from ..corpora import load_corpora
 from ..data.decode_cache import decode_dataset
 from ..data.splits import Split, apply_split, make_split
-from ..evaluation.machine import describe_machine
-from ..evaluation.metrics import format_summary_markdown, plot_confusion_matrix, summarize_folds
-from ..evaluation.reports import per_corpus_ua, predict_dataset, save_predictions
-from ..evaluation.unseen_corpora import read_matrix, trained_corpora
-from ..hub.card import PushRequest, base_model_id, build_model_card, push_run, take_push_request, use_token
+from ..evaluation.metrics import format_summary_markdown, headline, summarize_folds
+from ..evaluation.reports import per_corpus_ua, predict_dataset, save_cv_summary, save_predictions
+from ..hub.card import base_model_id
+from ..hub.push import PushRequest, take_push_request, use_token
 from ..model.batches import EmotionDataCollator, load_feature_extractor, with_model_columns
 from ..model.modeling_emotion import EmotionModel
 from ..preflight import check_model_source
 from .arguments import DataArguments, EmotionTrainingArguments, ModelArguments, resolve_backbone_defaults
-from .checkpoints import export_model, last_complete_checkpoint
+from .checkpoints import export_model, resume_checkpoint
 from .class_mixing import fit_class_mixing
 from .final_model import train_final_model
-from .heads import HEAD_MODULES, fit_heads_on_pooled_features
-from .placement import digests_by_process, from_main, log_phase, share_tensors, training_dtype
+from .heads import choose_heads, fit_heads_once, keep_heads, selects_by_ua
+from .placement import digests_by_process, from_main, log_phase
 from .plan import check_training_plan
-from .trainer import IGNORE_KEYS, EmotionTrainer, FreezeEncoderCallback, make_compute_metrics
+from .publish import publish
+from .trainer import EmotionTrainer, best_epoch, build_model, fine_tune
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +180,7 @@ def train_fold(run: Run, fold: int) -> FoldResult:
         return finished
     split, parts = split_fold(run, fold, output_dir)
     model, callbacks = build_model(run, parts["train"])
-    checkpoint = resume_checkpoint(run, output_dir)
+    checkpoint = resume_checkpoint(run.training_args, output_dir)
     probe_metrics, probe_state = warm_start_probe(run, model, parts, checkpoint)
     trainer, train_metrics = fine_tune(run, model, parts, output_dir, checkpoint, callbacks)
     refit_metrics = refit_heads(run, model, parts)
@@ -264,93 +269,6 @@ def split_fold(run: Run, fold: int, output_dir: str) -> tuple[Split, dict[str, d
     return split, parts
 
 
-def build_model(run: Run, train_dataset) -> tuple[EmotionModel, list]:
-    """The encoder with fresh heads (or the trained model to continue), frozen as asked, and its callbacks."""
-    model_args, label_names = run.model_args, run.label_names
-    class_weights = None
-    if model_args.class_weighting == "balanced":
-        counts = np.bincount(np.asarray(train_dataset["emotion"]), minlength=len(label_names)).astype(float)
-        class_weights = (counts.sum() / np.maximum(counts, 1) / len(label_names)).round(4).tolist()
-    head_config = dict(
-        use_weighted_layer_sum=model_args.use_weighted_layer_sum,
-        classifier_proj_size=model_args.classifier_proj_size,
-        head_dropout=model_args.head_dropout,
-        ccc_loss_weight=model_args.ccc_loss_weight,
-        label_smoothing=model_args.label_smoothing,
-        class_weights=class_weights,
-        sampling_rate=run.feature_extractor.sampling_rate,
-    )
-    if run.continuing:
-        model = EmotionModel.from_pretrained(model_args.model_name_or_path, **head_config)
-        if [model.config.id2label[i] for i in range(model.config.num_labels)] != label_names:
-            raise ValueError(
-                f"{model_args.model_name_or_path} predicts {list(model.config.id2label.values())} but the data has "
-                f"{label_names}; start from its encoder instead"
-            )
-    else:
-        model = EmotionModel.from_encoder_pretrained(
-            model_args.model_name_or_path, id2label=dict(enumerate(label_names)), **head_config
-        )
-    model.configure_spec_augment(
-        mask_time_prob=model_args.mask_time_prob,
-        mask_time_length=model_args.mask_time_length,
-        mask_feature_prob=model_args.mask_feature_prob,
-        mask_feature_length=model_args.mask_feature_length,
-    )
-    if model_args.freeze_feature_encoder:
-        model.freeze_feature_encoder()
-    if model_args.freeze_base_model:
-        model.freeze_base_model()
-    callbacks = []
-    if model_args.freeze_encoder_epochs > 0 and not model_args.freeze_base_model:
-        callbacks.append(
-            FreezeEncoderCallback(model_args.freeze_encoder_epochs, model_args.freeze_feature_encoder)
-        )
-    return model, callbacks
-
-
-def resume_checkpoint(run: Run, output_dir: str) -> str | None:
-    """The checkpoint to resume from (``--resume_from_checkpoint``: a path, or latest/true for the newest
-    complete one), decided on the main process for all."""
-    checkpoint = run.training_args.resume_from_checkpoint
-    if checkpoint in ("true", "True", "latest", True):
-        checkpoint = last_complete_checkpoint(output_dir) if run.is_main else None
-        if checkpoint is None and run.is_main:
-            logger.info("No complete checkpoint in %s yet: the fold starts from the beginning", output_dir)
-    return from_main(checkpoint or None, run.training_args)
-
-
-def fit_heads_once(run: Run, model: EmotionModel, parts, *, epochs: int, name: str) -> dict:
-    """``fit_heads_on_pooled_features`` on the main process; its heads and metrics then go to every process.
-
-    The encoder pass runs on ``--device`` in the training dtype, ``--per_device_eval_batch_size`` clips at a time.
-    """
-    args = run.training_args
-    log_phase(f"{name}: encoding whole clips", args, args.per_device_eval_batch_size)
-    model.to(args.device)
-    metrics = None
-    if run.is_main:
-        metrics = fit_heads_on_pooled_features(
-            model,
-            parts["train"],
-            parts["validation"],
-            run.eval_collator(),
-            run.label_names,
-            epochs=epochs,
-            learning_rate=run.model_args.linear_probe_learning_rate,
-            weight_decay=args.weight_decay,
-            encode_batch_size=args.per_device_eval_batch_size,
-            seed=args.seed,
-            keep_current_heads=name == "refit",
-            name=name,
-            device=args.device,
-            dtype=training_dtype(args),
-        )
-    heads = [p for m in HEAD_MODULES for p in getattr(model, m).parameters()]
-    share_tensors([*heads, *([model.layer_weights] if model.layer_weights is not None else [])], args)
-    return from_main(metrics, args)
-
-
 def warm_start_probe(
     run: Run, model: EmotionModel, parts, checkpoint: str | None
 ) -> tuple[dict, dict | None]:
@@ -363,67 +281,6 @@ def warm_start_probe(
     return metrics, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def condition_augmenter(run: Run, train_dataset):
-    """``--augment_conditions``: recording conditions for the training crops, babble made of the training
-    clips themselves (other voices of the same split, never a validation or test speaker)."""
-    if not run.data_args.augment_conditions:
-        return None
-    from ..data.augmentation import ConditionAugmenter
-
-    rir_folder = os.path.join(
-        os.environ.get("HF_EMOTION_HOME") or os.path.expanduser("~/.cache/hf_emotion"), "rirs"
-    )
-    augmenter = ConditionAugmenter(
-        run.feature_extractor.sampling_rate,
-        noise_clips=list(train_dataset["audio"]),
-        rir_folder=rir_folder,
-        p=run.data_args.augment_conditions,
-    )
-    logger.info("Augmentation: %.0f%% of training crops degraded by a recording condition", 100 * augmenter.p)
-    return augmenter
-
-
-def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint: str | None, callbacks: list):
-    """The Trainer over random crops; validation on whole clips each epoch. Returns it and its train metrics."""
-    args = run.training_args
-    args.output_dir = output_dir
-    trainer = EmotionTrainer(
-        model=model,
-        args=args,
-        train_dataset=parts["train"],
-        eval_dataset=parts["validation"],
-        data_collator=EmotionDataCollator(
-            run.feature_extractor,
-            run.is_whisper,
-            run.data_args.max_train_seconds,
-            random_crop=True,
-            seed=args.seed,
-            augment=condition_augmenter(run, parts["train"]),
-        ),
-        compute_metrics=make_compute_metrics(run.label_names),
-        callbacks=callbacks,
-        head_learning_rate=run.model_args.head_learning_rate,
-        eval_data_collator=run.eval_collator(),
-    )
-    log_phase("fine-tuning", args, args.per_device_train_batch_size)
-    if checkpoint:
-        logger.info("Resuming from %s", checkpoint)
-    result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=IGNORE_KEYS)
-    trainer.data_collator = trainer.eval_data_collator  # every later pass sees whole clips
-    return trainer, dict(result.metrics)
-
-
-def best_epoch(state) -> float | None:
-    """The epoch of the Trainer's best checkpoint (what a final model trained without validation repeats);
-    None when nothing was evaluated during training."""
-    if state.best_global_step is None:
-        return None
-    epochs = [
-        e["epoch"] for e in state.log_history if e.get("step") == state.best_global_step and "epoch" in e
-    ]
-    return float(epochs[-1]) if epochs else None
-
-
 def refit_heads(run: Run, model: EmotionModel, parts) -> dict:
     """The encoder saw random crops; the heads are refitted on the whole clips a prediction pools. This runs
     before the probe is weighed against the fine-tuned model, so the probe competes with the fine-tuned model
@@ -431,73 +288,6 @@ def refit_heads(run: Run, model: EmotionModel, parts) -> dict:
     if not run.model_args.refit_heads_epochs:
         return {}
     return fit_heads_once(run, model, parts, epochs=run.model_args.refit_heads_epochs, name="refit")
-
-
-def selects_by_ua(training_args) -> bool:
-    """Whether the Trainer's best epoch was chosen by validation UA, the probe's own measure."""
-    return bool(training_args.load_best_model_at_end) and training_args.metric_for_best_model in (
-        "ua",
-        "eval_ua",
-    )
-
-
-def choose_heads(
-    *,
-    probe_ua: float | None,
-    fine_tuned_ua: float | None,
-    refit_ua: float | None,
-    refit_improved: bool,
-    compare_by_ua: bool,
-) -> str:
-    """Which model a fold keeps: ``"probe"``, ``"refit"`` or ``"fine-tuned"``.
-
-    Args:
-        probe_ua: validation UA of the linear probe (None: no probe).
-        fine_tuned_ua: the Trainer's best validation metric (None: no evaluation during training).
-        refit_ua: validation UA after the head refit (None: no refit); the refit kept whichever of its
-            epochs and the fine-tuned heads did best, so this is the fine-tuned model as it will be used.
-        refit_improved: whether a refitted epoch beat the fine-tuned heads.
-        compare_by_ua: whether the fine-tuned model's score is a validation UA too (otherwise the probe
-            cannot be weighed against it and is dropped).
-
-    The probe wins only when strictly better: a tie keeps what fine-tuning made.
-    """
-    fine_tuned = refit_ua if refit_ua is not None else fine_tuned_ua
-    if probe_ua is not None and compare_by_ua and (fine_tuned is None or probe_ua > fine_tuned):
-        return "probe"
-    return "refit" if refit_improved else "fine-tuned"
-
-
-def keep_heads(
-    run: Run,
-    model: EmotionModel,
-    kept: str,
-    probe_metrics: dict,
-    probe_state,
-    refit_metrics: dict,
-    best_metric: float | None,
-) -> dict:
-    """Load the probe's weights if ``choose_heads`` kept it; the choice as metrics (``*_selected``)."""
-    metrics = {}
-    if probe_state is not None and run.training_args.load_best_model_at_end:
-        metrics["probe_selected"] = kept == "probe"
-    if refit_metrics:
-        metrics["refit_selected"] = kept == "refit"
-    if kept == "probe":
-        model.load_state_dict(probe_state)
-    logger.info(
-        "Keeping the %s model (validation UA: probe %s, fine-tuned %s, refitted %s)",
-        kept,
-        *(
-            f"{v:.3f}" if v is not None else "-"
-            for v in (
-                probe_metrics.get("probe_validation_ua"),
-                refit_metrics.get("refit_initial_validation_ua", best_metric),
-                refit_metrics.get("refit_validation_ua"),
-            )
-        ),
-    )
-    return metrics
 
 
 def mix_classes(run: Run, trainer: EmotionTrainer, parts) -> dict:
@@ -519,7 +309,7 @@ def adapt_to_speakers(run: Run, model: EmotionModel, parts, output_dir: str) -> 
     a few encoder passes and a logistic regression, not worth sharding; the others get its metrics."""
     if not run.model_args.speaker_adaptive_head:
         return {}
-    from ..serving.speaker_adaptive import fit_head_for_model, score_speaker_adaptive
+    from .speaker_adaptive_head import fit_head_for_model, score_speaker_adaptive
 
     metrics = {}
     if run.is_main:
@@ -591,7 +381,7 @@ def write_fold_reports(run: Run, trainer: EmotionTrainer, result: FoldResult, sp
 
 def summarise_folds(run: Run, results: list[FoldResult]) -> dict:
     """Mean ± std over the folds (cv_summary.json/.md, all_results.json), the pooled confusion matrix, and the
-    fold that did best on its *validation* speakers (never chosen by test score) exported as the run's model."""
+    run's model (``export_run_model``); with ``--final_model``, the final model is trained first."""
     numeric = [{k: v for k, v in r.metrics.items() if isinstance(v, (int, float))} for r in results]
     summary = summarize_folds(numeric)
     means = {k: v["mean"] for k, v in summary.items()} | {f"{k}_std": v["std"] for k, v in summary.items()}
@@ -603,33 +393,35 @@ def summarise_folds(run: Run, results: list[FoldResult]) -> dict:
     keys = [f"eval_{k}" for k in ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")]
     keys += sorted(k for k in summary if k.startswith("eval_ua_"))  # per corpus, with several corpora
     keys += [f"eval_f1_{name}" for name in run.label_names] + ["train_runtime"]
-    best = results[int(np.argmax([r.metrics["validation_ua"] for r in results]))]
     final = None
     if run.data_args.final_model:
         final = train_final_model(run, [r.metrics for r in results])
         means |= {k: v for k, v in final[1].items() if k.startswith("final_")}
     if not run.is_main:
         return means
-    out = run.run_dir
-    with open(os.path.join(out, "cv_summary.json"), "w") as handle:
-        json.dump({"folds": [r.metrics for r in results], "summary": summary}, handle, indent=2)
-    title = f"{run.model_args.model_name_or_path} on {', '.join(run.data_args.dataset)}"
-    with open(os.path.join(out, "cv_summary.md"), "w") as handle:
-        handle.write(format_summary_markdown(summary, title, keys))
-    with open(os.path.join(out, "all_results.json"), "w") as handle:
-        json.dump(means, handle, indent=2)
-    y_true = [y for r in results for y in r.record["y_true"]]
-    y_pred = [y for r in results for y in r.record["y_pred"]]
-    plot_confusion_matrix(
-        y_true,
-        y_pred,
-        run.label_names,
-        os.path.join(out, "confusion_matrix.png"),
-        title=f"all {len(results)} folds pooled",
+    save_cv_summary(
+        run.run_dir,
+        [r.metrics for r in results],
+        [r.record for r in results],
+        summary,
+        means,
+        label_names=run.label_names,
+        title=f"{run.model_args.model_name_or_path} on {', '.join(run.data_args.dataset)}",
+        keys=keys,
     )
     logger.info(
         "Cross-validation over %d folds:\n%s", len(results), format_summary_markdown(summary, keys=keys)
     )
+    export_run_model(run, results, summary, final)
+    return means
+
+
+def export_run_model(
+    run: Run, results: list[FoldResult], summary: dict, final: tuple[str, dict] | None
+) -> None:
+    """The run's own model, in its folder with its card (and pushed, with ``--push_to_hub``): the final model
+    when there is one, else the fold that did best on its *validation* speakers (never chosen by test score)."""
+    out = run.run_dir
     mean_headline = headline({f"eval_{k}": summary[f"eval_{k}"]["mean"] for k in ("ua", "wa")})
     if final is not None:
         # No speaker is held out of the final model: its card reports the folds' test scores, saying so.
@@ -639,6 +431,7 @@ def summarise_folds(run: Run, results: list[FoldResult]) -> dict:
         logger.info("Final model (all speakers, no held-out score) exported to %s", out)
         metrics = final[1]
     else:
+        best = results[int(np.argmax([r.metrics["validation_ua"] for r in results]))]
         export_model(best.output_dir, out)
         logger.info("Model of fold %d (best validation UA) exported to %s", best.fold, out)
         with open(os.path.join(best.output_dir, "splits.json")) as handle:
@@ -652,75 +445,4 @@ def summarise_folds(run: Run, results: list[FoldResult]) -> dict:
         summary=summary,
         push=run.push is not None,
         commit_message=f"hf-emotion {len(results)}-fold CV: {mean_headline}",
-    )
-    return means
-
-
-def publish(
-    run: Run,
-    folder: str,
-    *,
-    split: dict,
-    metrics: dict,
-    push: bool,
-    commit_message: str,
-    summary: dict | None = None,
-    subfolder: str | None = None,
-) -> None:
-    """The one place a model folder gets its card and, with ``--push_to_hub``, goes to the Hub: from the main
-    process, in one commit (``hub.push_run``; with ``--push_folds`` each ``fold_k/`` goes in the same commit).
-
-    ``subfolder`` is where the folder lies in the run's repository (``fold_k`` of a cross-validation), so a
-    fold's card loads its own model from there.
-    """
-    if not run.is_main:
-        return
-    repo_id = card_repo_id(run)
-    build_model_card(
-        repo_id=repo_id,
-        subfolder=subfolder,
-        base_model=run.base_model,
-        datasets=run.data_args.dataset,
-        label_names=run.label_names,
-        metrics=metrics,
-        split=split,
-        summary=summary,
-        skipped_files=run.skipped_files,
-        machine=describe_machine(),
-        **unseen_corpora_card_args(run),
-    ).save(os.path.join(folder, "README.md"))
-    if not push:
-        return
-    push_run(
-        folder,
-        repo_id,
-        token=run.push.token,
-        private=run.push.private,
-        include_folds=run.push.include_folds,
-        commit_message=commit_message,
-    )
-
-
-def unseen_corpora_card_args(run: Run) -> dict:
-    """With ``--cross_corpus_results``: the matrix (None until it is written) and the corpora trained on."""
-    path = run.data_args.cross_corpus_results
-    if not path:
-        return {}
-    return {"cross_corpus": read_matrix(path), "trained_corpora": trained_corpora(run.dataset)}
-
-
-def card_repo_id(run: Run) -> str:
-    """The repository a card tells users to load from: ``--hub_model_id``, else the run folder's name (the
-    repository ``--push_to_hub`` creates then; never a local path, which means nothing once shared)."""
-    if run.push is not None and run.push.repo_id:
-        return run.push.repo_id
-    return os.path.basename(os.path.abspath(run.run_dir))
-
-
-def headline(metrics: dict) -> str:
-    """``ua 0.801, wa 0.795, ...`` of a dict with prefixed keys (``eval_ua``, ...)."""
-    return ", ".join(
-        f"{k.split('_', 1)[1]} {v:.3f}"
-        for k, v in metrics.items()
-        if k.split("_", 1)[-1] in ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")
     )

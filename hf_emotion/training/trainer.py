@@ -1,10 +1,16 @@
-"""The Trainer of this project: two learning rates, whole-clip validation, the warm-start freeze, metrics."""
+"""Fine-tuning with the Trainer: the model it starts from, the Trainer of this project (two learning rates,
+whole-clip validation, the warm-start freeze, metrics), and the fine-tuning a fold and the final model run.
+
+``build_model`` and ``fine_tune`` are steps of the recipe (``recipe``) that the final model (``final_model``)
+repeats on every speaker, so they live here, where both import them.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from transformers import Trainer, TrainerCallback
@@ -12,19 +18,15 @@ from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from ..evaluation.metrics import classification_metrics, regression_metrics
+from ..evaluation.reports import IGNORE_KEYS, unpack_predictions
 from ..model.batches import EmotionDataCollator
+from ..model.modeling_emotion import EmotionModel
+from .placement import log_phase
+
+if TYPE_CHECKING:
+    from .recipe import Run
 
 logger = logging.getLogger(__name__)
-
-# Model outputs that are not predictions: kept out of what the Trainer gathers at evaluation.
-IGNORE_KEYS = ["classification_loss", "regression_loss", "hidden_states"]
-
-
-def unpack_predictions(predictions) -> tuple[np.ndarray, np.ndarray]:
-    """(logits, valence_arousal) from what the Trainer gathered."""
-    if isinstance(predictions, (tuple, list)):
-        return np.asarray(predictions[0]), np.asarray(predictions[1])
-    return np.asarray(predictions), np.full((len(predictions), 2), np.nan)
 
 
 def make_compute_metrics(label_names: Sequence[str]):
@@ -142,3 +144,109 @@ def evaluation_trainer(model, feature_extractor, output_dir: str, batch_size: in
         data_collator=EmotionDataCollator(feature_extractor, model.config.is_whisper, max_seconds),
         compute_metrics=make_compute_metrics(label_names),
     )
+
+
+def build_model(run: Run, train_dataset) -> tuple[EmotionModel, list]:
+    """The encoder with fresh heads (or the trained model to continue), frozen as asked, and its callbacks."""
+    model_args, label_names = run.model_args, run.label_names
+    class_weights = None
+    if model_args.class_weighting == "balanced":
+        counts = np.bincount(np.asarray(train_dataset["emotion"]), minlength=len(label_names)).astype(float)
+        class_weights = (counts.sum() / np.maximum(counts, 1) / len(label_names)).round(4).tolist()
+    head_config = dict(
+        use_weighted_layer_sum=model_args.use_weighted_layer_sum,
+        classifier_proj_size=model_args.classifier_proj_size,
+        head_dropout=model_args.head_dropout,
+        ccc_loss_weight=model_args.ccc_loss_weight,
+        label_smoothing=model_args.label_smoothing,
+        class_weights=class_weights,
+        sampling_rate=run.feature_extractor.sampling_rate,
+    )
+    if run.continuing:
+        model = EmotionModel.from_pretrained(model_args.model_name_or_path, **head_config)
+        if [model.config.id2label[i] for i in range(model.config.num_labels)] != label_names:
+            raise ValueError(
+                f"{model_args.model_name_or_path} predicts {list(model.config.id2label.values())} but the data has "
+                f"{label_names}; start from its encoder instead"
+            )
+    else:
+        model = EmotionModel.from_encoder_pretrained(
+            model_args.model_name_or_path, id2label=dict(enumerate(label_names)), **head_config
+        )
+    model.configure_spec_augment(
+        mask_time_prob=model_args.mask_time_prob,
+        mask_time_length=model_args.mask_time_length,
+        mask_feature_prob=model_args.mask_feature_prob,
+        mask_feature_length=model_args.mask_feature_length,
+    )
+    if model_args.freeze_feature_encoder:
+        model.freeze_feature_encoder()
+    if model_args.freeze_base_model:
+        model.freeze_base_model()
+    callbacks = []
+    if model_args.freeze_encoder_epochs > 0 and not model_args.freeze_base_model:
+        callbacks.append(
+            FreezeEncoderCallback(model_args.freeze_encoder_epochs, model_args.freeze_feature_encoder)
+        )
+    return model, callbacks
+
+
+def condition_augmenter(run: Run, train_dataset):
+    """``--augment_conditions``: recording conditions for the training crops, babble made of the training
+    clips themselves (other voices of the same split, never a validation or test speaker)."""
+    if not run.data_args.augment_conditions:
+        return None
+    from ..data.augmentation import ConditionAugmenter
+
+    rir_folder = os.path.join(
+        os.environ.get("HF_EMOTION_HOME") or os.path.expanduser("~/.cache/hf_emotion"), "rirs"
+    )
+    augmenter = ConditionAugmenter(
+        run.feature_extractor.sampling_rate,
+        noise_clips=list(train_dataset["audio"]),
+        rir_folder=rir_folder,
+        p=run.data_args.augment_conditions,
+    )
+    logger.info("Augmentation: %.0f%% of training crops degraded by a recording condition", 100 * augmenter.p)
+    return augmenter
+
+
+def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint: str | None, callbacks: list):
+    """The Trainer over random crops; validation on whole clips each epoch. Returns it and its train metrics."""
+    args = run.training_args
+    args.output_dir = output_dir
+    trainer = EmotionTrainer(
+        model=model,
+        args=args,
+        train_dataset=parts["train"],
+        eval_dataset=parts["validation"],
+        data_collator=EmotionDataCollator(
+            run.feature_extractor,
+            run.is_whisper,
+            run.data_args.max_train_seconds,
+            random_crop=True,
+            seed=args.seed,
+            augment=condition_augmenter(run, parts["train"]),
+        ),
+        compute_metrics=make_compute_metrics(run.label_names),
+        callbacks=callbacks,
+        head_learning_rate=run.model_args.head_learning_rate,
+        eval_data_collator=run.eval_collator(),
+    )
+    log_phase("fine-tuning", args, args.per_device_train_batch_size)
+    if checkpoint:
+        logger.info("Resuming from %s", checkpoint)
+    result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=IGNORE_KEYS)
+    trainer.data_collator = trainer.eval_data_collator  # every later pass sees whole clips
+    return trainer, dict(result.metrics)
+
+
+def best_epoch(state) -> float | None:
+    """The epoch of the Trainer's best checkpoint (what a final model trained without validation repeats);
+    None when nothing was evaluated during training."""
+    if state.best_global_step is None:
+        return None
+    epochs = [
+        e["epoch"] for e in state.log_history if e.get("step") == state.best_global_step and "epoch" in e
+    ]
+    return float(epochs[-1]) if epochs else None

@@ -1,7 +1,7 @@
-"""The benchmark report: fine-tuning results stored as data (benchmarks/run_finetune.py) and rendered into
-BENCHMARKS.md (benchmarks/finetune_tables.py, benchmarks/make_report.py)."""
+"""The benchmark report: fine-tuning results stored as data (benchmarks.run_finetune) and rendered into
+BENCHMARKS.md and benchmarks/DETAILS.md (benchmarks.finetune_tables, benchmarks.make_report)."""
 
-import importlib.util
+import importlib
 import json
 from pathlib import Path
 
@@ -11,10 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"benchmarks.{name}")
 
 
 @pytest.fixture(scope="module")
@@ -183,11 +180,12 @@ def test_report_shows_current_runs_first_and_history_last(make_report, tmp_path)
     history = _run([FOLD], 0.55, role="history") | {"kept_as": "earlier recipe"}
     (tmp_path / "finetune.json").write_text(json.dumps(_store({"tiny-speech": current, "old": history})))
     report = make_report.build(tmp_path)
+    details = make_report.build(tmp_path, make_report.DETAILS_TEMPLATE)
     headline = report.split("## Current results")[1].split("### Targets")[0]
     assert "| `tiny-speech` | ravdess-speech | 1 of 6 | 0.760 |" in headline and "`old`" not in headline
-    history_section = report.split("## History")[1]
+    history_section = details.split("## History")[1]
     assert "| `old` | earlier recipe | 1 of 6 | 0.550 |" in history_section
-    assert "`old`" not in report.split("## History")[0]
+    assert "`old`" not in report and "`old`" not in details.split("## History")[0]
     assert "- a note" in history_section
 
 
@@ -197,16 +195,18 @@ def test_report_lists_a_snippet_not_measured_yet_and_keeps_unnamed_ones(make_rep
     (tmp_path / "extra.md").write_text("## Something new\n")
     report = make_report.build(tmp_path)
     assert "rf-mfcc 0.417" in report and "## Something new" in report
-    assert "Not measured yet: `inference.md` (made by `python benchmarks/inference_speed.py`)" in report
+    assert "Not measured yet: `inference.md` (made by `python -m benchmarks.inference_speed`)" in report
 
 
 def test_benchmarks_md_is_what_the_stored_results_render(make_report):
-    """BENCHMARKS.md is rendered, never edited: after changing a result or the template, run
-    `python benchmarks/make_report.py`."""
-    if (ROOT / "BENCHMARKS.md").read_text() != make_report.build():
-        pytest.fail(
-            "BENCHMARKS.md differs from what benchmarks/results/ renders: run python benchmarks/make_report.py"
-        )
+    """BENCHMARKS.md and benchmarks/DETAILS.md are rendered, never edited: after changing a result or a
+    template, run `python -m benchmarks.make_report`."""
+    for path, text in make_report.render_all().items():
+        if path.read_text() != text:
+            pytest.fail(
+                f"{path.relative_to(ROOT)} differs from what benchmarks/results/ renders: "
+                "run python -m benchmarks.make_report"
+            )
 
 
 def _write_fold(fold_dir: Path, probabilities, y_true, valence_arousal, names, speakers) -> None:

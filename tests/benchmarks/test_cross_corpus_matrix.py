@@ -1,5 +1,5 @@
-"""benchmarks/cross_corpus_matrix.py: rows trained through run_finetune.py (real subprocesses, a tiny encoder,
-synthetic corpora), resumed, and scored on the speakers each row never heard."""
+"""benchmarks.cross_corpus_matrix: rows trained through benchmarks.run_finetune (real subprocesses, a tiny
+encoder, synthetic corpora), resumed, and scored on the speakers each row never heard."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def test_each_row_is_trained_through_run_finetune_on_its_run_file(matrix_run):
         assert info["exit_code"] == 0 and info["config"].endswith(matrix["rows"][row]["config"])
         assert finetune_args(info["argv"])[1].dataset == datasets
     assert set(matrix["rows"]) == {"speech", "song", "song-crema-d"}
-    assert len(matrix["commands"]) == 3 and "run_finetune.py run" in matrix["commands"][1]
+    assert len(matrix["commands"]) == 3 and "benchmarks.run_finetune run" in matrix["commands"][1]
 
 
 def test_cells_score_the_speakers_each_row_never_heard(matrix_run, ravdess_dir):

@@ -1,11 +1,10 @@
-"""benchmarks/cross_corpus.py and benchmarks/robustness.py run end to end on synthetic corpora."""
+"""The generalisation benchmarks (benchmarks.cross_corpus_ua, robustness, speaker_adaptive_ua,
+voice_calibration) run end to end on synthetic corpora."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,16 +13,9 @@ from hf_emotion.data.splits import Split
 from tests.serving.test_inference import LABELS, make_emotion_model_dir
 from tests.synth import make_crema_d_tree, make_ravdess_tree
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 def _script(name):
-    sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"benchmarks.{name}")
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +38,7 @@ def test_cross_corpus_matrix_has_a_cell_per_model_test_set_and_label_set(setup):
         *("--labels", "shared", "angry,happy,neutral,sad", "--output", str(out)),
     ]
 
-    assert _script("cross_corpus").main(argv) == 0
+    assert _script("cross_corpus_ua").main(argv) == 0
 
     results = json.loads(out.with_suffix(".json").read_text())
     cells = {(r["test"], r["labels"]): r for r in results}
@@ -57,7 +49,7 @@ def test_cross_corpus_matrix_has_a_cell_per_model_test_set_and_label_set(setup):
     text = out.read_text()
     assert f"| m | {cells[('speech-test', 'shared')]['eval_ua']:.3f} (8 cl., 30 clips, 2 spk.) †" in text
     assert "† m: no splits.json in the model folder, so every clip was scored" in text
-    assert "Command: `python benchmarks/cross_corpus.py --model" in text
+    assert "Command: `python -m benchmarks.cross_corpus_ua --model" in text
 
 
 def test_each_cell_scores_only_the_speakers_the_model_never_heard(setup, tmp_path, tiny_wav2vec2_dir):
@@ -74,7 +66,7 @@ def test_each_cell_scores_only_the_speakers_the_model_never_heard(setup, tmp_pat
         *("--test", f"song=ravdess_song:{song}", "--test", f"crema=crema_d:{crema}", "--output", str(out)),
     ]
 
-    assert _script("cross_corpus").main(argv) == 0
+    assert _script("cross_corpus_ua").main(argv) == 0
 
     cells = {r["test"]: r for r in json.loads(out.with_suffix(".json").read_text())}
     # in-corpus: its test actor only; song: the same actor's songs (6 emotions, 11 clips); CREMA-D: all of it
@@ -95,7 +87,7 @@ def test_a_model_that_heard_every_speaker_has_no_cell_to_score(setup, tmp_path, 
     out = tmp_path / "final.md"
 
     assert (
-        _script("cross_corpus").main(
+        _script("cross_corpus_ua").main(
             ["--model", f"f={model}", "--test", f"s=ravdess_speech:{speech}", "--output", str(out)]
         )
         == 0
@@ -138,7 +130,7 @@ def test_speaker_adaptive_benchmark_fits_a_head_on_training_speakers_and_scores_
         ),
     ]
 
-    assert _script("speaker_adaptive").main(argv) == 0
+    assert _script("speaker_adaptive_ua").main(argv) == 0
 
     written = json.loads(out.with_suffix(".json").read_text())
     rows = {(r["test"], r["label_set"]): r for r in written["results"]}
@@ -160,7 +152,7 @@ def test_score_cache_scores_each_distinct_clip_once(setup):
     scored = []
     real_score = recognizer.score
     recognizer.score = lambda signals, **kw: scored.append(len(signals)) or real_score(signals, **kw)
-    cache = _script("cross_corpus").ScoreCache(recognizer)
+    cache = _script("common.scoring").ScoreCache(recognizer)
     clips = [emotion_signal(e, 0.5) for e in ("sad", "angry", "happy")]
 
     first = cache.score(clips[:2])
@@ -185,7 +177,7 @@ def test_speaker_adaptive_benchmark_fits_its_head_on_every_training_corpus_given
         argv = ["--model", f"m={model}", *[x for t in trains for x in ("--train", t)]]
         argv += ["--test", f"song=ravdess_song:{song}", "--output", str(out), "--save_head", str(heads[name])]
 
-        assert _script("speaker_adaptive").main(argv) == 0
+        assert _script("speaker_adaptive_ua").main(argv) == 0
 
     assert "train speakers of ravdess_speech + ravdess_song" in (root / "adaptive-both.md").read_text()
     with (
@@ -197,20 +189,20 @@ def test_speaker_adaptive_benchmark_fits_its_head_on_every_training_corpus_given
 
 def test_calibration_split_draws_n_clips_per_speaker_apart_from_the_judged_ones():
     speakers = ["a"] * 6 + ["b"] * 5 + ["c"] * 3
-    calibration, judged = _script("calibration").split_calibration(speakers, 4, seed=0)
+    calibration, judged = _script("voice_calibration").split_calibration(speakers, 4, seed=0)
 
     assert set(calibration) == {"a", "b"}  # c has no clip left to judge after 4
     assert all(len(v) == 4 and {speakers[i] for i in v} == {s} for s, v in calibration.items())
     used = {int(i) for v in calibration.values() for i in v}
     assert used.isdisjoint(judged) and len(used) + len(judged) == 11
-    again, _ = _script("calibration").split_calibration(speakers, 4, seed=0)
+    again, _ = _script("voice_calibration").split_calibration(speakers, 4, seed=0)
     assert all((again[s] == calibration[s]).all() for s in calibration)  # the seed fixes the draw
 
 
 def test_calibration_benchmark_judges_unseen_speakers_against_their_calibration_clips(
     adapted_model, ravdess_dir, tmp_path
 ):
-    module = _script("calibration")
+    module = _script("voice_calibration")
     out = tmp_path / "calibration.md"
     argv = ["--model", f"m={adapted_model}", "--test", f"speech=ravdess_speech:{ravdess_dir}"]
     argv += [

@@ -1,5 +1,5 @@
-"""The cross-corpus matrix rendered from its JSON (benchmarks/matrix_tables.py) into BENCHMARKS.md
-(benchmarks/make_report.py): the leave-one-corpus-out cells judged from the data."""
+"""The cross-corpus matrix rendered from its JSON (benchmarks.matrix_tables) into BENCHMARKS.md
+(benchmarks.make_report): the leave-one-corpus-out cells judged from the data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""hf_emotion.corpora.loading: corpus folders, tables and audio folders as `datasets.Dataset`."""
+"""hf_emotion.corpora: corpus folders, tables and audio folders as `datasets.Dataset`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hf_emotion.corpora.loading import (
-    decode_dataset,
+from hf_emotion.corpora import (
     load_audio_dataset,
     load_corpora,
     load_crema_d,
@@ -19,6 +18,7 @@ from hf_emotion.corpora.loading import (
     parse_ravdess_name,
 )
 from hf_emotion.data.audio import decode_audio
+from hf_emotion.data.decode_cache import decode_dataset
 from hf_emotion.data.labels import EMOTIONS
 from hf_emotion.data.splits import make_split
 from tests.conftest import real_data_dir

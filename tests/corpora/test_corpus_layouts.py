@@ -9,18 +9,20 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hf_emotion.corpora.layouts import (
-    iemocap_speaker,
+from hf_emotion.corpora import (
+    STANDARD_COLUMNS,
+    load_corpora,
+    load_corpus,
     load_emodb,
     load_iemocap,
     load_msp_podcast,
     load_savee,
     load_tess,
-    parse_emodb_name,
-    parse_savee_name,
-    parse_tess_name,
 )
-from hf_emotion.corpora.loading import STANDARD_COLUMNS, load_corpora, load_corpus
+from hf_emotion.corpora.emodb import parse_emodb_name
+from hf_emotion.corpora.iemocap import iemocap_speaker
+from hf_emotion.corpora.savee import parse_savee_name
+from hf_emotion.corpora.tess import parse_tess_name
 from hf_emotion.errors import ConfigurationError, MissingInputError
 from tests.synth import emotion_signal, make_crema_d_tree, write_audio
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datasets
 from transformers import HfArgumentParser
 
-from hf_emotion.corpora.loading import load_corpora
+from hf_emotion.corpora import load_corpora
 from hf_emotion.training.arguments import DataArguments
 from tests.synth import emotion_signal, write_audio
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+import hf_emotion.corpora as dl
 from hf_emotion.cli import main as cli_main
-from hf_emotion.corpora import download as dl
-from hf_emotion.corpora.loading import load_corpus
+from hf_emotion.corpora import crema_d, load_corpus, ravdess
 from tests.synth import make_crema_d_tree, make_ravdess_tree
 
 SPEECH_ZIP = "Audio_Speech_Actors_01-24.zip"
@@ -86,9 +86,9 @@ def ravdess_zip(tmp_path: Path) -> bytes:
 
 def serve_zenodo_record(server, body: bytes, *, md5: str | None = None) -> str:
     """The record's API entry (as zenodo.org/api/records/1188976 publishes it) and the file."""
-    content = f"/api/records/{dl.RAVDESS_RECORD}/files/{SPEECH_ZIP}/content"
+    content = f"/api/records/{ravdess.ZENODO_RECORD}/files/{SPEECH_ZIP}/content"
     record = {
-        "id": int(dl.RAVDESS_RECORD),
+        "id": int(ravdess.ZENODO_RECORD),
         "files": [
             {
                 "key": SPEECH_ZIP,
@@ -98,7 +98,7 @@ def serve_zenodo_record(server, body: bytes, *, md5: str | None = None) -> str:
             }
         ],
     }
-    server.files[f"/api/records/{dl.RAVDESS_RECORD}"] = json.dumps(record).encode()
+    server.files[f"/api/records/{ravdess.ZENODO_RECORD}"] = json.dumps(record).encode()
     server.files[content] = body
     return content
 
@@ -159,7 +159,7 @@ def lfs_pointer(body: bytes) -> bytes:
 
 def serve_crema_d_repository(server, root: Path) -> None:
     """GitHub's API (repository, trees), raw pointers and LFS media for a small CREMA-D."""
-    repo = dl.CREMA_D_REPOSITORY
+    repo = crema_d.GITHUB_REPOSITORY
     tables = {
         "VideoDemographics.csv": "VideoDemographics.csv",
         "summaryTable.csv": "processedResults/summaryTable.csv",
@@ -206,7 +206,7 @@ def test_crema_d_media_that_does_not_match_its_pointer_is_refused(server, tmp_pa
     source = make_crema_d_tree(tmp_path / "source", actors=(1001,), sentences=("IEO",))
     serve_crema_d_repository(server, source)
     first = sorted(source.glob("AudioWAV/*.wav"))[0].name
-    server.files[f"/media/{dl.CREMA_D_REPOSITORY}/master/AudioWAV/{first}"] += b"x"
+    server.files[f"/media/{crema_d.GITHUB_REPOSITORY}/master/AudioWAV/{first}"] += b"x"
     with pytest.raises(dl.DownloadError, match="bytes, the source says"):
         dl.download("crema-d", out=tmp_path / "out", url=server.url)
 
@@ -215,7 +215,7 @@ def test_a_builtin_dataset_without_data_dir_is_downloaded_after_a_notice(
     server, tmp_path, cache_home, monkeypatch, caplog
 ):
     serve_zenodo_record(server, ravdess_zip(tmp_path))
-    monkeypatch.setattr(dl, "ZENODO", server.url)  # the official source, served here
+    monkeypatch.setattr(ravdess, "ZENODO", server.url)  # the official source, served here
     dataset = load_corpus("ravdess_speech")  # as finetune.py --dataset ravdess_speech, no --data_dir
     assert "--dataset ravdess_speech without --data_dir: downloading RAVDESS speech" in caplog.text
     assert len(dataset) == 30 and (cache_home / "data" / "ravdess" / ".hf_emotion-ravdess.json").is_file()

@@ -14,7 +14,8 @@ from huggingface_hub import ModelCard
 from transformers import pipeline
 
 from hf_emotion.backbones import MARKER_NAME
-from hf_emotion.hub.card import base_model_id, build_model_card, card_license, files_to_push, push_run
+from hf_emotion.hub.card import base_model_id, build_model_card, card_license
+from hf_emotion.hub.push import files_to_push, push_run
 from hf_emotion.serving.recognizer import EmotionRecognizer
 from tests.serving.test_inference import LABELS, make_emotion_model_dir
 from tests.synth import emotion_signal
@@ -280,10 +281,10 @@ def test_finetune_pushes_once_at_the_end_never_from_the_trainer(
     tmp_path, ravdess_dir, tiny_wav2vec2_dir, monkeypatch
 ):
     import finetune
-    import hf_emotion.hub.card
+    import hf_emotion.hub.push
 
     apis = []
-    monkeypatch.setattr(hf_emotion.hub.card, "HfApi", lambda: apis.append(RecordingHfApi()) or apis[-1])
+    monkeypatch.setattr(hf_emotion.hub.push, "HfApi", lambda: apis.append(RecordingHfApi()) or apis[-1])
     monkeypatch.delenv("HF_TOKEN", raising=False)
     out = tmp_path / "run"
     # Left to the Trainer, --push_to_hub would create the repository at once, offline: an error here.
@@ -319,10 +320,10 @@ def test_finetune_of_one_fold_pushes_once_to_the_run_folders_name(
     tmp_path, ravdess_dir, tiny_wav2vec2_dir, monkeypatch
 ):
     import finetune
-    import hf_emotion.hub.card
+    import hf_emotion.hub.push
 
     apis = []
-    monkeypatch.setattr(hf_emotion.hub.card, "HfApi", lambda: apis.append(RecordingHfApi()) or apis[-1])
+    monkeypatch.setattr(hf_emotion.hub.push, "HfApi", lambda: apis.append(RecordingHfApi()) or apis[-1])
     out = tmp_path / "tiny-ravdess"
     finetune.main(
         [
@@ -347,12 +348,13 @@ def test_finetune_of_one_fold_pushes_once_to_the_run_folders_name(
 def test_publish_on_a_replica_writes_no_card_and_pushes_nothing(tmp_path, monkeypatch):
     import types
 
-    import hf_emotion.hub.card
-    from hf_emotion.hub.card import PushRequest
-    from hf_emotion.training.recipe import Run, publish
+    import hf_emotion.hub.push
+    from hf_emotion.hub.push import PushRequest
+    from hf_emotion.training.publish import publish
+    from hf_emotion.training.recipe import Run
 
     apis = []
-    monkeypatch.setattr(hf_emotion.hub.card, "HfApi", lambda: apis.append(RecordingHfApi()) or apis[-1])
+    monkeypatch.setattr(hf_emotion.hub.push, "HfApi", lambda: apis.append(RecordingHfApi()) or apis[-1])
     replica = Run(
         model_args=None,
         data_args=types.SimpleNamespace(dataset=["ravdess"]),

@@ -16,6 +16,7 @@ import torch
 
 from hf_emotion.data.audio import AudioDecodeError
 from hf_emotion.data.labels import EMOTIONS
+from hf_emotion.serving.mean_scorer import MeanScorer
 from hf_emotion.serving.recognizer import (
     EmotionPrediction,
     EmotionRecognizer,
@@ -23,7 +24,7 @@ from hf_emotion.serving.recognizer import (
     sliding_windows,
     window_count,
 )
-from hf_emotion.serving.scorers import MeanScorer, TorchScorer
+from hf_emotion.serving.scorers import TorchScorer
 from tests.synth import emotion_signal, write_audio
 
 LABELS = list(EMOTIONS)

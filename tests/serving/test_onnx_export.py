@@ -13,9 +13,10 @@ pytest.importorskip("onnxruntime")
 from hf_emotion.cli import main  # noqa: E402
 from hf_emotion.data.labels import EMOTIONS  # noqa: E402
 from hf_emotion.serving.export import export_onnx  # noqa: E402
+from hf_emotion.serving.mean_scorer import MeanScorer  # noqa: E402
 from hf_emotion.serving.onnx_scorer import OnnxScorer  # noqa: E402
 from hf_emotion.serving.recognizer import EmotionRecognizer  # noqa: E402
-from hf_emotion.serving.scorers import MeanScorer, TorchScorer  # noqa: E402
+from hf_emotion.serving.scorers import TorchScorer  # noqa: E402
 from tests.serving.test_inference import make_emotion_model_dir  # noqa: E402
 from tests.synth import emotion_signal, write_audio  # noqa: E402
 

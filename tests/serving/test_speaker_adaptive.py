@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hf_emotion.evaluation.metrics import classification_metrics
-from hf_emotion.serving.speaker_adaptive import SpeakerAdaptiveHead, fit_speaker_adaptive_head
+from hf_emotion.serving.speaker_adaptive import SpeakerAdaptiveHead
+from hf_emotion.training.speaker_adaptive_head import fit_speaker_adaptive_head
 
 LABELS = ["neutral", "happy", "angry"]
 

@@ -10,13 +10,9 @@ import pytest
 
 from hf_emotion.data.labels import EMOTIONS
 from hf_emotion.data.splits import Split
-from hf_emotion.serving.speaker_adaptive import (
-    HEAD_FILE,
-    MODE,
-    SpeakerAdaptiveHead,
-    SpeakerAdaptiveRecognizer,
-    score_speaker_adaptive,
-)
+from hf_emotion.serving.adaptive_recognizer import SpeakerAdaptiveRecognizer
+from hf_emotion.serving.speaker_adaptive import HEAD_FILE, MODE, SpeakerAdaptiveHead
+from hf_emotion.training.speaker_adaptive_head import score_speaker_adaptive
 from tests.synth import emotion_signal, write_audio
 
 

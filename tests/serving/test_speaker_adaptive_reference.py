@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hf_emotion.serving.speaker_adaptive import SpeakerAdaptiveHead, SpeakerAdaptiveRecognizer
+from hf_emotion.serving.adaptive_recognizer import SpeakerAdaptiveRecognizer
+from hf_emotion.serving.speaker_adaptive import SpeakerAdaptiveHead
 
 
 def test_a_clip_against_cached_reference_features_scores_as_given_with_the_reference_clips(

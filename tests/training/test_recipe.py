@@ -7,7 +7,7 @@ import json
 import pytest
 
 from hf_emotion.cli import main as cli_main
-from hf_emotion.training.recipe import choose_heads
+from hf_emotion.training.heads import choose_heads
 
 FINE_TUNED = dict(refit_ua=None, refit_improved=False, compare_by_ua=True)
 

@@ -70,7 +70,9 @@ def test_gradient_checkpointing_in_bf16_trains_every_encoder_layer(
     out = tmp_path / "run"
     results = finetune_main(_args(model_dir, ravdess_dir, out, "--gradient_checkpointing", "--bf16"))
     # every encoder pass says where it ran: all on the training device, in the training dtype
-    phases = [line for line in capsys.readouterr().out.splitlines() if "hf_emotion.training.placement:" in line]
+    phases = [
+        line for line in capsys.readouterr().out.splitlines() if "hf_emotion.training.placement:" in line
+    ]
     for phase in ("probe", "fine-tuning", "refit", "class mixing", "evaluation"):
         assert any(f"placement: {phase}" in line for line in phases), (phase, phases)
     assert all("device cpu" in line and "dtype bfloat16" in line for line in phases), phases
