@@ -188,3 +188,22 @@ def add_speech_spans(dataset, sampling_rate: int, *, method: str = "vad", num_pr
     return dataset.map(
         spans, batched=True, batch_size=32, num_proc=num_proc, desc=f"Finding speech ({method})"
     )
+
+
+def trimmed_to_speech(dataset, sampling_rate: int, *, num_proc: int | None = None):
+    """The decoded clips of ``dataset`` cut to their speech (Silero VAD), as ``trim:vad`` cuts them."""
+    spans = add_speech_spans(dataset, sampling_rate, num_proc=num_proc)
+
+    def cut(batch):
+        return {
+            "input_audio": [
+                np.asarray(audio, dtype=np.float32)[start:end]
+                for audio, start, end in zip(
+                    batch["input_audio"], batch["speech_start"], batch["speech_end"], strict=True
+                )
+            ]
+        }
+
+    return spans.map(cut, batched=True, batch_size=32, desc="Cutting to speech").remove_columns(
+        ["speech_start", "speech_end"]
+    )
