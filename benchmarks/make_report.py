@@ -36,6 +36,8 @@ PRODUCERS = {
     "baselines.md": "python -m benchmarks.run_baselines",
     "inference.md": "python -m benchmarks.inference_speed",
     "baseline_features.md": "python -m benchmarks.baseline_features",
+    "framing_shortcut.md": "python -m benchmarks.framing_shortcut",
+    "framing_by_emotion.md": "python -m benchmarks.framing_shortcut",
 }
 MATRIX = "cross_corpus_matrix"  # .json rendered by {{cross_corpus_matrix}}; its .md is the same tables
 ROLES = {"current": ("current", "reproduction"), "history": ("history",)}

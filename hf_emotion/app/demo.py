@@ -1,7 +1,7 @@
 """Gradio demo: speech emotion recognition with a fine-tuned speech encoder.
 
 Upload or record speech; see the emotion probabilities, the valence/arousal point on the
-circumplex plane and, for recordings longer than one window, how the emotion moves over time.
+circumplex plane and, for recordings of two windows or more, how the emotion moves over time.
 With a model that has a speaker-adaptive head, "Calibrate with your voice" judges recordings
 against a few clips of the visitor's own voice, kept per browser session
 (:mod:`hf_emotion.app.calibration`).
@@ -62,7 +62,7 @@ EXAMPLE_SAMPLING_RATE = 16_000
 INTRO = """# Speech emotion recognition
 Upload a recording or use the microphone. The model gives a probability for each emotion and a
 point on the valence (unpleasant → pleasant) / arousal (calm → excited) plane. Recordings
-longer than one window also get a timeline. The example clips are synthetic tones written when
+of two windows (6 s) or more also get a timeline. The example clips are synthetic tones written when
 the demo starts, not speech: use your own voice for a meaningful answer."""
 
 CALIBRATION_HELP = """Give {minimum} or more short clips of your own voice ({recommended} or more is
@@ -313,12 +313,9 @@ def predict(
             )
         elif segment == "vad":
             prediction = recognizer(path, segment="vad")
-        elif duration <= recognizer.max_clip_seconds:
-            # Whole clip for the answer (as the model was trained); windows only for the timeline.
-            prediction = recognizer(path)
-            if duration > recognizer.window:
-                prediction.timeline = recognizer(path, window=recognizer.window, hop=recognizer.hop).timeline
         else:
+            # One answer: a clip under two windows is scored whole, with no timeline; a longer one in
+            # windows, and the headline is their mean, so it never contradicts the timeline under it.
             prediction = recognizer(path, window=recognizer.window, hop=recognizer.hop)
     except AudioDecodeError as error:
         raise unreadable(path, error) from error
@@ -332,7 +329,8 @@ def predict(
         "silent": prediction.silent,
         "duration_s": round(duration, 3),
         "segment": segment,
-        "windows": len(prediction.timeline) if prediction.timeline else 0,
+        # A clip under two windows is scored whole: its one-entry timeline is no timeline.
+        "windows": len(prediction.timeline) if prediction.timeline and len(prediction.timeline) > 1 else 0,
         "mode": prediction.mode,
         "calibration_clips": calibration.clips if calibration is not None else 0,
     }

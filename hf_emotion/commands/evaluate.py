@@ -52,8 +52,9 @@ def add_arguments(parser) -> None:
         nargs="+",
         default=[],
         help="also score under these recording conditions (white:<SNR dB>, babble:<SNR dB>, reverb:<RT60 s>, "
-        "telephone, mp3:<kbit/s>; see hf_emotion/data/conditions.py), each reported as eval_<condition>_ua and "
-        "ua_drop_<condition> (clean UA minus that one), e.g. --condition babble:10 telephone",
+        "telephone, mp3:<kbit/s>, and the framings trim:<energy|vad>, silence:<s>, noise:<s>; steps join with +; "
+        "see hf_emotion/data/conditions.py), each reported as eval_<condition>_ua and ua_drop_<condition> (clean "
+        "UA minus that one), e.g. --condition babble:10 telephone trim:vad trim:vad+silence:0.5",
     )
 
 
@@ -84,7 +85,7 @@ def run(args) -> int:
 
 def _check_arguments(args) -> None:
     """What can be refused before any audio is read: flags that need one model, a head, known conditions."""
-    from ..data.conditions import parse_condition
+    from ..data.conditions import parse_steps
 
     if args.speaker_norm_probe and len(args.model) > 1:
         raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
@@ -92,7 +93,7 @@ def _check_arguments(args) -> None:
         _check_speaker_adaptive(args.model)
     for spec in args.condition:  # before any decoding: a typo fails at once
         try:
-            parse_condition(spec)
+            parse_steps(spec)
         except ValueError as error:
             raise SystemExit(f"--condition: {error}") from error
 

@@ -67,6 +67,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "VAD finds, scored whole, with its start and end (silence is never labelled)",
     )
     parser.add_argument(
+        "--vad_pad",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --segment vad: seconds of the recording kept around each speech segment (default: the "
+        "margin the model was trained with, its config's speech_margin_seconds; none for older models)",
+    )
+    parser.add_argument(
         "--batch_size", type=int, default=16, help="clips, windows or segments per forward pass"
     )
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
@@ -192,7 +200,12 @@ def run(args: argparse.Namespace) -> int:
     prepare_output_file(args.output)  # a missing folder is made now, not found after the model loads
     try:
         recognizer = EmotionRecognizer.from_pretrained(
-            args.model, device=args.device, batch_size=args.batch_size, dtype=args.dtype, segment=args.segment
+            args.model,
+            device=args.device,
+            batch_size=args.batch_size,
+            dtype=args.dtype,
+            segment=args.segment,
+            vad_pad_seconds=args.vad_pad,
         )
         # Checked once here, so a bad --window is one clear error rather than one per file.
         if args.window is not None:

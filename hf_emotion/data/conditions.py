@@ -10,6 +10,11 @@ A condition is named by a short spec, ``kind[:value]``:
 | ``reverb:<rt60 s>`` | convolves with a simulated 6×5×3 m room's impulse response (pyroomacoustics, image source method) |
 | ``telephone`` | 8 kHz, 300-3400 Hz band, 8-bit μ-law (G.711), back to the model's rate |
 | ``mp3:<kbit/s>`` | encodes to MP3 (LAME via ``lameenc``) and decodes it again (libsndfile) |
+| ``trim:energy``, ``trim:vad`` | cuts the clip to its speech (see :mod:`hf_emotion.data.framing`) |
+| ``silence:<s>``, ``noise:<s>`` | adds ``s`` seconds of digital silence, or of quiet room noise, before and after |
+
+Steps join with ``+`` and apply left to right: ``trim:vad+silence:0.5`` is the clip cut to its
+speech by Silero VAD, then framed in half a second of silence on each side.
 
 Every condition is deterministic for a clip index and seed, so two models are compared on the
 same degraded audio. SNR is measured over the whole clip (RAVDESS-like clips are mostly speech).
@@ -34,6 +39,13 @@ ROBUSTNESS_CONDITIONS = (
     *("babble:20", "babble:10", "babble:5"),
     *("reverb:0.3", "reverb:0.8"),
     *("telephone", "mp3:64"),
+)
+#: How speech is framed: trimmed by energy or VAD, then padded again with silence or room noise.
+FRAMING_CONDITIONS = (
+    *("trim:energy", "trim:vad"),
+    *("trim:vad+silence:0.25", "trim:vad+silence:0.5", "trim:vad+silence:1"),
+    *("trim:vad+noise:0.25", "trim:vad+noise:0.5", "trim:vad+noise:1"),
+    "silence:2",
 )
 
 
@@ -168,26 +180,49 @@ def mp3_roundtrip(kbps: int, sampling_rate: int) -> ClipTransform:
     return apply
 
 
-KINDS_WITH_VALUE = {"white": "SNR in dB", "babble": "SNR in dB", "reverb": "RT60 in s", "mp3": "kbit/s"}
+KINDS_WITH_VALUE = {
+    "white": "SNR in dB",
+    "babble": "SNR in dB",
+    "reverb": "RT60 in s",
+    "mp3": "kbit/s",
+    "silence": "seconds",
+    "noise": "seconds",
+}
+KINDS = "clean, white:<dB>, babble:<dB>, reverb:<s>, telephone, mp3:<kbps>, trim:<energy|vad>, silence:<s> or noise:<s>"
 
 
-def parse_condition(spec: str) -> tuple[str, float | None]:
-    """``"babble:10"`` → ``("babble", 10.0)``; a ``ValueError`` says what a bad spec should look like."""
+def parse_condition(spec: str) -> tuple[str, float | str | None]:
+    """``"babble:10"`` → ``("babble", 10.0)``, ``"trim:vad"`` → ``("trim", "vad")``: one step.
+
+    A ``ValueError`` says what a bad spec should look like.
+    """
+    from .framing import TRIM_METHODS
+
     kind, _, value = spec.partition(":")
     if kind in KINDS_WITH_VALUE:
         try:
-            return kind, float(value)
+            number = float(value)
         except ValueError:
             raise ValueError(
                 f"condition {spec!r}: give {kind}:<{KINDS_WITH_VALUE[kind]}>, e.g. {kind}:10"
             ) from None
+        if kind in ("silence", "noise") and not 0 <= number <= 60:
+            raise ValueError(f"condition {spec!r}: give 0 to 60 seconds")
+        return kind, number
+    if kind == "trim":
+        if value not in TRIM_METHODS:
+            raise ValueError(f"condition {spec!r}: give trim:energy or trim:vad")
+        return kind, value
     if kind in ("clean", "telephone") and not value:
         return kind, None
     if kind in ("clean", "telephone"):
         raise ValueError(f"condition {spec!r}: {kind} takes no value")
-    raise ValueError(
-        f"condition {spec!r} is unknown; use clean, white:<dB>, babble:<dB>, reverb:<s>, telephone or mp3:<kbps>"
-    )
+    raise ValueError(f"condition {spec!r} is unknown; use {KINDS}, or steps joined by +")
+
+
+def parse_steps(spec: str) -> list[tuple[str, float | str | None]]:
+    """``"trim:vad+silence:0.5"`` → ``[("trim", "vad"), ("silence", 0.5)]``; every step checked."""
+    return [parse_condition(step) for step in spec.split("+")]
 
 
 def make_condition(
@@ -209,22 +244,55 @@ def make_condition(
     Raises:
         ValueError: an unknown kind or a value that does not parse, naming the spec.
     """
-    kind, number = parse_condition(spec)
+    steps = [
+        _step_transform(kind, value, sampling_rate, signals=signals, speakers=speakers, seed=seed, spec=spec)
+        for kind, value in parse_steps(spec)
+    ]
+    steps = [step for step in steps if step is not None]
+    if not steps:
+        return None
+    if len(steps) == 1:
+        return steps[0]
+
+    def apply(clip: np.ndarray, index: int) -> np.ndarray:
+        for step in steps:
+            clip = step(clip, index)
+        return clip
+
+    return apply
+
+
+def _step_transform(kind, value, sampling_rate, *, signals, speakers, seed, spec) -> ClipTransform | None:
     if kind == "clean":
         return None
     if kind == "white":
-        return white_noise(number, seed)
+        return white_noise(value, seed)
     if kind == "babble":
         if signals is None or speakers is None:
             raise ValueError(f"condition {spec!r} needs the evaluation set's clips and speakers")
-        return babble_noise(number, signals, speakers, seed)
+        return babble_noise(value, signals, speakers, seed)
     if kind == "reverb":
-        return reverberation(number, sampling_rate)
+        return reverberation(value, sampling_rate)
     if kind == "telephone":
         return telephone(sampling_rate)
-    return mp3_roundtrip(int(number), sampling_rate)
+    if kind == "mp3":
+        return mp3_roundtrip(int(value), sampling_rate)
+    return framing_step(kind, value, sampling_rate, seed)
+
+
+def framing_step(kind: str, value, sampling_rate: int, seed: int = 0) -> ClipTransform:
+    """``trim``, ``silence`` or ``noise`` as a transform (room noise fixed by the seed and clip index)."""
+    from .framing import frame_with, trim_to_speech
+
+    if kind == "trim":
+        return lambda clip, index: trim_to_speech(clip, sampling_rate, value)
+
+    def apply(clip: np.ndarray, index: int) -> np.ndarray:
+        return frame_with(clip, value, sampling_rate, kind, np.random.default_rng([seed, index]))
+
+    return apply
 
 
 def condition_key(spec: str) -> str:
-    """``"babble:10"`` → ``"babble10"``, ``"reverb:0.3"`` → ``"reverb0.3"``: a results-key name."""
-    return spec.replace(":", "")
+    """``"babble:10"`` → ``"babble10"``, ``"trim:vad+silence:0.5"`` → ``"trimvad_silence0.5"``: a results-key name."""
+    return spec.replace(":", "").replace("+", "_")

@@ -56,8 +56,9 @@ class EmotionDataCollator:
     """Pads a list of decoded clips into a model batch (inputs from :func:`model_inputs`, plus targets).
 
     Training batches take a random window of at most ``max_seconds`` from each clip (a new
-    one every epoch), then ``augment`` (e.g. ``augmentation.ConditionAugmenter``) degrades it;
-    evaluation batches take the first ``max_seconds`` and are never augmented.
+    one every epoch; with ``framing``, from the clip's speech, framed anew), then ``augment``
+    (e.g. ``augmentation.ConditionAugmenter``) degrades it; evaluation batches take the first
+    ``max_seconds`` and are never framed or augmented.
     """
 
     feature_extractor: object
@@ -66,6 +67,9 @@ class EmotionDataCollator:
     random_crop: bool = False
     seed: int = 0
     augment: Callable[[np.ndarray], np.ndarray] | None = None
+    #: ``hf_emotion.data.framing.TrainingFraming``: training crops from each clip's speech
+    #: (``speech_start``/``speech_end`` columns), framed anew at every draw.
+    framing: Callable[..., np.ndarray] | None = None
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -80,9 +84,16 @@ class EmotionDataCollator:
         start = int(self._rng.integers(0, audio.shape[0] - limit + 1)) if self.random_crop else 0
         return audio[start : start + limit]
 
+    def _training_crop(self, example: dict, sampling_rate: int) -> np.ndarray:
+        audio = np.asarray(example["input_audio"], dtype=np.float32)
+        if self.framing is None or not self.random_crop:
+            return self._crop(audio, sampling_rate)
+        span = (int(example["speech_start"]), int(example["speech_end"]))
+        return self.framing(audio, span, max_seconds=self.max_seconds, rng=self._rng)
+
     def __call__(self, examples: Sequence[dict]) -> dict[str, torch.Tensor]:
         sampling_rate = self.feature_extractor.sampling_rate
-        audio = [self._crop(np.asarray(e["input_audio"], dtype=np.float32), sampling_rate) for e in examples]
+        audio = [self._training_crop(e, sampling_rate) for e in examples]
         if self.augment is not None and self.random_crop:
             audio = [np.asarray(self.augment(clip), dtype=np.float32) for clip in audio]
         batch = model_inputs(self.feature_extractor, audio, is_whisper=self.is_whisper)

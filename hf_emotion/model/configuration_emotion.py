@@ -65,6 +65,10 @@ class EmotionConfig(PreTrainedConfig):
             Sampling rate of the audio the encoder expects.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialisation of the head weights.
+        speech_margin_seconds (`float`, *optional*):
+            Seconds of silence around speech that suit the model: half the largest margin it was trained on
+            with `--speech_framing_seconds`. `--segment vad` pads the speech it cuts with this much; `None`
+            (a model trained on the corpus's own framing) pads nothing.
 
     Example:
 
@@ -96,6 +100,7 @@ class EmotionConfig(PreTrainedConfig):
     valence_arousal_class_weight: list[float] | None = None
     sampling_rate: int = 16000
     initializer_range: float = 0.02
+    speech_margin_seconds: float | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)

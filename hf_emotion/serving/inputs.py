@@ -68,19 +68,24 @@ def read_input(
     stream: bool,
     max_clip_seconds: float,
     block_seconds: float,
+    whole_below_seconds: float = 0.0,
 ) -> PendingInput:
     """Decode a short input now; a long file (or any, with ``stream``) becomes a block stream, a long array
-    blocks of itself. Silence is decoded, not refused: the recognizer marks it."""
+    blocks of itself. With ``stream``, an input shorter than ``whole_below_seconds`` is still decoded whole
+    (a clip of under two windows is one window: two half-clip windows would contradict its answer).
+    Silence is decoded, not refused: the recognizer marks it."""
     item, sampling_rate = unpack_dict(item, sampling_rate)
     if isinstance(item, (str, os.PathLike)):
         name = os.fspath(item)
         duration = audio_info(name).duration  # an unreadable file fails here, before anything streams
-        if stream or duration > max_clip_seconds:
+        if (stream and duration >= whole_below_seconds) or duration > max_clip_seconds:
             return PendingInput(
                 index, name, open_blocks=lambda: stream_audio_blocks(name, rate, block_seconds=block_seconds)
             )
     source, samples = decode_whole(item, rate, sampling_rate, allow_silence=True)
-    if stream or samples.shape[0] > max_clip_seconds * rate:
+    if (stream and samples.shape[0] >= whole_below_seconds * rate) or samples.shape[
+        0
+    ] > max_clip_seconds * rate:
         return PendingInput(index, source, open_blocks=lambda: array_blocks(samples, block_seconds * rate))
     return PendingInput(index, source, samples=samples)
 

@@ -46,6 +46,10 @@ class MeanScorer:
         self.regression_targets = first.regression_targets
         self.sampling_rate = first.sampling_rate
         self.max_clip_seconds = min(member.max_clip_seconds for member in members)
+        margins = [
+            m for m in (getattr(member, "speech_margin_seconds", None) for member in members) if m is not None
+        ]
+        self.speech_margin_seconds = min(margins) if margins else None
 
     def score(self, signals: Sequence[np.ndarray], *, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
         probabilities = np.zeros((len(signals), len(self.labels)), dtype=np.float64)

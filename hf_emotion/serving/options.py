@@ -36,6 +36,9 @@ class RecognizerOptions:
             to score everything.
         segment: ``"window"``: clips whole, long recordings in sliding windows; ``"vad"``:
             the speech segments Silero VAD finds, each scored whole.
+        vad_pad_seconds: with ``segment="vad"``, seconds of the recording kept before and after each
+            speech segment; ``None``: the margin the model was trained with (its config's
+            ``speech_margin_seconds``), or none for a model trained on its corpus's own framing.
     """
 
     window: float = DEFAULT_WINDOW_SECONDS
@@ -44,8 +47,11 @@ class RecognizerOptions:
     max_clip_seconds: float = DEFAULT_MAX_CLIP_SECONDS
     silence_threshold_db: float | None = DEFAULT_SILENCE_THRESHOLD_DB
     segment: Literal["window", "vad"] = "window"
+    vad_pad_seconds: float | None = None
 
     def __post_init__(self) -> None:
+        if self.vad_pad_seconds is not None and not 0 <= self.vad_pad_seconds <= 5:
+            raise ValueError(f"vad_pad_seconds={self.vad_pad_seconds!r} must lie in [0, 5] seconds")
         check_window(self.window, self.hop)
         check_batch_size(self.batch_size)
         check_segment(self.segment)

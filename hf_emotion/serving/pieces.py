@@ -37,14 +37,21 @@ class PieceScoring:
         scorer: what runs the model.
         silence_threshold_db: RMS level (dBFS) below which a piece is silent; ``None``: score everything.
         max_clip_seconds: speech segments longer than this are scored in windows.
+        vad_pad_seconds: seconds of the recording kept around each speech segment (Silero's padding).
     """
 
     def __init__(
-        self, scorer: Scorer, *, silence_threshold_db: float | None, max_clip_seconds: float
+        self,
+        scorer: Scorer,
+        *,
+        silence_threshold_db: float | None,
+        max_clip_seconds: float,
+        vad_pad_seconds: float = 0.0,
     ) -> None:
         self.scorer = scorer
         self.silence_threshold_db = silence_threshold_db
         self.max_clip_seconds = max_clip_seconds
+        self.vad_pad_seconds = vad_pad_seconds
         self.sampling_rate = scorer.sampling_rate
 
     def clips(self, clips: list[PendingInput], batch_size: int) -> list[EmotionPrediction]:
@@ -159,7 +166,8 @@ class PieceScoring:
         from hf_emotion.serving.segments import VadSettings, cut_spans, speech_spans
 
         rate, source = self.sampling_rate, pending.source
-        spans, total_samples = speech_spans(pending.open_blocks(), rate, VadSettings())
+        settings = VadSettings(pad_ms=round(1000 * self.vad_pad_seconds))
+        spans, total_samples = speech_spans(pending.open_blocks(), rate, settings)
         if total_samples == 0:
             raise AudioDecodeError(source, "empty", "contains no audio samples")
         timeline: list[EmotionPrediction] = []

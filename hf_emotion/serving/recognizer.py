@@ -63,6 +63,8 @@ logger = logging.getLogger(__name__)
 
 #: The speaker-adaptive head's file in a model folder.
 HEAD_FILE = SPEAKER_ADAPTIVE_HEAD_FILE
+#: An input shorter than this many windows is scored whole, as one window, even when a window is asked for.
+SHORT_CLIP_WINDOWS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,10 +129,12 @@ class EmotionRecognizer:
         self.check_window(self.options.window, self.options.hop)
         if self.options.segment == "vad":
             _require_vad()
+        pad = self.options.vad_pad_seconds
         self.pieces = PieceScoring(
             scorer,
             silence_threshold_db=self.options.silence_threshold_db,
             max_clip_seconds=self.max_clip_seconds,
+            vad_pad_seconds=(getattr(scorer, "speech_margin_seconds", None) or 0.0) if pad is None else pad,
         )
 
     @classmethod
@@ -152,7 +156,7 @@ class EmotionRecognizer:
             device: where torch models run (ONNX exports run on the CPU).
             dtype: run torch models in this dtype, e.g. ``"bfloat16"``; default: as saved.
             **kwargs: any :class:`RecognizerOptions` field (``window``, ``hop``, ``batch_size``,
-                ``max_clip_seconds``, ``silence_threshold_db``, ``segment``); the rest go to
+                ``max_clip_seconds``, ``silence_threshold_db``, ``segment``, ``vad_pad_seconds``); the rest go to
                 transformers' ``from_pretrained`` (``revision``, ``token``, ``cache_dir``, ...).
         """
         from hf_emotion.serving.loading import load_adaptive_head
@@ -257,8 +261,9 @@ class EmotionRecognizer:
                 ``sampling_rate``), a dict ``{"array": ..., "sampling_rate": ...}`` as ``datasets`` yields, or a
                 list of these (a list is always a batch, never samples).
             sampling_rate: the rate of array or tensor inputs.
-            window: score every input in windows of this many seconds (with a timeline); by default only
-                inputs longer than ``max_clip_seconds`` are, with the recognizer's ``window``. With
+            window: score every input in windows of this many seconds (with a timeline), except inputs
+                shorter than two windows, scored whole as one window (no timeline); by default only inputs
+                longer than ``max_clip_seconds`` are, with the recognizer's ``window``. With
                 ``segment="vad"``: the window for segments longer than the model takes.
             hop: seconds between window starts (default: the recognizer's, or ``window / 2`` with ``window``).
             batch_size: clips, windows or segments per forward pass.
@@ -388,6 +393,9 @@ class EmotionRecognizer:
                     stream=settings.force_windows or settings.segment == "vad",
                     max_clip_seconds=self.max_clip_seconds,
                     block_seconds=max(settings.hop, 1.0),
+                    whole_below_seconds=0.0
+                    if settings.segment == "vad"
+                    else SHORT_CLIP_WINDOWS * settings.window,
                 )
                 if settings.segment == "vad":
                     results[index] = self.pieces.segments(pending, **settings.cut)
@@ -400,6 +408,8 @@ class EmotionRecognizer:
             except AudioDecodeError as error:
                 results[index] = _raise_or_keep(error, errors)
         for pending, prediction in zip(clips, self.pieces.clips(clips, settings.batch_size), strict=True):
+            if settings.force_windows:  # a clip under two windows asked for in windows: it is its one window
+                prediction.timeline = [dataclasses.replace(prediction)]
             results[pending.index] = prediction
         return results
 

@@ -77,6 +77,8 @@ class ModelScorer:
         self.sampling_rate = int(getattr(feature_extractor, "sampling_rate", None) or 16_000)
         self.labels = [config.id2label[i] for i in range(config.num_labels)]
         self.regression_targets = list(getattr(config, "regression_targets", ("valence", "arousal")))
+        # The silence around speech the model was trained on (None: its corpus's own framing).
+        self.speech_margin_seconds = getattr(config, "speech_margin_seconds", None)
         # Whisper's mask is always honoured by EmotionModel; a wav2vec2-like model only takes one
         # when its extractor says so (wav2vec2-base, with group norm, must see unmasked zeros).
         self.uses_attention_mask = self.is_whisper or bool(

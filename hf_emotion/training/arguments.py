@@ -260,6 +260,24 @@ class DataArguments:
             "evaluation audio is never degraded. Needs pip install 'hf-emotion[conditions]'. 0 disables."
         },
     )
+    speech_framing_seconds: float = field(
+        default=0.0,
+        metadata={
+            "help": "Framing of the training crops. 0 keeps each corpus's own framing (RAVDESS: about 1 s of "
+            "silence around every utterance, which a model learns and then misjudges clips cut to their speech). "
+            "s > 0 cuts each training clip to its speech once (Silero VAD, cached) and frames every crop anew with "
+            "0 to s seconds of digital silence, quiet room noise or nothing on each side; the saved model records "
+            "s / 2 as the margin --segment vad pads speech with. Needs pip install 'hf-emotion[vad]'."
+        },
+    )
+    validate_trimmed: bool = field(
+        default=True,
+        metadata={
+            "help": "Also score the validation speakers' clips cut to their speech (Silero VAD) at every "
+            "evaluation, logged as eval_trimmed_ua beside eval_ua (the best epoch is still chosen on eval_ua). "
+            "Needs pip install 'hf-emotion[vad]'; false skips it."
+        },
+    )
     max_audio_seconds: float = field(
         default=600.0, metadata={"help": "Files longer than this are reported and skipped at loading."}
     )
@@ -277,6 +295,10 @@ class DataArguments:
         if not 0.0 <= self.augment_conditions <= 1.0:
             raise ValueError(
                 f"--augment_conditions is a share of clips in [0, 1], got {self.augment_conditions}"
+            )
+        if not 0.0 <= self.speech_framing_seconds <= 5.0:
+            raise ValueError(
+                f"--speech_framing_seconds is the most silence put around speech, 0 to 5 s, got {self.speech_framing_seconds}"
             )
         if self.ravdess_channel not in ("speech", "song", "both"):
             raise ValueError(f"--ravdess_channel must be speech, song or both, got {self.ravdess_channel!r}")

@@ -54,17 +54,30 @@ class EmotionTrainer(Trainer):
     the choice of the best epoch depend on which crop each clip happened to get).
     """
 
-    def __init__(self, *args, head_learning_rate: float | None = None, eval_data_collator=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        head_learning_rate: float | None = None,
+        eval_data_collator=None,
+        trimmed_eval_dataset=None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.head_learning_rate = head_learning_rate
         self.eval_data_collator = eval_data_collator
+        # The validation clips cut to their speech: scored beside the whole clips at every evaluation
+        # (``eval_trimmed_*``), so a run shows whether its model judges the voice or the framing.
+        self.trimmed_eval_dataset = trimmed_eval_dataset
 
-    def evaluate(self, *args, **kwargs):
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
         if self.eval_data_collator is None:
-            return super().evaluate(*args, **kwargs)
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
         train_collator, self.data_collator = self.data_collator, self.eval_data_collator
         try:
-            return super().evaluate(*args, **kwargs)
+            metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+            if eval_dataset is None and metric_key_prefix == "eval" and self.trimmed_eval_dataset is not None:
+                metrics |= super().evaluate(self.trimmed_eval_dataset, ignore_keys, "eval_trimmed")
+            return metrics
         finally:
             self.data_collator = train_collator
 
@@ -182,6 +195,9 @@ def build_model(run: Run, train_dataset) -> tuple[EmotionModel, list]:
         class_weights=class_weights,
         sampling_rate=run.feature_extractor.sampling_rate,
     )
+    if run.data_args.speech_framing_seconds:
+        # Trained on margins of 0 to s seconds around speech: --segment vad pads speech with the middle.
+        head_config["speech_margin_seconds"] = run.data_args.speech_framing_seconds / 2
     if run.continuing:
         model = EmotionModel.from_pretrained(model_args.model_name_or_path, **head_config)
         if [model.config.id2label[i] for i in range(model.config.num_labels)] != label_names:
@@ -231,15 +247,48 @@ def condition_augmenter(run: Run, train_dataset):
     return augmenter
 
 
+def speech_framing(run: Run, train_dataset):
+    """``--speech_framing_seconds``: the training clips with their speech found once, and the framing of their
+    crops; ``(train_dataset, None)`` when the corpus's own framing is kept."""
+    seconds = run.data_args.speech_framing_seconds
+    if not seconds:
+        return train_dataset, None
+    from ..data.framing import TrainingFraming, add_speech_spans
+    from ..model.batches import with_model_columns
+
+    rate = run.feature_extractor.sampling_rate
+    spans = add_speech_spans(train_dataset, rate, num_proc=run.data_args.preprocessing_num_workers)
+    logger.info(
+        "Framing: training crops cut from the speech, 0-%.2f s of silence, room noise or none around", seconds
+    )
+    return with_model_columns(spans), TrainingFraming(rate, max_pad_seconds=seconds)
+
+
+def trimmed_validation(run: Run, validation_dataset):
+    """``--validate_trimmed``: the validation clips cut to their speech, or None."""
+    if not run.data_args.validate_trimmed or validation_dataset is None or not len(validation_dataset):
+        return None
+    from ..data.framing import trimmed_to_speech
+    from ..model.batches import with_model_columns
+
+    rate = run.feature_extractor.sampling_rate
+    return with_model_columns(
+        trimmed_to_speech(validation_dataset, rate, num_proc=run.data_args.preprocessing_num_workers)
+    )
+
+
 def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint: str | None, callbacks: list):
-    """The Trainer over random crops; validation on whole clips each epoch. Returns it and its train metrics."""
+    """The Trainer over random crops; validation on whole clips (and trimmed ones) each epoch. Returns it and
+    its train metrics."""
     args = run.training_args
     args.output_dir = output_dir
+    train_dataset, framing = speech_framing(run, parts["train"])
     trainer = EmotionTrainer(
         model=model,
         args=args,
-        train_dataset=parts["train"],
+        train_dataset=train_dataset,
         eval_dataset=parts["validation"],
+        trimmed_eval_dataset=trimmed_validation(run, parts["validation"]),
         data_collator=EmotionDataCollator(
             run.feature_extractor,
             run.is_whisper,
@@ -247,6 +296,7 @@ def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint:
             random_crop=True,
             seed=args.seed,
             augment=condition_augmenter(run, parts["train"]),
+            framing=framing,
         ),
         compute_metrics=make_compute_metrics(run.label_names),
         callbacks=callbacks,

@@ -77,7 +77,8 @@ def test_upload_in_chromium_shows_emotion_and_timeline(browser, server, tmp_path
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    clip = write_audio(tmp_path / "happy-5s.wav", emotion_signal("happy", 5.0), 16_000)
+    # 7 s: long enough for a timeline (a clip under two 3-s windows is one window, no timeline).
+    clip = write_audio(tmp_path / "happy-7s.wav", emotion_signal("happy", 7.0), 16_000)
     browser.get(server)
     wait = WebDriverWait(browser, 60)
     upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#audio-in input[type=file]")))
@@ -91,7 +92,7 @@ def test_upload_in_chromium_shows_emotion_and_timeline(browser, server, tmp_path
     label_text = browser.find_element(By.ID, "emotion").text
     assert any(emotion in label_text for emotion in EMOTIONS), label_text
     numbers = "".join(browser.find_element(By.ID, "numbers").text.split())
-    assert '"windows":3' in numbers and '"duration_s":5' in numbers, numbers
+    assert '"windows":4' in numbers and '"duration_s":7' in numbers, numbers
     wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#timeline img, #circumplex img")))
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -206,3 +206,23 @@ def test_speech_segments_choice_scores_each_utterance(client, tmp_path):
     assert numbers["segment"] == "vad" and numbers["windows"] == 2
     _, _, _, whole = client.predict(handle_file(str(wav)), api_name="/predict")
     assert whole["segment"] == "window"
+
+
+def test_the_headline_is_the_timelines_mean_and_a_short_clip_has_no_timeline(app, demo_recognizer, tmp_path):
+    recognizer, predict_for_demo, labels = demo_recognizer, app.predict, demo_recognizer.labels
+
+    long = write_audio(
+        tmp_path / "long.wav", np.concatenate([emotion_signal("happy", 4.0), emotion_signal("sad", 4.0)])
+    )
+    label, _, _, numbers = predict_for_demo(recognizer, str(long), max_seconds=30, max_mb=10)
+    windows = recognizer(str(long), window=recognizer.window, hop=recognizer.hop).timeline
+    mean = np.mean([[w.probabilities[name] for name in labels] for w in windows if not w.silent], axis=0)
+    assert numbers["windows"] == len(windows) > 1
+    assert numbers["label"] == labels[int(np.argmax(mean))]
+    assert numbers["confidence"] == pytest.approx(float(mean.max()), abs=1e-5)
+
+    short = write_audio(tmp_path / "short.wav", emotion_signal("angry", 3.8))  # under two 3-s windows
+    _, _, timeline, numbers = predict_for_demo(recognizer, str(short), max_seconds=30, max_mb=10)
+    whole = recognizer(str(short))
+    assert numbers["windows"] == 0 and numbers["label"] == whole.label
+    assert numbers["confidence"] == pytest.approx(whole.confidence, abs=1e-6)

@@ -132,3 +132,17 @@ def test_evaluate_under_recording_conditions_reports_each_ua_and_its_drop(
     )
     assert cli_main([*common, "--condition", "pink:10", "--output_dir", str(out)]) == 2
     assert "error: --condition: condition 'pink:10' is unknown" in capsys.readouterr().err
+
+
+def test_evaluate_under_framing_conditions_scores_trimmed_and_padded_clips(
+    tmp_path, tess_dir, tiny_wav2vec2_dir
+):
+    model = make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path / "model", labels=LABELS, seed=5)
+    out = tmp_path / "framed"
+    specs = ["trim:energy", "trim:energy+silence:0.5", "trim:energy+noise:0.25", "silence:2"]
+    command = ["evaluate", "--model", str(model), "--dataset", "tess", "--data_dir", str(tess_dir)]
+    assert cli_main([*command, "--condition", *specs, "--output_dir", str(out)]) == 0
+    results = json.loads((out / "all_results.json").read_text())
+    for key in ("trimenergy", "trimenergy_silence0.5", "trimenergy_noise0.25", "silence2"):
+        assert 0.0 <= results[f"eval_{key}_ua"] <= 1.0
+        assert results[f"ua_drop_{key}"] == pytest.approx(results["eval_ua"] - results[f"eval_{key}_ua"])
