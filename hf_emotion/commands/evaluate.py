@@ -6,6 +6,7 @@ import json
 import logging
 import os
 
+from ..preflight import check_output_folder
 from .corpus_arguments import add_corpus_arguments, load_chosen_corpora
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,11 @@ def add_arguments(parser) -> None:
     add_corpus_arguments(parser)
     parser.add_argument("--split_file", help="a run's splits.json: evaluate on its test speakers")
     parser.add_argument("--speakers", nargs="*", help="evaluate on these speakers only")
-    parser.add_argument("--output_dir", required=True, help="where metrics, predictions and plots go")
+    parser.add_argument(
+        "--output_dir",
+        default=None,
+        help="where metrics, predictions and plots go (default: evaluations/<model>-on-<datasets>)",
+    )
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--max_seconds", type=float, default=20.0, help="clips are cut to this long")
     parser.add_argument(
@@ -58,11 +63,22 @@ def add_arguments(parser) -> None:
     )
 
 
+def default_output_dir(models: list[str], datasets: list[str]) -> str:
+    """``evaluations/<model>-on-<datasets>``: one folder per model and data, so runs do not overwrite each other."""
+    model = "+".join(os.path.basename(os.path.normpath(m)) or m.replace("/", "--") for m in models)
+    data = "+".join(os.path.basename(os.path.normpath(d)) for d in datasets)
+    return os.path.join("evaluations", f"{model}-on-{data}")
+
+
 def run(args) -> int:
     """Check the arguments, keep the speakers asked for, then score through the path the labels call for."""
     from ..data.splits import Split
 
     _check_arguments(args)
+    if args.output_dir is None:
+        args.output_dir = default_output_dir(args.model, args.dataset)
+        check_output_folder(args.output_dir)
+        logger.info("writing to %s (--output_dir to choose)", args.output_dir)
     raw = load_chosen_corpora(args)
     split = Split.from_json(args.split_file) if args.split_file else None
     if args.speaker_norm_probe and (split is None or split.protocol == "random"):
