@@ -132,3 +132,14 @@ def test_evaluate_under_recording_conditions_reports_each_ua_and_its_drop(
     )
     assert cli_main([*common, "--condition", "pink:10", "--output_dir", str(out)]) == 2
     assert "error: --condition: condition 'pink:10' is unknown" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("subset", [["angry"], ["angry", "angry"], []])
+def test_a_subset_of_fewer_than_two_labels_is_refused(subset):
+    with pytest.raises(ValueError, match="give at least two labels"):
+        match_labels(LABELS, list(TESS_CODES.values()), subset)
+
+
+def test_a_model_and_corpus_sharing_one_label_are_refused():
+    with pytest.raises(ValueError, match=r"share only \['sad'\]: over one label every clip is scored right"):
+        match_labels(["calm", "sad"], ["sad", "happy"])
