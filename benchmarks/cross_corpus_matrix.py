@@ -49,6 +49,7 @@ from benchmarks.matrix_tables import in_corpus_target, leave_one_out, render
 from hf_emotion import EmotionRecognizer
 from hf_emotion.evaluation.machine import describe_machine
 from hf_emotion.evaluation.unseen_corpora import FOUR_CLASSES, cell_kind
+from hf_emotion.hub.card import base_model_id
 
 logger = logging.getLogger("cross_corpus_matrix")
 
@@ -195,6 +196,13 @@ def row_models(args, data: dict[str, str]) -> tuple[dict[str, list[str]], list[s
     return models, commands
 
 
+def base_model_of(folders: list[str]) -> str | None:
+    """The Hub id a row's models were fine-tuned from (their cards' ``base_model``), recorded so that
+    ``hf-emotion card`` can check that a card quotes rows of its model's own recipe; None unless they agree."""
+    found = {base_model_id(folder) for folder in folders}
+    return found.pop() if len(found) == 1 else None
+
+
 def aggregate(row: Row, corpus: str, labels: str, per_model: list[dict]) -> dict:
     """One matrix cell from its folds' scores: the mean UA, clips and speakers added over the folds."""
     scored = [m for m in per_model if m["eval_ua"] is not None]
@@ -260,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                 "config": row.config,
                 "flags": list(row.flags),
                 "models": models[row.name],
+                "base_model": base_model_of(models[row.name]),
             }
             for row in ROWS
             if row.name in models

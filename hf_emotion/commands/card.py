@@ -12,7 +12,9 @@ The rest of the card is kept; the section and its ``model-index`` entries are re
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 from ..evaluation.unseen_corpora import RAVDESS_CHANNELS
 
@@ -45,11 +47,55 @@ def card_corpora(datasets) -> list[str]:
     return list(dict.fromkeys(datasets))
 
 
+def corpora_mismatch(datasets, corpora) -> str | None:
+    """How ``--corpora`` disagrees with the datasets the card says the model trained on, or None.
+
+    A card's ``ravdess`` stands for either RAVDESS channel or both. A card without datasets cannot disagree.
+    """
+    datasets = [datasets] if isinstance(datasets, str) else list(datasets or [])
+    if not datasets:
+        return None
+    ravdess = "ravdess" in datasets
+    extra = [c for c in corpora if c not in datasets and not (ravdess and c in RAVDESS_CHANNELS)]
+    left_out = [
+        d
+        for d in dict.fromkeys(datasets)
+        if d not in corpora and not (d == "ravdess" and set(corpora) & set(RAVDESS_CHANNELS))
+    ]
+    if not extra and not left_out:
+        return None
+    differences = [f"{', '.join(extra)} not among them" if extra else ""]
+    differences.append(f"{', '.join(left_out)} not in --corpora" if left_out else "")
+    return (
+        f"--corpora {' '.join(corpora)}: the card says the model trained on {', '.join(dict.fromkeys(datasets))} "
+        f"({'; '.join(d for d in differences if d)})"
+    )
+
+
+def row_base_model(row) -> str | None:
+    """The Hub id a matrix row's models were fine-tuned from: as the matrix records it, else its run file's
+    backbone (run files are named relative to the repository that ran the matrix)."""
+    from ..hub.card import base_model_id
+
+    if row.get("base_model"):
+        return row["base_model"]
+    config = row.get("config")
+    if not config:
+        return None
+    repository = Path(__file__).resolve().parents[2]
+    path = next((p for p in (Path(config), repository / config) if p.is_file()), None)
+    if path is None:
+        return None
+    with open(path) as handle:
+        backbone = json.load(handle).get("model_name_or_path")
+    return base_model_id(backbone) if backbone else None
+
+
 def run(args) -> int:
     from huggingface_hub import ModelCard
 
-    from ..errors import MissingInputError
-    from ..evaluation.unseen_corpora import read_matrix, update_card
+    from ..errors import ConfigurationError, MissingInputError
+    from ..evaluation.unseen_corpora import other_recipe_row, read_matrix, update_card
 
     path = os.path.join(args.model, "README.md")
     if not os.path.isfile(path):
@@ -61,6 +107,16 @@ def run(args) -> int:
         )
     card = ModelCard.load(path)
     corpora = args.corpora or card_corpora(card.data.datasets)
+    problem = corpora_mismatch(card.data.datasets, corpora)
+    if problem:
+        raise ConfigurationError(f"{problem}; pass the corpora --model {args.model} trained on")
+    row_base_models = {name: row_base_model(row) for name, row in matrix.get("rows", {}).items()}
+    problem = other_recipe_row(matrix, corpora, card.data.base_model, row_base_models)
+    if problem:
+        raise ConfigurationError(
+            f"--cross_corpus {args.cross_corpus}: {problem}; its numbers are not this model's recipe: give the "
+            "matrix made with this model's backbone"
+        )
     update_card(card, matrix, corpora).save(path)
     print(f"wrote the Unseen corpora section ({', '.join(corpora)}) into {path}")
     return 0

@@ -107,11 +107,21 @@ def _check_arguments(args) -> None:
         raise SystemExit("--speaker_norm_probe scores one model's encoder features; give one --model")
     if args.speaker_adaptive:
         _check_speaker_adaptive(args.model)
+    if args.labels is not None and len(set(_label_subset(args.labels))) < 2:
+        raise SystemExit(
+            f"--labels {args.labels}: give at least two labels, comma-separated (over one label every clip is "
+            "scored right: UA 1.0 for any model)"
+        )
     for spec in args.condition:  # before any decoding: a typo fails at once
         try:
             parse_steps(spec)
         except ValueError as error:
             raise SystemExit(f"--condition: {error}") from error
+
+
+def _label_subset(labels: str) -> list[str]:
+    """``--labels angry,happy`` as a list of names."""
+    return [label.strip() for label in labels.split(",") if label.strip()]
 
 
 def _probe_speakers(args, split) -> set[str]:
@@ -220,7 +230,7 @@ def _run_cross_corpus(args, raw) -> int:
     recognizer = EmotionRecognizer.from_pretrained(
         args.model if len(args.model) > 1 else args.model[0], batch_size=args.batch_size
     )
-    subset = [label.strip() for label in args.labels.split(",") if label.strip()] if args.labels else None
+    subset = _label_subset(args.labels) if args.labels else None
     decoded, skipped = decode_dataset(raw, recognizer.sampling_rate)
     try:
         metrics, record = evaluate_corpus(

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from ..errors import user_errors
+from ..preflight import check_model_source
 
 logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # dest is not "model": the CLI's common check of --model (a folder with config.json) would refuse a
+    # cross-validation run folder before write_space could serve its final model or name a fold to give.
     parser.add_argument(
-        "--model", required=True, help="trained model folder (copied into the Space) or Hub id (linked)"
+        "--model",
+        dest="served_model",
+        required=True,
+        help="trained model folder (what serving needs of it is copied into the Space) or Hub id (linked); "
+        "a cross-validation run folder serves the run's model",
     )
     parser.add_argument("--out", required=True, help="the Space folder to write (new or empty)")
     parser.add_argument("--title", default="Speech Emotion Recognition", help="the Space's title")
@@ -24,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..hub.space import write_space
 
+    if not os.path.isdir(args.served_model):  # a Hub id, or a typo'd folder: said as for other commands
+        check_model_source(args.served_model)
     with user_errors(OSError, ValueError):  # a missing model, a full --out: one line, status 2
-        out = write_space(args.model, args.out, title=args.title, sdk_version=args.sdk_version)
+        out = write_space(args.served_model, args.out, title=args.title, sdk_version=args.sdk_version)
     logger.info(
         "try it: cd %s && pip install -r requirements.txt && python app.py; then upload the folder "
         "(hf upload <owner>/<space> %s --repo-type space)",

@@ -49,6 +49,11 @@ def download(name: str, out: str | os.PathLike | None = None, *, url: str | None
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     count = DOWNLOADS[name].fetch(folder, url)
+    if count == 0:  # a folder marked complete is never fetched again: an empty one would stay empty
+        raise DownloadError(
+            f"{name} from {url or 'its official source'}: no audio files came with it, so {folder} is not marked "
+            "complete; check --url (it should serve the corpus's own files)"
+        )
     marker(folder, name).write_text(json.dumps({"corpus": name, "files": count, "source": url or "official"}))
     logger.info("%s: %d files in %s", name, count, folder)
     return folder

@@ -44,7 +44,7 @@ class Download:
         folder: its folder in the cache (``data_home()/<folder>``); downloads may share one.
         description: what it fetches from where, for ``--help`` and the notice before a download.
         fetch: ``fetch(folder, url)`` fills ``folder`` from the official source, or from ``url`` (a
-            mirror) when given, and returns the number of files it wrote.
+            mirror) when given, and returns the number of audio files it wrote.
     """
 
     name: str

@@ -25,7 +25,16 @@ from tqdm.auto import tqdm
 from ..data.targets import valence_arousal_targets
 from .corpus import Corpus, Download, Licence
 from .dataset import audio_files, read_csv, report_unparsed, to_dataset
-from .download import DownloadError, GitHubSource, RemoteFile, fetch, fetch_all, github_file, read_json
+from .download import (
+    DownloadError,
+    GitHubSource,
+    RemoteFile,
+    entry_path,
+    fetch,
+    fetch_all,
+    github_file,
+    read_json,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -209,11 +218,16 @@ def repository_paths(source: GitHubSource, branch: str) -> list[str]:
     return paths
 
 
-def crema_d_files(source: GitHubSource) -> Iterator[RemoteFile]:
-    """The two tables, then the clips (LFS media, with their pointers' SHA-256 and size)."""
+def crema_d_files(source: GitHubSource, folder: Path) -> Iterator[RemoteFile]:
+    """The two tables, then the clips (LFS media, with their pointers' SHA-256 and size).
+
+    Every listed name is checked to stay inside ``folder`` (:func:`entry_path`) before anything is fetched.
+    """
     repository = read_json(f"{source.api}/repos/{source.repository}")
     branch = repository.get("default_branch", "master")
     paths = repository_paths(source, branch)
+    for path in paths:
+        entry_path(folder, path, f"{source.api}/repos/{source.repository}/git/trees/{branch}")
     tables = {}
     for wanted in TABLES:
         found = sorted((p for p in paths if p.rsplit("/", 1)[-1] == wanted), key=len)
@@ -237,7 +251,7 @@ def download_crema_d(folder: Path, url: str | None = None) -> int:
     and ``url/media``; the repository itself by default.
     """
     source = GitHubSource.mirror(GITHUB_REPOSITORY, url) if url else GitHubSource(GITHUB_REPOSITORY)
-    files = list(crema_d_files(source))
+    files = list(crema_d_files(source, folder))
     clips = [f for f in files if f.name.startswith("AudioWAV/")]
     for table in (f for f in files if f not in clips):
         fetch(table, folder / table.name, progress=False)

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tqdm.auto import tqdm
 
@@ -51,6 +51,28 @@ class RemoteFile:
     size: int | None = None
     md5: str | None = None
     sha256: str | None = None
+
+
+# --------------------------------------------------------------------------- names from a source
+
+
+def entry_path(folder: Path, name: str, source: str) -> Path:
+    """``folder / name`` for a file name a listing or an archive gave; refused unless it stays inside ``folder``.
+
+    A listing or an archive is the server's word: a name such as ``../../x.wav`` or ``/tmp/x.wav`` would
+    write outside the folder the user chose. Such names are never rewritten into something else: the
+    download stops, so that a source that sends them is noticed.
+
+    Raises:
+        DownloadError: ``name`` is empty, absolute, has a ``..`` part or a backslash; names ``source``.
+    """
+    path = PurePosixPath(name)
+    if not name or "\\" in name or path.is_absolute() or ".." in path.parts:
+        raise DownloadError(
+            f"{source}: the entry {name!r} would be written outside {folder}; the download was stopped before "
+            "writing it: use the official source or a mirror you trust"
+        )
+    return folder / name
 
 
 # --------------------------------------------------------------------------- HTTP
@@ -153,14 +175,18 @@ def _transfer(response, part: Path, have: int, remote: RemoteFile, progress: boo
 
 
 def fetch_all(files: Sequence[RemoteFile], folder: Path, description: str) -> None:
-    """Fetch many small files into ``folder`` (each at ``folder/<name>``), eight at a time, one bar in bytes."""
+    """Fetch many small files into ``folder`` (each at ``folder/<name>``), eight at a time, one bar in bytes.
+
+    Every name is checked (:func:`entry_path`) before the first file is fetched.
+    """
+    targets = {remote.name: entry_path(folder, remote.name, remote.url) for remote in files}
     with (
         ThreadPoolExecutor(8) as pool,
         tqdm(total=sum(f.size or 0 for f in files), unit="B", unit_scale=True, desc=description) as bar,
     ):
 
         def one(remote: RemoteFile) -> None:
-            fetch(remote, folder / remote.name, progress=False)
+            fetch(remote, targets[remote.name], progress=False)
             bar.update(remote.size or 0)
 
         list(pool.map(one, files))
@@ -189,19 +215,22 @@ def zenodo_file(record: str, key: str, *, base: str) -> RemoteFile:
     raise DownloadError(f"{url}: no file {key} in the record (it lists {keys})")
 
 
-def extract_zip(archive: Path, folder: Path) -> int:
-    """Test the zip's CRCs, then extract it into ``folder``; returns the number of files."""
+def extract_zip(archive: Path, folder: Path) -> list[str]:
+    """Check the zip's names (:func:`entry_path`) and CRCs, then extract it into ``folder``; returns the
+    names of the files extracted."""
     try:
         with zipfile.ZipFile(archive) as zipped:
+            members = [m for m in zipped.infolist() if not m.is_dir()]
+            for member in members:
+                entry_path(folder, member.filename, str(archive))
             bad = zipped.testzip()
             if bad is not None:
                 raise DownloadError(f"{archive}: {bad} fails its CRC check; delete the zip and run again")
-            members = [m for m in zipped.infolist() if not m.is_dir()]
             for member in tqdm(members, desc=f"extracting {archive.name}", unit="file"):
                 extract_member(zipped, member, folder)
     except (zipfile.BadZipFile, zlib.error) as error:
         raise DownloadError(f"{archive}: not a valid zip ({error}); delete it and run again") from error
-    return len(members)
+    return [member.filename for member in members]
 
 
 def extract_member(zipped: zipfile.ZipFile, member: zipfile.ZipInfo, folder: Path) -> None:

@@ -97,7 +97,34 @@ def load_corpora(names: Sequence[str], data_dirs: Sequence[str | None], **kwargs
             "--dataset, in the same order"
         )
     parts = [load_corpus(name, data_dirs[i] if data_dirs else None, **kwargs) for i, name in enumerate(names)]
+    check_no_clip_twice(names, data_dirs, parts)
     return unify_labels(parts)
+
+
+def check_no_clip_twice(
+    names: Sequence[str], data_dirs: Sequence[str | None], parts: Sequence[datasets.Dataset]
+) -> None:
+    """Refuse corpora that share clips (the same ``--dataset`` and folder twice, ``ravdess`` beside
+    ``ravdess_speech`` of one folder, a folder and its sub-folder): each shared clip would count twice, in
+    training and in every score.
+
+    Raises:
+        ConfigurationError: naming the two ``--dataset`` (and ``--data_dir``) and a clip they share.
+    """
+
+    def given(index: int) -> str:
+        folder = data_dirs[index] if data_dirs else None
+        return f"--dataset {names[index]}" + (f" (--data_dir {folder})" if folder else "")
+
+    first_part: dict[str, int] = {}
+    for index, part in enumerate(parts):
+        for clip in part["audio"]:
+            earlier = first_part.setdefault(os.path.realpath(clip), index)
+            if earlier != index:
+                raise ConfigurationError(
+                    f"{given(earlier)} and {given(index)} hold the same clips ({clip}, ...): each would count "
+                    "twice; give each corpus folder once"
+                )
 
 
 def _relabel(batch, mapping: dict[int, int]):

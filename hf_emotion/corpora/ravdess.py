@@ -22,7 +22,7 @@ import datasets
 from ..data.labels import EMOTIONS
 from ..data.targets import valence_arousal_targets
 from .corpus import Corpus, Download, Licence
-from .dataset import audio_files, report_unparsed, to_dataset
+from .dataset import AUDIO_EXTENSIONS, audio_files, report_unparsed, to_dataset
 from .download import RemoteFile, extract_zip, fetch, zenodo_file
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def load_by_name(name: str, data_dir: str, options: Mapping[str, Any]) -> datase
 
 
 def download_zip(key: str, folder: Path, url: str | None = None) -> int:
-    """One of the record's zips into ``folder``, extracted; returns the number of files.
+    """One of the record's zips into ``folder``, extracted; returns the number of audio files.
 
     ``url``: a Zenodo-compatible server root (default :data:`ZENODO`), or the zip itself.
     """
@@ -153,9 +153,9 @@ def download_zip(key: str, folder: Path, url: str | None = None) -> int:
     else:
         remote = zenodo_file(ZENODO_RECORD, key, base=url or ZENODO)
     archive = fetch(remote, folder / key)
-    count = extract_zip(archive, folder)
+    names = extract_zip(archive, folder)
     archive.unlink()
-    return count
+    return sum(Path(name).suffix.lower() in AUDIO_EXTENSIONS for name in names)
 
 
 # Both zips go into one folder (their file names differ, and the loader tells speech from song by

@@ -44,9 +44,15 @@ def match_labels(
     """The labels a model and a corpus share (or ``subset`` of them), in the model's order.
 
     Raises:
-        ValueError: a ``subset`` label missing on one side (naming the side), or no shared label.
+        ValueError: a ``subset`` label missing on one side (naming the side), or fewer than two labels to
+            score (over one label every clip is right: UA 1.0 for any model).
     """
     model, corpus = list(model_labels), list(corpus_labels)
+    if subset is not None and len(set(subset)) < 2:
+        raise ValueError(
+            f"--labels {','.join(subset)}: give at least two labels (over one label every clip is scored right, "
+            "UA 1.0 for any model)"
+        )
     if subset:
         for side, names in (("the model", model), ("the corpus", corpus)):
             absent = [label for label in subset if label not in names]
@@ -60,6 +66,11 @@ def match_labels(
         wanted = set(model) & set(corpus)
     if not wanted:
         raise ValueError(f"the model's labels {model} and the corpus's {corpus} have none in common")
+    if len(wanted) < 2:
+        raise ValueError(
+            f"the model's labels {model} and the corpus's {corpus} share only {sorted(wanted)}: over one label "
+            "every clip is scored right (UA 1.0 for any model), so there is nothing to measure"
+        )
     labels = [label for label in model if label in wanted]
     return LabelMatch(
         labels=labels,

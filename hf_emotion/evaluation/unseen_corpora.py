@@ -157,6 +157,39 @@ def unseen_scores(matrix: Mapping | None, corpora: Sequence[str]) -> list[Unseen
     return scores
 
 
+def quoted_rows(matrix: Mapping | None, corpora: Sequence[str]) -> list[str]:
+    """The matrix rows whose numbers the card of a model trained on ``corpora`` quotes."""
+    return list(dict.fromkeys(score.row for score in unseen_scores(matrix, corpora) if score.row))
+
+
+def other_recipe_row(
+    matrix: Mapping | None,
+    corpora: Sequence[str],
+    base_model: str | None,
+    row_base_models: Mapping[str, str | None],
+) -> str | None:
+    """What shows that the rows a card would quote are not this model's recipe, or None when they are.
+
+    The rows' numbers stand for "the same recipe" only when their models were fine-tuned from the model's own
+    base model (a Whisper tiny.en matrix says nothing about a wav2vec2 model).
+
+    Args:
+        matrix: the matrix JSON.
+        corpora: the matrix corpora the model trained on.
+        base_model: the Hub id the model was fine-tuned from (its card's ``base_model``).
+        row_base_models: each row's base model, by row name; None where the matrix cannot say.
+    """
+    for row in quoted_rows(matrix, corpora):
+        theirs = row_base_models.get(row)
+        if theirs is None:
+            return f"its row {row} does not say which base model it fine-tuned, so it cannot be checked against this model"
+        if base_model is None:
+            return f"the model's card names no base_model to check its row {row} ({theirs}) against"
+        if theirs != base_model:
+            return f"its row {row} fine-tuned {theirs}, this model {base_model}"
+    return None
+
+
 def _score(
     matrix: Mapping, row: str | None, trained: list[str], corpus: str, *, without: Sequence[str] = ()
 ) -> UnseenScore:

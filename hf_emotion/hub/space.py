@@ -2,8 +2,9 @@
 
 :func:`write_space` writes ``app.py`` (a thin script over :mod:`hf_emotion.app.demo`),
 ``README.md`` with the Spaces YAML header, ``requirements.txt`` with PyPI packages only, the
-``hf_emotion`` package's code beside ``app.py``, and the model: copied into ``model/`` when it
-is a local folder, named by its Hub id (and listed under ``models:``) otherwise.
+``hf_emotion`` package's code beside ``app.py``, and the model: when it is a local folder, what
+serving reads of it and its card (never its run's predictions, training state, checkpoints or fold
+models) copied into ``model/``; named by its Hub id (and listed under ``models:``) otherwise.
 
 The package travels as code beside ``app.py`` rather than as a wheel in the folder because a
 Space installs ``requirements.txt`` before the rest of the repository is in place (its build
@@ -14,6 +15,7 @@ imported.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
@@ -22,6 +24,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from huggingface_hub import SpaceCard, SpaceCardData
+
+from ..errors import ConfigurationError, MissingInputError
+from ..model.files import MODEL_FILE_PATTERNS, ONNX_FILE, REMOTE_CODE_FILES, WEIGHTS_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +50,16 @@ SPACE_REQUIREMENTS = (
     "scikit-learn>=1.4",  # a model with a speaker-adaptive head ("calibrate with your voice")
 )
 
-#: Files of a training run's output folder that a served model does not need (``training_args.bin``
-#: is a pickle that Hub scanners flag).
-_NOT_SERVED = ("checkpoint-*", "runs", "training_args.bin", "__pycache__", "*.pyc")
+#: What the Space copies of a model folder, as glob patterns: what serving reads (weights or the ONNX graph,
+#: config, feature extractor, remote code, a speaker-adaptive head) and the model's card. Nothing else: a run's
+#: predictions.json and trainer_state.json name the training machine's clip paths, checkpoints and fold folders
+#: are other models, training_args.bin is a pickle that Hub scanners flag.
+SERVED_FILE_PATTERNS = (*MODEL_FILE_PATTERNS, *REMOTE_CODE_FILES, ONNX_FILE, f"{ONNX_FILE}.data", "README.md")
+#: Where a cross-validation run keeps its final model (``hf_emotion.training.final_model.FINAL_FOLDER``; not
+#: imported, so that writing a Space does not load the training code).
+FINAL_FOLDER = "final"
+#: The files that hold a model's weights: a folder with none of them serves nothing.
+WEIGHTS_FILES = (WEIGHTS_FILE, "model.safetensors.index.json", ONNX_FILE)
 
 APP_TEMPLATE = '''"""{title}: a Gradio Space written by `hf-emotion space`.
 
@@ -115,6 +127,57 @@ def gradio_version() -> str:
         ) from error
 
 
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a model to serve: its config and its weights (safetensors, sharded or not, or an
+    ONNX graph)."""
+    return (folder / "config.json").is_file() and any((folder / name).is_file() for name in WEIGHTS_FILES)
+
+
+def served_model_folder(model: Path) -> Path:
+    """The one model folder a Space serves for ``--model``: the folder itself when it holds a model; for a
+    cross-validation run folder without a model of its own, its ``final/`` model.
+
+    Raises:
+        ConfigurationError: a run folder whose models are only its folds' (which one to serve is the user's
+            choice).
+        MissingInputError: a folder without ``config.json``, or without weights.
+    """
+    if is_model_folder(model):
+        return model
+    if is_model_folder(model / FINAL_FOLDER):
+        return model / FINAL_FOLDER
+    folds = sorted(p.name for p in model.glob("fold_*") if is_model_folder(p))
+    if folds:
+        raise ConfigurationError(
+            f"--model {model}: a cross-validation run without a final model; give one fold's folder "
+            f"(--model {model / folds[0]}, one of {', '.join(folds)}), or train it with --final_model"
+        )
+    if not (model / "config.json").is_file():
+        raise MissingInputError(
+            f"--model {model}: no config.json there; give a trained model folder or a Hub id (owner/name)"
+        )
+    raise MissingInputError(
+        f"--model {model}: no {' or '.join((WEIGHTS_FILE, ONNX_FILE))} there, so a Space would serve no model; "
+        "give the folder a finished training run (or hf-emotion export) saved its model into"
+    )
+
+
+def copy_served_files(model: Path, target: Path) -> list[str]:
+    """Copy what serving needs of ``model`` (:data:`SERVED_FILE_PATTERNS`) into ``target``; returns the names."""
+    names = sorted({name for pattern in SERVED_FILE_PATTERNS for name in glob.glob(pattern, root_dir=model)})
+    names = [name for name in names if (model / name).is_file()]
+    target.mkdir(parents=True)
+    for name in names:
+        shutil.copy2(model / name, target / name)
+    return names
+
+
+def _shown_name(model: Path, served: Path) -> str:
+    """``run`` or ``run/final``: where the Space's model came from, without the machine's path to it."""
+    name = model.resolve().name
+    return name if served == model else f"{name}/{served.name}"
+
+
 def _model_license(model_dir: Path) -> str | None:
     card = model_dir / "README.md"
     return SpaceCard.load(card).data.get("license") if card.is_file() else None
@@ -139,15 +202,13 @@ def write_space(
         The Space folder.
 
     Raises:
-        FileNotFoundError: ``model`` is neither a model folder nor a Hub id.
+        MissingInputError: ``model`` is neither a model folder (config and weights) nor a Hub id.
+        ConfigurationError: ``model`` is a cross-validation run with no final model (give one fold).
         FileExistsError: ``out`` holds files already.
     """
     model, out = os.fspath(model), Path(out)
     hub = is_hub_id(model)
-    if not hub and not (Path(model) / "config.json").is_file():
-        raise FileNotFoundError(
-            f"--model {model}: no config.json there; give a trained model folder or a Hub id (owner/name)"
-        )
+    served = None if hub else served_model_folder(Path(model))
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"--out {out} is not empty; give a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -157,11 +218,11 @@ def write_space(
     if hub:
         model_expr, model_note, model_link, licence = repr(model), f"the Hub model {model}", model, None
     else:
-        shutil.copytree(model, out / MODEL_BESIDE_APP, ignore=shutil.ignore_patterns(*_NOT_SERVED))
+        copy_served_files(served, out / MODEL_BESIDE_APP)
         model_expr = f"HERE / {MODEL_BESIDE_APP!r}"
         model_note = f"the model in {MODEL_BESIDE_APP}/ beside this file"
-        model_link = f"`{MODEL_BESIDE_APP}/` in this Space (copied from {Path(model).name})"
-        licence = _model_license(Path(model))
+        model_link = f"`{MODEL_BESIDE_APP}/` in this Space (copied from {_shown_name(Path(model), served)})"
+        licence = _model_license(served)
 
     (out / "app.py").write_text(
         APP_TEMPLATE.format(title=title, model_expr=model_expr, model_note=model_note)

@@ -125,6 +125,10 @@ def check_training_plan(dataset: datasets.Dataset, args: Any, *, seed: int = 0) 
     speakers = list(dataset["speaker"])
     distinct = sorted(set(speakers))
     folds_run = list(range(num_folds)) if getattr(args, "cross_validation", False) else [fold]
+    if random_split and test_speakers:  # make_split would deal clips at random and drop the speakers unsaid
+        raise ConfigurationError(
+            "--random_split deals clips at random and --test_speakers fixes the test speakers: give one of them"
+        )
     if validation_speakers and not test_speakers:
         raise ConfigurationError(
             "--validation_speakers needs --test_speakers (folds choose their own validation)"

@@ -146,3 +146,14 @@ def test_evaluate_under_framing_conditions_scores_trimmed_and_padded_clips(
     for key in ("trimenergy", "trimenergy_silence0.5", "trimenergy_noise0.25", "silence2"):
         assert 0.0 <= results[f"eval_{key}_ua"] <= 1.0
         assert results[f"ua_drop_{key}"] == pytest.approx(results["eval_ua"] - results[f"eval_{key}_ua"])
+
+
+@pytest.mark.parametrize("subset", [["angry"], ["angry", "angry"], []])
+def test_a_subset_of_fewer_than_two_labels_is_refused(subset):
+    with pytest.raises(ValueError, match="give at least two labels"):
+        match_labels(LABELS, list(TESS_CODES.values()), subset)
+
+
+def test_a_model_and_corpus_sharing_one_label_are_refused():
+    with pytest.raises(ValueError, match=r"share only \['sad'\]: over one label every clip is scored right"):
+        match_labels(["calm", "sad"], ["sad", "happy"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -191,3 +192,102 @@ def requirement_closure(names: list[str]) -> set[str]:
             if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
                 todo.append(canonicalize_name(requirement.name))
     return seen
+
+
+# --------------------------------------------------------------------------- what the Space's model/ holds
+
+#: A clip path of the training machine, as a run's predictions.json and trainer_state.json hold them.
+TRAINING_MACHINE_CLIP = "/home/trainer/data/ravdess/Actor_01/03-01-05-01-01-01-01.wav"
+
+
+def make_run_folder(model_dir: Path, run: Path, *, own_model: bool = True, final: bool = True) -> Path:
+    """A cross-validation run folder as finetune.py leaves it: the run's model (a copy of ``model_dir``) and
+    card at the top, reports naming the training machine's clips, checkpoints, fold models, a final model."""
+    run.mkdir(parents=True)
+    models = (
+        [run / "fold_0", run / "fold_1"] + ([run / "final"] if final else []) + ([run] if own_model else [])
+    )
+    for folder in models:
+        folder.mkdir(exist_ok=True)
+        for file in model_dir.iterdir():
+            if file.is_file():
+                shutil.copy2(file, folder / file.name)
+        (folder / "README.md").write_text(f"---\nlicense: cc-by-nc-sa-4.0\n---\n# {folder.name}\n")
+        (folder / "speaker_adaptive_head.npz").write_bytes(b"head of " + folder.name.encode())
+    for folder in (run, run / "fold_0"):
+        (folder / "predictions.json").write_text(json.dumps({"audio": [TRAINING_MACHINE_CLIP]}))
+        (folder / "trainer_state.json").write_text(
+            json.dumps({"best_model_checkpoint": TRAINING_MACHINE_CLIP})
+        )
+    (run / "cv_summary.json").write_text(json.dumps({"eval_ua": {"mean": 0.5}}))
+    (run / "splits.json").write_text(json.dumps({"test": ["ravdess-01"]}))
+    (run / "fold_0" / "checkpoint-10").mkdir()
+    (run / "fold_0" / "checkpoint-10" / "model.safetensors").write_bytes(b"an old checkpoint")
+    return run
+
+
+def served_names(model_dir: Path) -> set[str]:
+    from hf_emotion.model.files import MODEL_FILES
+
+    return {p.name for p in model_dir.iterdir() if p.name in MODEL_FILES} | {"README.md"}
+
+
+def test_a_run_folders_space_carries_its_model_and_card_only(model_dir, tmp_path):
+    run = make_run_folder(model_dir, tmp_path / "run")
+    out = write_space(run, tmp_path / "space", sdk_version="5.9.1")
+
+    copied = {p.relative_to(out / "model").as_posix() for p in (out / "model").rglob("*")}
+    assert (
+        copied == served_names(run)
+        and "model.safetensors" in copied
+        and "speaker_adaptive_head.npz" in copied
+    )
+    assert (out / "model" / "speaker_adaptive_head.npz").read_bytes() == b"head of run"  # the run's own model
+    for path in out.rglob("*"):  # no clip path of the training machine anywhere in the Space
+        assert not path.is_file() or TRAINING_MACHINE_CLIP.encode() not in path.read_bytes(), path
+    assert SpaceCard.load(out / "README.md").data.license == "cc-by-nc-sa-4.0"
+
+
+def test_a_run_without_a_model_of_its_own_serves_its_final_model(model_dir, tmp_path):
+    run = make_run_folder(model_dir, tmp_path / "run", own_model=False)
+    out = write_space(run, tmp_path / "space", sdk_version="5.9.1")
+
+    assert {p.name for p in (out / "model").iterdir()} == served_names(run / "final")
+    assert (out / "model" / "speaker_adaptive_head.npz").read_bytes() == b"head of final"
+    assert "copied from run/final" in (out / "README.md").read_text()
+
+
+def test_a_run_with_fold_models_only_is_refused_naming_a_fold(model_dir, tmp_path, capsys):
+    run = make_run_folder(model_dir, tmp_path / "run", own_model=False, final=False)
+    out = tmp_path / "space"
+    assert cli_main(["space", "--model", str(run), "--out", str(out), "--sdk_version", "5.9.1"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: --model {run}: a cross-validation run without a final model; give one fold's folder "
+        f"(--model {run / 'fold_0'}, one of fold_0, fold_1), or train it with --final_model"
+    )
+    assert not out.exists()
+
+
+def test_a_model_folder_without_weights_is_refused(model_dir, tmp_path, capsys):
+    no_weights = tmp_path / "no-weights"
+    shutil.copytree(model_dir, no_weights, ignore=shutil.ignore_patterns("*.safetensors", "checkpoint-*"))
+    out = tmp_path / "space"
+    assert cli_main(["space", "--model", str(no_weights), "--out", str(out), "--sdk_version", "5.9.1"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.startswith(f"error: --model {no_weights}: no model.safetensors or model.onnx there"), line
+    assert not out.exists()
+
+
+def test_an_onnx_export_is_served_without_its_export_record(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    for name in ("config.json", "preprocessor_config.json", "model.onnx", "README.md"):
+        (export / name).write_text(name)
+    (export / "onnx_export.json").write_text(json.dumps({"source": "/home/trainer/runs/model"}))
+    out = write_space(export, tmp_path / "space", sdk_version="5.9.1")
+    assert {p.name for p in (out / "model").iterdir()} == {
+        "config.json",
+        "preprocessor_config.json",
+        "model.onnx",
+        "README.md",
+    }

@@ -61,6 +61,7 @@ def test_the_plan_checked_is_the_split_the_run_makes():
         (plan(4, fold=4), "--fold 4 is out of range: folds are numbered 0 to 3"),
         (plan(4, test_speakers=["s1", "nobody"]), "--test_speakers nobody not in the data"),
         (plan(4, validation_speakers=["s1"]), "--validation_speakers needs --test_speakers"),
+        (plan(4, random_split=True, test_speakers=["s1"]), "--random_split deals clips at random"),
     ],
 )
 def test_impossible_folds_name_the_argument_to_change(arguments, message):
