@@ -5,7 +5,8 @@ Usage::
     python -m benchmarks.robustness --model tiny.en-fold0=/work/models/tiny-ravdess-fold0 \\
         --test ravdess-speech-test=ravdess_speech:/data/ravdess-speech:/work/models/tiny-ravdess-fold0/splits.json
 
-scores white and babble noise at 20/10/5 dB SNR, two simulated rooms, telephone and MP3 64 kbit/s
+scores white and babble noise at 20/10/5 dB SNR, two simulated rooms, telephone and MP3 64 kbit/s, then
+the clips cut to their speech (energy, Silero VAD) and padded again with silence or room noise
 (``--conditions`` to choose), and writes ``benchmarks/results/robustness.md`` (+ JSON): a row
 per condition, a column per model, each cell the UA and its drop from clean.
 """
@@ -17,7 +18,7 @@ import logging
 from benchmarks.common.arguments import add_models, add_output, add_scoring, add_test_sets, described_parser
 from benchmarks.common.reports import command_line, utc_now, write_report
 from hf_emotion import EmotionRecognizer
-from hf_emotion.data.conditions import ROBUSTNESS_CONDITIONS, condition_key
+from hf_emotion.data.conditions import FRAMING_CONDITIONS, ROBUSTNESS_CONDITIONS, condition_key
 from hf_emotion.evaluation.cross_corpus import evaluate_corpus
 from hf_emotion.evaluation.machine import describe_machine
 
@@ -28,7 +29,13 @@ def parse_args(argv=None):
     parser = described_parser(__doc__)
     add_models(parser, repeated=True)
     add_test_sets(parser, repeated=False)
-    parser.add_argument("--conditions", nargs="+", default=list(ROBUSTNESS_CONDITIONS))
+    parser.add_argument(
+        "--conditions",
+        nargs="+",
+        default=[*ROBUSTNESS_CONDITIONS, *FRAMING_CONDITIONS],
+        help="condition specs (hf_emotion.data.conditions); default: the noise/room/channel set, then the "
+        "framings (clips cut to their speech, then padded with silence or room noise)",
+    )
     parser.add_argument(
         "--labels", help="a comma-separated subset to score (default: the labels both sides have)"
     )
