@@ -28,7 +28,8 @@ def add_arguments(parser) -> None:
         "--corpora",
         nargs="+",
         choices=MATRIX_CORPORA,
-        help="the corpora the model trained on (default: the card's datasets, when they name them unambiguously)",
+        help="the corpora the model trained on (default: the card's training_corpora, when they name them "
+        "unambiguously)",
     )
 
 
@@ -60,7 +61,8 @@ def run(args) -> int:
             f"--cross_corpus {args.cross_corpus}: no such file; run benchmarks/cross_corpus_matrix.py first"
         )
     card = ModelCard.load(path)
-    corpora = args.corpora or card_corpora(card.data.datasets)
+    # Cards name their corpora in training_corpora; older ones in datasets.
+    corpora = args.corpora or card_corpora(card.data.get("training_corpora") or card.data.datasets)
     update_card(card, matrix, corpora).save(path)
     print(f"wrote the Unseen corpora section ({', '.join(corpora)}) into {path}")
     return 0
