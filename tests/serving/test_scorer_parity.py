@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("onnxruntime")
 
@@ -57,7 +58,7 @@ def test_every_scorer_applies_the_models_temperature(folders):
 
     # What the temperature does: softmax(logits / T) of the model's own logits.
     features = torch_scorer.features(CLIPS[:1])
-    with torch_inference():
+    with torch.inference_mode():
         logits = torch_scorer.model(**torch_scorer._tensors(features)).logits.double().numpy()
     scaled = np.exp(logits / TEMPERATURE - (logits / TEMPERATURE).max())
     np.testing.assert_allclose(calibrated[0], (scaled / scaled.sum())[0], atol=TOLERANCE)
@@ -86,9 +87,3 @@ def test_torch_and_a_fresh_onnx_export_give_the_same_embeddings(folders):
     for onnx_rows, torch_rows in zip(onnx_frames, torch_frames, strict=True):
         assert onnx_rows.shape == torch_rows.shape
         np.testing.assert_allclose(onnx_rows, torch_rows, atol=TOLERANCE)
-
-
-def torch_inference():
-    import torch
-
-    return torch.inference_mode()
