@@ -30,7 +30,8 @@ def add_arguments(parser) -> None:
         "--corpora",
         nargs="+",
         choices=MATRIX_CORPORA,
-        help="the corpora the model trained on (default: the card's datasets, when they name them unambiguously)",
+        help="the corpora the model trained on (default: the card's training_corpora, when they name them "
+        "unambiguously)",
     )
 
 
@@ -106,8 +107,10 @@ def run(args) -> int:
             f"--cross_corpus {args.cross_corpus}: no such file; run benchmarks/cross_corpus_matrix.py first"
         )
     card = ModelCard.load(path)
-    corpora = args.corpora or card_corpora(card.data.datasets)
-    problem = corpora_mismatch(card.data.datasets, corpora)
+    # Cards name their corpora in training_corpora; older ones in datasets.
+    trained = card.data.get("training_corpora") or card.data.datasets
+    corpora = args.corpora or card_corpora(trained)
+    problem = corpora_mismatch(trained, corpora)
     if problem:
         raise ConfigurationError(f"{problem}; pass the corpora --model {args.model} trained on")
     row_base_models = {name: row_base_model(row) for name, row in matrix.get("rows", {}).items()}

@@ -15,6 +15,7 @@ Example::
     hf-emotion predict my-voice/ --model outputs/whisper-tiny.en-ravdess-speech --speaker me
     hf-emotion predict voices/ --model outputs/whisper-tiny.en-ravdess-speech --speaker_per_folder
     hf-emotion predict talk.wav --model outputs/whisper-tiny.en-ravdess-speech --per_recording
+    hf-emotion predict clips/ --model outputs/whisper-tiny.en-ravdess-speech --embeddings clips.npz
 
 ``--speaker``, ``--speaker_per_folder`` and ``--per_recording`` are speaker-adaptive mode (a model
 folder with a head from ``hf-emotion adapt`` or the recipe): each clip or window is judged against
@@ -84,6 +85,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the model as float32 (default), bfloat16 (faster on recent CPUs) or float16",
     )
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--embeddings",
+        default=None,
+        metavar="OUT.npz",
+        help="also write each file's embedding, the vector the model's heads read (for your own classifier "
+        "or clustering), to this .npz: files (N,), embeddings (N, P); one model, files scored whole",
+    )
+    parser.add_argument(
+        "--embedding_frames",
+        action="store_true",
+        help="with --embeddings: also one vector per encoder frame, frames_<i> (F, P) for the i-th file",
+    )
     adaptive = parser.add_mutually_exclusive_group()
     adaptive.add_argument(
         "--speaker",
@@ -192,12 +205,17 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         logger.error("--batch_size must be at least 1, got %s", args.batch_size)
         return 2
+    if args.embedding_frames and not args.embeddings:
+        logger.error("--embedding_frames adds to --embeddings OUT.npz: give that too")
+        return 2
     fmt = args.format or ("csv" if str(args.output).lower().endswith(".csv") else "jsonl")
     files = expand_files(args.files)
     if not files:
         logger.error("no audio files to score")
         return 2
     prepare_output_file(args.output)  # a missing folder is made now, not found after the model loads
+    if args.embeddings:
+        prepare_output_file(args.embeddings)
     try:
         recognizer = EmotionRecognizer.from_pretrained(
             args.model,
@@ -210,6 +228,8 @@ def run(args: argparse.Namespace) -> int:
         # Checked once here, so a bad --window is one clear error rather than one per file.
         if args.window is not None:
             recognizer.check_window(args.window, args.hop or args.window / 2)
+        if args.embeddings and len(args.model) > 1:
+            raise ValueError("--embeddings needs one --model: an ensemble has no one embedding space")
         if args.speaker_per_folder:
             args.speaker = [Path(name).parent.name for name in files]
         if args.speaker is not None or args.per_recording:
@@ -219,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     failed = 0
+    scored: list[str] = []
     handle = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")
     try:
         adaptive = args.speaker is not None or args.per_recording
@@ -235,15 +256,43 @@ def run(args: argparse.Namespace) -> int:
                         writer.error(name, result.reason, result.detail)
                     else:
                         writer.prediction(name, result)
+                        scored.append(name)
                 bar.update(len(names))
     finally:
         if handle is not sys.stdout:
             handle.close()
+    if args.embeddings:
+        try:
+            save_embeddings(recognizer, scored, args, chunk)
+        except (AudioDecodeError, ValueError) as error:
+            logger.error("--embeddings %s: %s", args.embeddings, error)
+            return 2
     if failed:
         logger.error("%d of %d files could not be scored (see their error records)", failed, len(files))
         return 1
     logger.info("scored %d files%s", len(files), "" if args.output == "-" else f" into {args.output}")
     return 0
+
+
+def save_embeddings(recognizer: Any, files: list[str], args: argparse.Namespace, chunk: int) -> None:
+    """``--embeddings``: the scored files' embeddings, computed ``chunk`` files at a time, in one ``.npz``."""
+    import numpy as np
+
+    from hf_emotion.serving.embeddings import write_embeddings
+
+    utterances, frames = [], []
+    for begin in range(0, len(files), chunk):
+        answer = recognizer.embed(files[begin : begin + chunk], frames=args.embedding_frames)
+        utterances.append(answer[0] if args.embedding_frames else answer)
+        frames.extend(answer[1] if args.embedding_frames else [])
+    stacked = np.concatenate(utterances) if utterances else np.zeros((0, 0), dtype=np.float32)
+    write_embeddings(args.embeddings, files, stacked, frames if args.embedding_frames else None)
+    logger.info(
+        "wrote the embeddings of %d files (%d values each) to %s",
+        len(files),
+        stacked.shape[-1],
+        args.embeddings,
+    )
 
 
 def check_speaker_adaptive(args: argparse.Namespace, recognizer: Any, files: list[str]) -> None:

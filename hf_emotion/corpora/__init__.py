@@ -15,7 +15,7 @@ from .iemocap import load_iemocap
 from .loading import check_generic_dataset, load_corpora, load_corpus, unify_labels
 from .msp_podcast import load_msp_podcast
 from .ravdess import RAVDESS_EMOTION_CODES, load_ravdess, parse_ravdess_name
-from .registry import BUILTIN_CORPORA, CARD_CORPORA, CORPORA, LICENCES, LICENSE_NAMES
+from .registry import BUILTIN_CORPORA, CARD_CORPORA, CORPORA, LICENCES, LICENSE_NAMES, find_corpus
 from .savee import load_savee
 from .tess import load_tess
 
@@ -33,6 +33,7 @@ __all__ = [
     "check_generic_dataset",
     "data_home",
     "download",
+    "find_corpus",
     "load_audio_dataset",
     "load_corpora",
     "load_corpus",

@@ -75,6 +75,10 @@ class Corpus:
             (``iemocap_all``, ``msp_podcast_test1``).
         parse_file_name: parses one of its file names or raises ValueError; set where its names are
             distinctive enough to tell a generic dataset "read me with ``--dataset NAME``".
+        language: the ISO 639-1 code of what its speakers speak (a model card's ``language``).
+        hub_dataset: the Hub dataset id of the corpus as its publishers put it there, for a model card's
+            ``datasets``; None where there is none (a card then names the corpus in its text only). Never a
+            copy uploaded by someone else: the card must name what the model was trained on.
     """
 
     name: str
@@ -86,6 +90,8 @@ class Corpus:
     downloads: tuple[Download, ...] = ()
     also_reads: Callable[[str], bool] = _reads_no_other_name
     parse_file_name: Callable[[str], object] | None = None
+    language: str = "en"
+    hub_dataset: str | None = None
 
     def reads(self, name: str) -> bool:
         """Whether ``--dataset name`` is this corpus or one of its variants."""

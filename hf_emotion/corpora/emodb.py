@@ -73,5 +73,13 @@ def load_by_name(name: str, data_dir: str, options: Mapping[str, Any]) -> datase
 
 #: Its line in the registry.
 REGISTRY_ENTRIES = (
-    Corpus("emodb", corpus_id="emodb", title="EmoDB", licence=LICENCE, source=SOURCE, load=load_by_name),
+    Corpus(
+        "emodb",
+        corpus_id="emodb",
+        title="EmoDB",
+        licence=LICENCE,
+        source=SOURCE,
+        load=load_by_name,
+        language="de",
+    ),
 )

@@ -7,9 +7,9 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from transformers import Trainer
 
+from .calibration import calibration_metrics, softmax_with_temperature
 from .metrics import (
     classification_metrics,
     format_summary_markdown,
@@ -31,11 +31,16 @@ def unpack_predictions(predictions) -> tuple[np.ndarray, np.ndarray]:
 
 
 def predict_dataset(trainer: Trainer, dataset, label_names: Sequence[str], prefix: str) -> tuple[dict, dict]:
-    """Evaluate on a dataset; returns (metrics with ``prefix``, predictions record)."""
+    """Evaluate on a dataset; returns (metrics with ``prefix``, predictions record).
+
+    The record's probabilities are the model's as served: ``softmax(logits / config.temperature)``; the metrics
+    add their calibration before and after the temperature (``<prefix>_ece``, ...; see ``calibration``).
+    """
     output = trainer.predict(dataset, metric_key_prefix=prefix, ignore_keys=IGNORE_KEYS)
     logits, valence_arousal = unpack_predictions(output.predictions)
     labels, valence, arousal = (np.asarray(x) for x in output.label_ids)
-    probabilities = torch.softmax(torch.from_numpy(logits.astype(np.float32)), dim=-1).numpy()
+    temperature = float(getattr(trainer.model.config, "temperature", None) or 1.0)
+    probabilities = softmax_with_temperature(logits.astype(np.float32), temperature).astype(np.float32)
     record = {
         "label_names": list(label_names),
         "y_true": labels.astype(int).tolist(),
@@ -48,7 +53,7 @@ def predict_dataset(trainer: Trainer, dataset, label_names: Sequence[str], prefi
     }
     if "corpus" in dataset.column_names:
         record["corpora"] = list(dataset["corpus"])
-    metrics = dict(output.metrics)
+    metrics = dict(output.metrics) | calibration_metrics(logits, labels.astype(int), temperature, prefix)
     metrics |= _spknorm_metrics(probabilities, labels, record["speakers"], label_names, prefix)
     return metrics, record
 

@@ -2,7 +2,9 @@
 
 The card is built with `huggingface_hub`'s `ModelCard` / `ModelCardData` / `EvalResult`, so its YAML header is
 what the Hub reads: `base_model` as a Hub id (never a local cache folder), the licence the training data allow,
-`datasets`, `pipeline_tag`, and a `model-index` with the speaker-independent results. Its text is the Jinja
+`datasets` as Hub dataset ids only (a corpus with none is named in the text; `training_corpora` lists every
+`--dataset` name for this package's own readers), `language`, `pipeline_tag`, and a `model-index` with the
+speaker-independent results. Its text is the Jinja
 template `model_card_template.md` beside this module (installed with the package); pushing it: `hub.push`.
 """
 
@@ -18,7 +20,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from hf_emotion.backbones import BACKBONES, read_build_record
 from hf_emotion.corpora import CARD_CORPORA as CORPORA
-from hf_emotion.corpora import LICENCES, LICENSE_NAMES
+from hf_emotion.corpora import LICENCES, LICENSE_NAMES, find_corpus
 from hf_emotion.evaluation.unseen_corpora import card_eval_results, card_section
 
 #: Metric key in the results (`eval_<key>`) → its name on the card.
@@ -160,6 +162,48 @@ def corpus_uas(summary: Mapping[str, Mapping[str, float]] | None) -> dict[str, M
     return {k.removeprefix("eval_ua_"): v for k, v in (summary or {}).items() if k.startswith("eval_ua_")}
 
 
+def hub_dataset_ids(datasets: Sequence[str]) -> list[str]:
+    """The card's `datasets`: what the Hub can link to. A built-in corpus gives its publishers' Hub dataset
+    (none do so far: they are named in the card's text instead), a Hub dataset trained on is itself, a local
+    folder or table is left out."""
+    ids = []
+    for name in datasets:
+        corpus = find_corpus(name)
+        if corpus is not None:
+            found = corpus.hub_dataset
+        else:
+            found = None if os.path.exists(name) else name.rstrip("/")
+        if found and found not in ids:
+            ids.append(found)
+    return ids
+
+
+def card_languages(datasets: Sequence[str]) -> list[str]:
+    """The card's `language`: what the speakers of the built-in corpora trained on speak (others unknown)."""
+    return sorted({corpus.language for name in datasets if (corpus := find_corpus(name)) is not None})
+
+
+def _one_or_list(values: list[str]) -> str | list[str] | None:
+    """`language: en` for one, a list for several, nothing for none."""
+    return values[0] if len(values) == 1 else (values or None)
+
+
+def _calibration_text(metrics: Mapping[str, Any]) -> str:
+    temperature = metrics.get("temperature")
+    if not temperature:
+        return ""
+    text = (
+        f" Probabilities are temperature-scaled (T = {temperature:.2f}, fitted on the validation speakers), so that "
+        "a probability means how often the label is right"
+    )
+    if "eval_ece" in metrics and "eval_ece_before_temperature" in metrics:
+        text += (
+            f": expected calibration error on the test speakers {metrics['eval_ece_before_temperature']:.3f} "
+            f"before, {metrics['eval_ece']:.3f} after"
+        )
+    return text + "."
+
+
 def dataset_ids(datasets: Sequence[str]) -> list[str]:
     """What a card may name as its datasets: corpus names and Hub ids, never a local path."""
     return [os.path.basename(os.path.normpath(name)) if os.path.exists(name) else name for name in datasets]
@@ -246,7 +290,10 @@ def build_model_card(
     card_data = ModelCardData(
         model_name=repo_id.rsplit("/", 1)[-1],
         base_model=base_model,
-        datasets=dataset_ids(datasets),
+        datasets=hub_dataset_ids(datasets) or None,
+        # What `datasets` cannot hold (corpora with no Hub dataset), for `hf-emotion card` and the demo.
+        training_corpora=dataset_ids(datasets),
+        language=_one_or_list(card_languages(datasets)),
         license=license_id,
         license_name=license_name,
         library_name="transformers",
@@ -267,7 +314,8 @@ def build_model_card(
         dataset_name=" + ".join(CORPORA[n][0] if n in CORPORA else n for n in dataset_ids(datasets)),
         label_names=list(label_names),
         protocol=_protocol_text(split, summary),
-        mixing=_mixing_text(metrics, final=split.get("protocol") == "all_speakers"),
+        mixing=_mixing_text(metrics, final=split.get("protocol") == "all_speakers")
+        + _calibration_text(metrics),
         summary=summary,
         folds=summary["eval_ua"]["n"] if summary else 0,
         rows=_result_rows(metrics, summary),

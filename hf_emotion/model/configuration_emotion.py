@@ -61,6 +61,10 @@ class EmotionConfig(PreTrainedConfig):
             `(1 - w) * regressor + w * softmax(logits) @ class_valence_arousal`: the classifier's expectation of
             the class coordinates mixed into the regressor's. `finetune.py` chooses it on validation speakers;
             `None` or 0 leaves the regressor's output as it is.
+        temperature (`float`, *optional*, defaults to 1.0):
+            Probabilities are `softmax(logits / temperature)`. `finetune.py` fits it on the validation speakers
+            (temperature scaling) so that a probability of 0.9 is right about 9 times in 10; the logits, and so
+            the label, are unchanged. Valence/arousal class mixing uses the untempered softmax it was chosen with.
         sampling_rate (`int`, *optional*, defaults to 16000):
             Sampling rate of the audio the encoder expects.
         initializer_range (`float`, *optional*, defaults to 0.02):
@@ -98,6 +102,7 @@ class EmotionConfig(PreTrainedConfig):
     class_weights: list[float] | tuple[float, ...] | None = None
     class_valence_arousal: list[list[float]] | None = None
     valence_arousal_class_weight: list[float] | None = None
+    temperature: float = 1.0
     sampling_rate: int = 16000
     initializer_range: float = 0.02
     speech_margin_seconds: float | None = None
@@ -146,6 +151,9 @@ class EmotionConfig(PreTrainedConfig):
             raise ValueError(f"EmotionConfig: pooling={self.pooling!r} is not one of {list(POOLING_MODES)}.")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"EmotionConfig: label_smoothing={self.label_smoothing} must be in [0, 1).")
+        self.temperature = float(1.0 if self.temperature is None else self.temperature)
+        if not self.temperature > 0.0 or self.temperature == float("inf"):
+            raise ValueError(f"EmotionConfig: temperature={self.temperature} must be a positive number.")
         if self.ccc_loss_weight < 0.0:
             raise ValueError(f"EmotionConfig: ccc_loss_weight={self.ccc_loss_weight} must be >= 0.")
         if self.class_weights is not None:

@@ -394,6 +394,45 @@ class EmotionModel(EmotionPreTrainedModel):
             return (frames * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         return frames.masked_fill(mask == 0, torch.finfo(frames.dtype).min).amax(dim=1)
 
+    def _projected_frames(
+        self, inputs: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor | None]:
+        """Encoder → `(L hidden states (B, F, H), projected frames (B, F, P), frame mask (B, F) or None)`: the
+        frames are the layer-weighted sum of the hidden states through `projector`, what pooling reads."""
+        if self.is_whisper:
+            hidden_states, frame_mask = self._encode_whisper(inputs, attention_mask)
+        else:
+            hidden_states, frame_mask = self._encode_wav2vec2_like(inputs, attention_mask)
+        if self.layer_weights is not None:
+            weights = nn.functional.softmax(self.layer_weights, dim=-1)  # (L,)
+            frames = (torch.stack(hidden_states, dim=1) * weights[None, :, None, None]).sum(
+                dim=1
+            )  # (B, F, H)
+        else:
+            frames = hidden_states[-1]
+        return hidden_states, self.projector(frames), frame_mask
+
+    def embeddings(
+        self,
+        input_values: torch.Tensor | None = None,
+        input_features: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What both heads read, for people's own classifiers and clustering (as emotion2vec's embeddings).
+
+        Returns:
+            `(utterance (B, P), frames (B, F, P), frame_mask (B, F))`: the projected, layer-weighted encoder
+            frames pooled over the clip (the vector `classifier` and `regressor` take, before dropout), the
+            frames themselves, and which frames are the clip's own (1) rather than padding (0).
+        """
+        if (input_values is None) == (input_features is None):
+            raise ValueError("Pass exactly one of `input_values` (raw audio) or `input_features` (log-mel).")
+        inputs = input_values if input_values is not None else input_features
+        _, frames, frame_mask = self._projected_frames(inputs, attention_mask)
+        if frame_mask is None:
+            frame_mask = torch.ones(frames.shape[:2], dtype=torch.long, device=frames.device)
+        return self._pool(frames, frame_mask), frames, frame_mask.long()
+
     def pooled_hidden_states(
         self,
         input_values: torch.Tensor | None = None,
@@ -550,19 +589,8 @@ class EmotionModel(EmotionPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
 
-        if self.is_whisper:
-            hidden_states, frame_mask = self._encode_whisper(inputs, attention_mask)
-        else:
-            hidden_states, frame_mask = self._encode_wav2vec2_like(inputs, attention_mask)
-
-        if self.layer_weights is not None:
-            weights = nn.functional.softmax(self.layer_weights, dim=-1)  # (L,)
-            frames = (torch.stack(hidden_states, dim=1) * weights[None, :, None, None]).sum(
-                dim=1
-            )  # (B, F, H)
-        else:
-            frames = hidden_states[-1]
-        pooled = self.dropout(self._pool(self.projector(frames), frame_mask))  # (B, P)
+        hidden_states, frames, frame_mask = self._projected_frames(inputs, attention_mask)
+        pooled = self.dropout(self._pool(frames, frame_mask))  # (B, P)
         logits = self.classifier(pooled)  # (B, C)
         valence_arousal = torch.tanh(self.regressor(pooled))  # (B, R)
         # The losses train the regressor itself; the class mixing is chosen after training.

@@ -150,9 +150,9 @@ class EmotionAudioClassificationPipeline(Pipeline):
 
     Call parameters:
         top_k: how many labels to return, most probable first (default: all).
-        details: return a dict instead of the label list: `label`, `confidence`, `valence`, `arousal`, `silent`,
-            `start`, `end`, `probabilities` (every label) and, for windowed input, a `timeline` of the windows in
-            the same form; the keys of `EmotionPrediction.to_dict()` in hf_emotion.
+        details: return a dict: `labels`, the plain call's list (with `top_k`), plus `valence`, `arousal`,
+            `label`, `confidence`, `silent`, `start`, `end`, `probabilities` (every label) and, for windowed
+            input, a `timeline` of the windows (the keys of `EmotionPrediction.to_dict()` in hf_emotion).
         sampling_rate: the rate of array and tensor inputs.
         window, hop: score in windows of `window` seconds every `hop` seconds (default hop: window / 2). By
             default only input longer than `max_clip_seconds` is windowed, with 3-s windows every 1.5 s, and the
@@ -167,10 +167,11 @@ class EmotionAudioClassificationPipeline(Pipeline):
     ```python
     >>> from transformers import pipeline
     >>> classifier = pipeline(model="path/or/hub-id", trust_remote_code=True)  # doctest: +SKIP
-    >>> classifier(samples, sampling_rate=44_100)  # doctest: +SKIP
+    >>> classifier("clip.wav")  # doctest: +SKIP
     [{'label': 'sad', 'score': 0.61}, {'label': 'calm', 'score': 0.22}, ...]
-    >>> classifier(samples, sampling_rate=44_100, details=True)["valence"]  # doctest: +SKIP
-    -0.41
+    >>> answer = classifier("clip.wav", details=True)  # doctest: +SKIP
+    >>> answer["labels"][0], answer["valence"], answer["arousal"]  # doctest: +SKIP
+    ({'label': 'sad', 'score': 0.61}, -0.41, -0.2)
     ```
     """
 
@@ -325,7 +326,9 @@ class EmotionAudioClassificationPipeline(Pipeline):
         if self.uses_attention_mask and "attention_mask" in features:
             kwargs["attention_mask"] = features["attention_mask"].to(self.device)
         output = self.model(**kwargs)
-        probabilities = torch.softmax(output.logits.float(), dim=-1)
+        # The temperature the recipe fitted on validation speakers (1 for models saved before it existed).
+        temperature = float(getattr(self.model.config, "temperature", None) or 1.0)
+        probabilities = torch.softmax(output.logits.float() / temperature, dim=-1)
         return probabilities.cpu().numpy(), output.valence_arousal.float().cpu().numpy()
 
     # ------------------------------------------------------------------ answers
@@ -377,9 +380,11 @@ class EmotionAudioClassificationPipeline(Pipeline):
                 0.0,
                 end,
             )
+        ranked = sorted(result["probabilities"].items(), key=lambda item: item[1], reverse=True)
+        labels = [{"label": label, "score": score} for label, score in ranked[: top_k or len(ranked)]]
         if not details:
-            ranked = sorted(result["probabilities"].items(), key=lambda item: item[1], reverse=True)
-            return [{"label": label, "score": score} for label, score in ranked[: top_k or len(ranked)]]
+            return labels
+        result = {"labels": labels, **result}  # the plain answer first, then what details add
         if model_outputs["windowed"]:
             result["timeline"] = timeline
         return result

@@ -9,10 +9,12 @@ computes. The exported folder loads with ``EmotionRecognizer.from_pretrained(fol
 Inputs: ``input_features`` (B, M, T) log-mel for Whisper (T even: the recognizer pads an odd
 length with one masked zero frame, as the torch model does inside) or ``input_values`` (B, S)
 raw audio for wav2vec2-like encoders; ``attention_mask`` (B, T or S) when the model takes one.
-Outputs: ``probabilities`` (B, C), ``valence_arousal`` (B, R), and ``pooled_hidden_states`` (B, L, H): every
-encoder layer mean-pooled over the unpadded frames, from the same encoder pass, what a speaker-adaptive
-head judges (a model's head is copied into the export, so the export serves ``speaker=`` too; exports
-made before this output existed still load and score clip by clip).
+Outputs: ``probabilities`` (B, C), the softmax of the raw logits (scorers temper them with the
+``temperature`` of the folder's config.json), ``valence_arousal`` (B, R), and ``pooled_hidden_states``
+(B, L, H): every encoder layer mean-pooled over the unpadded frames, from the same encoder pass, what a
+speaker-adaptive head judges (a model's head is copied into the export, so the export serves ``speaker=``
+too; exports made before this output existed still load and score clip by clip); ``embedding`` (B, P),
+``frame_embeddings`` (B, F, P) and ``frame_mask`` (B, F): what the heads read (``EmotionModel.embeddings``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from huggingface_hub import ModelCard, ModelCardData
 from torch import nn
 
 from hf_emotion.model.files import (
@@ -36,7 +39,7 @@ from hf_emotion.model.files import (
     REMOTE_CODE_FILES,
     SPEAKER_ADAPTIVE_HEAD_FILE,
 )
-from hf_emotion.serving.onnx_scorer import ONNX_MISSING, POOLED_OUTPUT
+from hf_emotion.serving.onnx_scorer import EMBEDDING_OUTPUTS, ONNX_MISSING, POOLED_OUTPUT
 from hf_emotion.serving.scorers import TorchScorer, even_frames
 
 logger = logging.getLogger(__name__)
@@ -58,12 +61,12 @@ QUANTIZE_METHODS = {
     "(onnxruntime quantize_dynamic)",
 }
 QUANTIZE_CHOICES = tuple(QUANTIZE_METHODS)
-OUTPUT_NAMES = ["probabilities", "valence_arousal", POOLED_OUTPUT]
+OUTPUT_NAMES = ["probabilities", "valence_arousal", POOLED_OUTPUT, *EMBEDDING_OUTPUTS]
 
 
 class ScoringGraph(nn.Module):
-    """``EmotionModel`` reduced to what inference needs: probabilities, valence/arousal and the pooled
-    hidden states, all from one encoder pass."""
+    """``EmotionModel`` reduced to what inference needs, all from one encoder pass: ``EmotionModel.forward``'s
+    steps at inference (dropout is off), plus the pooled hidden states and the embeddings the heads read."""
 
     def __init__(self, model: nn.Module, input_name: str) -> None:
         super().__init__()
@@ -71,14 +74,22 @@ class ScoringGraph(nn.Module):
         self.input_name = input_name
 
     def forward(self, inputs: torch.Tensor, attention_mask: torch.Tensor | None = None):
-        output = self.model(
-            **{self.input_name: inputs}, attention_mask=attention_mask, output_hidden_states=True
-        )
-        probabilities = torch.softmax(output.logits.float(), dim=-1)
+        model = self.model
+        hidden_states, frames, frame_mask = model._projected_frames(inputs, attention_mask)
+        if frame_mask is None:
+            frame_mask = torch.ones(frames.shape[:2], dtype=torch.long, device=frames.device)
+        utterance = model._pool(frames, frame_mask)  # (B, P)
+        logits = model.classifier(utterance)
+        valence_arousal = model.mix_class_valence_arousal(logits, torch.tanh(model.regressor(utterance)))
+        # The softmax of the raw logits: scorers temper it with config.json's temperature (``scorers.temper``).
+        probabilities = torch.softmax(logits.float(), dim=-1)
         return (
             probabilities,
-            output.valence_arousal.float(),
-            self._pooled(output.hidden_states, attention_mask),
+            valence_arousal.float(),
+            self._pooled(hidden_states, attention_mask),
+            utterance.float(),
+            frames.float(),
+            frame_mask.long(),
         )
 
     def _pooled(
@@ -164,7 +175,8 @@ def export_onnx(
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
     (out_dir / EXPORT_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
-    (out_dir / "README.md").write_text(export_card(info, scorer.labels))
+    metadata = export_card_data(model_dir, quantize).to_yaml()
+    ModelCard(f"---\n{metadata}\n---\n{export_card(info, scorer.labels)}").save(out_dir / "README.md")
     logger.info(
         "wrote %s (%.1f MB, %s); probabilities within %.2g of torch on an example batch; load it with "
         "EmotionRecognizer.from_pretrained or hf-emotion predict (transformers' pipeline() runs the torch folder)",
@@ -219,7 +231,9 @@ def _export_graph(
         axes = {names[0]: {0: "batch", time_axis: "time"}}
         if len(names) > 1:
             axes["attention_mask"] = {0: "batch", 1: "time"}
-        kwargs["dynamic_axes"] = {**axes, **{name: {0: "batch"} for name in OUTPUT_NAMES}}
+        outputs = {name: {0: "batch"} for name in OUTPUT_NAMES}
+        outputs |= {name: {0: "batch", 1: "frames"} for name in ("frame_embeddings", "frame_mask")}
+        kwargs["dynamic_axes"] = {**axes, **outputs}
     with torch.inference_mode(False), torch.no_grad():
         torch.onnx.export(graph, args, str(path), dynamo=dynamo, **kwargs)
 
@@ -267,6 +281,42 @@ def _check_against_torch(
     return float(np.abs(probabilities - expected).max())
 
 
+#: What an export's card keeps of its model's metadata: the licence, the data, the language, the lineage.
+KEPT_CARD_METADATA = (
+    "license",
+    "license_name",
+    "license_link",
+    "datasets",
+    "training_corpora",
+    "language",
+    "base_model",
+    "pipeline_tag",
+)
+
+
+def export_card_data(model_dir: str | os.PathLike, quantize: str | None) -> ModelCardData:
+    """The export's card metadata: its model card's licence, datasets, language and base model, tagged
+    ``onnx`` (and ``int8``). The model's ``model-index`` is not kept: it was measured on the torch model, and
+    int8 weights move the numbers a little. A model given by Hub id becomes the export's ``base_model``."""
+    source = os.fspath(model_dir)
+    kept: dict = {"pipeline_tag": "audio-classification"}
+    try:
+        path = os.path.join(source, "README.md")
+        if os.path.isdir(source):
+            kept |= ModelCard.load(path).data.to_dict() if os.path.isfile(path) else {}
+        else:
+            kept |= ModelCard.load(source).data.to_dict() | {"base_model": source}
+    except (OSError, ValueError) as error:  # no card on the Hub, offline: the export's card says less
+        logger.warning(
+            "the export's card keeps no metadata of %s: its card could not be read (%s)", source, error
+        )
+    tags = [tag for tag in kept.get("tags") or [] if tag != "custom_code"]  # the export runs no remote code
+    tags += ["onnx"] + (["int8"] if quantize else [])
+    return ModelCardData(
+        **{key: kept[key] for key in KEPT_CARD_METADATA if kept.get(key)}, tags=list(dict.fromkeys(tags))
+    )
+
+
 def export_card(info: dict, labels: list[str]) -> str:
     """The README of an exported folder: what it is, how it was made, how to run it."""
     command = f"hf-emotion export --model {info['source']} --out DIR" + (
@@ -286,15 +336,19 @@ arousal in [-1, 1].
   classifier, regressor and the valence/arousal class mixing.
 - On an example batch of two noise clips (1.0 s and 0.7 s) the probabilities differ from the
   torch model's by at most {info["max_abs_probability_difference_on_example"]:.2g}: a check that the
-  graph runs as the model does, not a measure of accuracy on speech.
+  graph runs as the model does, not a measure of accuracy on speech. The model's results are on
+  its own card; they were measured in torch, so this card's metadata does not repeat them.
 
 ## Inputs and outputs
 
 Inputs: {", ".join(f"`{name}`" for name in info["inputs"])} as the feature extractor in this
 folder makes them (padding to the longest clip, not to 30 s{"; an odd number of mel frames padded with one zero frame, masked" if info["backbone"] == "whisper" else ""}).
-Outputs: `probabilities` (batch, {len(labels)}), `valence_arousal` (batch, 2) and `pooled_hidden_states`
-(batch, layers, hidden): what a speaker-adaptive head judges (`speaker=` in calls, when the folder has
-`{SPEAKER_ADAPTIVE_HEAD_FILE}`).
+Outputs: `probabilities` (batch, {len(labels)}): the softmax of the raw logits; the recognizer raises them
+to the power 1 / `temperature` of `config.json` and renormalises, which gives the calibrated
+probabilities. `valence_arousal` (batch, 2); `pooled_hidden_states` (batch, layers, hidden): what a
+speaker-adaptive head judges (`speaker=` in calls, when the folder has `{SPEAKER_ADAPTIVE_HEAD_FILE}`);
+`embedding` (batch, P), `frame_embeddings` (batch, frames, P) and `frame_mask` (batch, frames): what
+the heads read (`EmotionRecognizer.embed`).
 
 ## Use
 
@@ -316,5 +370,6 @@ __all__ = [
     "QUANTIZE_CHOICES",
     "ScoringGraph",
     "export_card",
+    "export_card_data",
     "export_onnx",
 ]

@@ -26,6 +26,8 @@ ONNX_MISSING = (
 )
 #: The graph output with the encoder's pooled hidden states, which a speaker-adaptive head judges.
 POOLED_OUTPUT = "pooled_hidden_states"
+#: The graph outputs with what the heads read (``EmotionModel.embeddings``): utterance, frames, frame mask.
+EMBEDDING_OUTPUTS = ("embedding", "frame_embeddings", "frame_mask")
 
 
 def _session(path: Path, options, onnxruntime):
@@ -94,10 +96,19 @@ class OnnxScorer(ModelScorer):
         (pooled,) = self.session.run([POOLED_OUTPUT], self._feeds(features))
         return pooled.astype(np.float32)
 
+    def run_embeddings(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not set(EMBEDDING_OUTPUTS) <= self.output_names:
+            raise ValueError(
+                f"{self.folder} is an ONNX export without embedding outputs: export the model again with this "
+                "version of hf-emotion export"
+            )
+        utterance, frames, mask = self.session.run(list(EMBEDDING_OUTPUTS), self._feeds(features))
+        return utterance.astype(np.float32), frames.astype(np.float32), mask
+
     def _feeds(self, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self.is_whisper:
             features = even_frames(features)
         return {name: value for name, value in features.items() if name in self.input_names}
 
 
-__all__ = ["ONNX_MISSING", "POOLED_OUTPUT", "OnnxScorer"]
+__all__ = ["EMBEDDING_OUTPUTS", "ONNX_MISSING", "POOLED_OUTPUT", "OnnxScorer"]

@@ -232,6 +232,21 @@ class EmotionRecognizer:
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         return self.scorer.score(signals, batch_size=batch_size)
 
+    def embed(
+        self, audio: AudioLike | Sequence[AudioLike], *, frames: bool = False, sampling_rate=None
+    ) -> Any:
+        """The vector the heads read (``classifier_proj_size`` wide), for your own classifiers or clustering.
+
+        Each input is scored whole (as long as the model takes), silence included. Returns a ``(P,)`` array for
+        one input, ``(N, P)`` for a list; with ``frames=True`` a pair ``(that, frame vectors)``, the frames a
+        ``(F, P)`` array per input (a list of them for a list). See :mod:`hf_emotion.serving.embeddings`.
+        """
+        from hf_emotion.serving.embeddings import embed_inputs
+
+        return embed_inputs(
+            self.scorer, audio, frames=frames, sampling_rate=sampling_rate, batch_size=self.batch_size
+        )
+
     def speaker_adaptive(self) -> SpeakerAdaptiveScoring:
         """This model's scorer and speaker-adaptive head together (what ``speaker=`` scores with), or a
         ``ValueError`` saying what is missing (a head, or one model rather than an ensemble)."""

@@ -11,9 +11,10 @@ silence) is :class:`hf_emotion.serving.recognizer.EmotionRecognizer`'s, the same
 :func:`hf_emotion.serving.loading.load_scorer` picks the right one for a folder.
 
 Every scorer has ``labels``, ``regression_targets``, ``sampling_rate``, ``max_clip_seconds``
-(the longest signal it takes whole) and ``score(signals, batch_size=...)``. A scorer of one model
-also gives the encoder's pooled hidden states (``pooled_features``), what a speaker-adaptive head
-judges (:mod:`hf_emotion.serving.adaptive_scoring`).
+(the longest signal it takes whole) and ``score(signals, batch_size=...)``, whose probabilities are
+tempered by the model's ``config.temperature`` (fitted by the recipe; :func:`temper`). A scorer of one
+model also gives the encoder's pooled hidden states (``pooled_features``), what a speaker-adaptive head
+judges (:mod:`hf_emotion.serving.adaptive_scoring`), and its embeddings (``embeddings``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,19 @@ def even_frames(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return padded
 
 
+def temper(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(logits / temperature)`` from ``softmax(logits)``: ``p ** (1 / T)`` renormalised (the same in
+    exact arithmetic, as the per-clip constant of ``log p`` cancels), so a scorer whose runtime ends in
+    probabilities (an ONNX graph) tempers them as the torch model's logits would be."""
+    if temperature == 1.0:
+        return probabilities
+    with np.errstate(divide="ignore"):  # a probability that underflowed to 0 stays 0
+        scaled = np.log(probabilities.astype(np.float64)) / temperature
+    scaled -= scaled.max(axis=-1, keepdims=True)
+    exponentials = np.exp(scaled)
+    return (exponentials / exponentials.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
 class ModelScorer:
     """Feature extraction and length-sorted batching, shared by the torch and the ONNX scorer.
 
@@ -79,6 +93,8 @@ class ModelScorer:
         self.regression_targets = list(getattr(config, "regression_targets", ("valence", "arousal")))
         # The silence around speech the model was trained on (None: its corpus's own framing).
         self.speech_margin_seconds = getattr(config, "speech_margin_seconds", None)
+        # Models saved before temperature scaling have none: their probabilities are the softmax itself.
+        self.temperature = float(getattr(config, "temperature", None) or 1.0)
         # Whisper's mask is always honoured by EmotionModel; a wav2vec2-like model only takes one
         # when its extractor says so (wav2vec2-base, with group norm, must see unmasked zeros).
         self.uses_attention_mask = self.is_whisper or bool(
@@ -109,15 +125,15 @@ class ModelScorer:
         """Run the model on mono signals, batched by length.
 
         Returns:
-            ``(probabilities (N, num_labels), regression outputs (N, R))`` in input order,
-            the regression columns in ``regression_targets`` order.
+            ``(probabilities (N, num_labels), regression outputs (N, R))`` in input order, the probabilities
+            tempered by ``config.temperature``, the regression columns in ``regression_targets`` order.
         """
         signals = self._padded(signals)
         probabilities = np.zeros((len(signals), len(self.labels)), dtype=np.float32)
         regression = np.zeros((len(signals), len(self.regression_targets)), dtype=np.float32)
         for chunk in self._batches(signals, batch_size):
             probabilities[chunk], regression[chunk] = self.run(self.features([signals[i] for i in chunk]))
-        return probabilities, regression
+        return temper(probabilities, self.temperature), regression
 
     def pooled_features(self, signals: Sequence[np.ndarray], *, batch_size: int = 16) -> np.ndarray:
         """The encoder's hidden states of every layer, each mean-pooled over the signal's frames.
@@ -134,6 +150,24 @@ class ModelScorer:
         if not rows:
             return np.zeros((0, 0, 0), dtype=np.float32)
         return np.stack(rows)
+
+    def embeddings(
+        self, signals: Sequence[np.ndarray], *, frames: bool = False, batch_size: int = 16
+    ) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """What the heads read (``EmotionModel.embeddings``): ``(utterance vectors (N, P), frame vectors)``
+        in input order, the frames a list of ``(F_i, P)`` float32 arrays (each clip's own frames, no
+        padding) with ``frames=True``, else None."""
+        signals = self._padded(signals)
+        utterances: list[np.ndarray | None] = [None] * len(signals)
+        frame_rows: list[np.ndarray | None] = [None] * len(signals)
+        for chunk in self._batches(signals, batch_size):
+            pooled, framed, mask = self.run_embeddings(self.features([signals[i] for i in chunk]))
+            for row, i in enumerate(chunk):
+                utterances[i] = pooled[row]
+                frame_rows[i] = framed[row][mask[row].astype(bool)] if frames else None
+        if not utterances:
+            return np.zeros((0, 0), dtype=np.float32), [] if frames else None
+        return np.stack(utterances), frame_rows if frames else None
 
     def _padded(self, signals: Sequence[np.ndarray]) -> list[np.ndarray]:
         min_samples = int(MIN_MODEL_SECONDS * self.sampling_rate)
@@ -155,11 +189,15 @@ class ModelScorer:
             yield chunk
 
     def run(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """One batch of :meth:`features` → ``(probabilities, regression outputs)`` as float32."""
+        """One batch of :meth:`features` → ``(softmax of the raw logits, regression outputs)`` as float32."""
         raise NotImplementedError
 
     def run_pooled(self, features: dict[str, np.ndarray]) -> np.ndarray:
         """One batch of :meth:`features` → ``(B, L, H)`` pooled hidden states as float32."""
+        raise NotImplementedError
+
+    def run_embeddings(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One batch of :meth:`features` → ``(utterance (B, P), frames (B, F, P), frame mask (B, F))``."""
         raise NotImplementedError
 
 
@@ -230,6 +268,11 @@ class TorchScorer(ModelScorer):
     def run_pooled(self, features: dict[str, np.ndarray]) -> np.ndarray:
         return self.model.pooled_hidden_states(**self._tensors(features)).float().cpu().numpy()
 
+    @torch.inference_mode()
+    def run_embeddings(self, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        utterance, frames, mask = self.model.embeddings(**self._tensors(features))
+        return utterance.float().cpu().numpy(), frames.float().cpu().numpy(), mask.cpu().numpy()
+
     def _tensors(self, features: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         kwargs = {self.input_name: torch.from_numpy(features[self.input_name]).to(self.device, self.dtype)}
         if "attention_mask" in features:
@@ -244,4 +287,5 @@ __all__ = [
     "Scorer",
     "TorchScorer",
     "even_frames",
+    "temper",
 ]

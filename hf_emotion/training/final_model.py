@@ -1,7 +1,7 @@
 """``--final_model``: after cross-validation, one model trained on every speaker with what the folds chose.
 
 The folds choose (on their validation speakers) how many epochs the probe, the fine-tuning and the head refit
-need, and the valence/arousal class mixing. The final model repeats those choices on all speakers of every
+need, the valence/arousal class mixing and the probabilities' temperature. The final model repeats those choices on all speakers of every
 corpus (train, validation and test alike): no speaker is left to select on or to test on, so it has no
 held-out score of its own. What it is expected to score is what the folds measured on their test speakers.
 """
@@ -22,6 +22,7 @@ from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from .class_mixing import class_mean_targets
 from .heads import fit_heads_once
+from .temperature import mean_temperature
 from .trainer import build_model, fine_tune
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ def train_final_model(run, fold_metrics: Sequence[Mapping]) -> tuple[str, dict]:
     if epochs["refit"]:
         metrics |= fit_heads_once(run, model, everything, epochs=epochs["refit"], name="refit")
     set_class_mixing(model.config, run.dataset, mixing)
+    model.config.temperature = mean_temperature(fold_metrics) if run.model_args.temperature_scaling else 1.0
     metrics |= {f"final_{step}_epochs": n for step, n in epochs.items()} | mixing
+    metrics["temperature"] = model.config.temperature
     metrics["final_num_speakers"] = len(set(run.dataset["speaker"]))
     if run.is_main:
         os.makedirs(output_dir, exist_ok=True)

@@ -11,6 +11,7 @@
       refit_heads        --refit_heads_epochs: heads refitted on the fine-tuned encoder's whole clips
       choose_heads       probe, refitted or fine-tuned heads: the best on the validation speakers
       mix_classes        --class_mixing: valence/arousal weights chosen on the validation speakers
+      scale_temperature  --temperature_scaling: the probabilities' temperature, fitted on the validation speakers
       adapt_to_speakers  --speaker_adaptive_head: the per-speaker standardised head, scored on test
       evaluate_fold      validation and test speakers, whole clips up to --max_eval_seconds
       write_fold_reports all_results.json, predictions and plots, the model, its card
@@ -56,6 +57,7 @@ from .placement import digests_by_process, from_main, log_phase
 from .plan import check_training_plan
 from .publish import publish
 from .run_identity import claim_output_dir, run_identity
+from .temperature import fit_temperature_scaling
 from .trainer import EmotionTrainer, best_epoch, build_model, fine_tune
 
 logger = logging.getLogger(__name__)
@@ -204,6 +206,7 @@ def train_fold(run: Run, fold: int) -> FoldResult:
     )
     del probe_state
     mixing_metrics = mix_classes(run, trainer, parts)
+    temperature_metrics = scale_temperature(run, trainer, parts)
     adaptive_metrics = adapt_to_speakers(run, model, parts, output_dir)
     validation_metrics, test_metrics, record = evaluate_fold(run, trainer, parts)
     metrics = {
@@ -213,6 +216,7 @@ def train_fold(run: Run, fold: int) -> FoldResult:
         **refit_metrics,
         **heads_metrics,
         **mixing_metrics,
+        **temperature_metrics,
         **adaptive_metrics,
         **validation_metrics,
         **test_metrics,
@@ -309,6 +313,20 @@ def mix_classes(run: Run, trainer: EmotionTrainer, parts) -> dict:
         run.training_args.per_device_eval_batch_size,
     )
     return fit_class_mixing(trainer, parts["train"], parts["validation"])
+
+
+def scale_temperature(run: Run, trainer: EmotionTrainer, parts) -> dict:
+    """Temperature scaling on the validation speakers, after the heads and class mixing that shape the logits
+    (every process predicts its shard, all fit the same temperature)."""
+    if not run.model_args.temperature_scaling:  # nor does a model trained further keep its old heads' one
+        trainer.model.config.temperature = 1.0
+        return {}
+    log_phase(
+        "temperature scaling: predicting the validation clips",
+        run.training_args,
+        run.training_args.per_device_eval_batch_size,
+    )
+    return fit_temperature_scaling(trainer, parts["validation"])
 
 
 def adapt_to_speakers(run: Run, model: EmotionModel, parts, output_dir: str) -> dict:

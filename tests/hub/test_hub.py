@@ -77,7 +77,8 @@ def test_card_metadata_round_trips_through_model_card_load(tmp_path):
     data = loaded.data
     assert data.base_model == "openai/whisper-tiny.en"
     assert data.license == "cc-by-nc-sa-4.0"
-    assert data.datasets == ["ravdess"]
+    assert data.datasets is None  # RAVDESS has no Hub dataset of its publishers: named in the text instead
+    assert data.training_corpora == ["ravdess"] and data.language == "en"
     assert data.pipeline_tag == "audio-classification"
     assert "speech-emotion-recognition" in data.tags
     own = [r for r in data.eval_results if "mean over" not in r.dataset_split]
@@ -166,7 +167,8 @@ def test_card_of_a_local_dataset_names_no_path(tmp_path):
     folder = tmp_path / "my-clips"
     folder.mkdir()
     card = ravdess_card(datasets=[str(folder)])
-    assert card.data.datasets == ["my-clips"]
+    assert card.data.datasets is None  # a local folder is no Hub dataset
+    assert card.data.training_corpora == ["my-clips"]
     assert str(tmp_path) not in str(card)
 
 
@@ -306,7 +308,7 @@ def test_finetune_pushes_once_at_the_end_never_from_the_trainer(
     assert {f"fold_{k}/model.safetensors" for k in range(4)} <= set(committed)
     assert not [path for path in committed if "training_args.bin" in path or "checkpoint-" in path]
     card = ModelCard.load(out / "README.md")
-    assert card.data.datasets == ["ravdess"] and card.data.license == "cc-by-nc-sa-4.0"
+    assert card.data.training_corpora == ["ravdess"] and card.data.license == "cc-by-nc-sa-4.0"
     assert card.data.base_model is None  # a local folder naming no Hub model: no base_model, no path
     assert str(tmp_path) not in str(card.data.to_dict())
     assert 'pipeline(model="someone/tiny-ravdess"' in card.text

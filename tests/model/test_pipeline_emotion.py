@@ -190,3 +190,15 @@ def test_a_sampling_rate_that_cannot_be_right_is_refused_as_the_recognizer_refus
         recognizer(clip, sampling_rate=rate)
     assert str(refused.value) == recognized.value.detail
     assert classifier(clip, sampling_rate=4_000)  # the lowest rate that can hold speech is scored
+
+
+def test_details_give_the_plain_answer_plus_valence_and_arousal(model_dir):
+    classifier = pipeline(model=str(model_dir), trust_remote_code=True)
+    clip = emotion_signal("happy", 1.1, 16_000, seed=5)
+    for top_k in (None, 2):
+        plain = classifier(clip, sampling_rate=16_000, top_k=top_k)
+        detailed = classifier(clip, sampling_rate=16_000, top_k=top_k, details=True)
+        assert detailed["labels"] == plain
+        assert isinstance(detailed["valence"], float) and isinstance(detailed["arousal"], float)
+    silent = classifier(np.zeros(16_000, dtype=np.float32), details=True)
+    assert silent["labels"] == [] and silent["silent"] is True

@@ -135,6 +135,21 @@ def test_finetuned_folder_loads_and_predicts_a_new_file(wav2vec2_run, tmp_path):
     assert torch.all(output.valence_arousal.abs() <= 1)
 
 
+def test_temperature_is_fitted_saved_and_reported_before_and_after(wav2vec2_run):
+    """Fitted on the validation speakers, kept in the model's config (so every scorer applies it), and the
+    test speakers' calibration reported with and without it."""
+    _, out, _ = wav2vec2_run
+    written = json.loads((out / "all_results.json").read_text())
+    temperature = written["temperature"]
+    assert json.loads((out / "config.json").read_text())["temperature"] == pytest.approx(temperature)
+    assert 0.05 <= temperature <= 20.0
+    for prefix in ("eval", "validation"):
+        for name in ("ece", "nll", "wrong_over_0.9"):
+            assert f"{prefix}_{name}" in written and f"{prefix}_{name}_before_temperature" in written
+    # The fit minimises the validation NLL: it can only have lowered it.
+    assert written["validation_nll"] <= written["validation_nll_before_temperature"] + 1e-6
+
+
 def test_class_mixing_is_saved_and_only_raises_validation_ccc(wav2vec2_run):
     """The class coordinates are the training clips' mean targets (a proxy valence does not depend on
     intensity, so it is the circumplex's), and the weight chosen on validation can only have raised the

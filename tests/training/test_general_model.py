@@ -14,6 +14,7 @@ from hf_emotion.data.splits import make_split
 from hf_emotion.evaluation.reports import per_corpus_ua
 from hf_emotion.model.modeling_emotion import EmotionModel
 from hf_emotion.training.final_model import choose_final_epochs, mean_class_mixing
+from hf_emotion.training.temperature import mean_temperature
 
 
 def test_final_epochs_are_the_folds_median_best_epochs_rounded_up():
@@ -24,6 +25,12 @@ def test_final_epochs_are_the_folds_median_best_epochs_rounded_up():
         {"probe_best_epoch": 20, "fine_tune_best_epoch": 4.0, "refit_best_epoch": 0},
     ]
     assert choose_final_epochs(folds, 6) == {"probe": 46, "fine_tune": 5, "refit": 6}
+
+
+def test_final_temperature_is_the_folds_geometric_mean():
+    assert mean_temperature([{"temperature": 0.5}, {"temperature": 2.0}]) == pytest.approx(1.0)
+    assert mean_temperature([{"temperature": 1.5}, {}]) == pytest.approx(1.5)
+    assert mean_temperature([{}, {}]) == 1.0  # no fold fitted one (--temperature_scaling false)
 
 
 def test_final_model_is_the_probe_alone_when_most_folds_kept_the_probe():
@@ -106,6 +113,8 @@ def test_final_model_trains_on_every_speaker_with_the_folds_epochs(general_run):
     assert summary["final_fine_tune_epochs"] == chosen["fine_tune"]
     model = EmotionModel.from_pretrained(out / "final")
     assert model.config.num_labels == len(model.config.id2label)
+    assert model.config.temperature == pytest.approx(mean_temperature(cv["folds"]))
+    assert final["temperature"] == pytest.approx(model.config.temperature)
     # The run folder's model is the final one, not a fold's.
     assert (out / "model.safetensors").read_bytes() == (out / "final" / "model.safetensors").read_bytes()
 
