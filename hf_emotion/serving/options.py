@@ -88,3 +88,22 @@ def check_sampling_rate(sampling_rate: Any, source: str) -> int:
         return pipeline_emotion.check_sampling_rate(sampling_rate)
     except ValueError as error:
         raise AudioDecodeError(source, "corrupt", str(error)) from None
+
+
+#: An input shorter than this many windows is scored whole, as one window, even when a window is asked for.
+SHORT_CLIP_WINDOWS = 2
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """How one call cuts its inputs: the call's arguments, else the recognizer's options, checked."""
+
+    window: float
+    hop: float
+    batch_size: int
+    segment: str
+    force_windows: bool
+
+    @property
+    def cut(self) -> dict[str, Any]:
+        return {"window": self.window, "hop": self.hop, "batch_size": self.batch_size}

@@ -42,6 +42,8 @@ from hf_emotion.serving.mean_scorer import MeanScorer
 from hf_emotion.serving.options import (
     DEFAULT_HOP_SECONDS,
     DEFAULT_WINDOW_SECONDS,
+    SHORT_CLIP_WINDOWS,
+    CallSettings,
     RecognizerOptions,
     check_batch_size,
     check_segment,
@@ -63,23 +65,6 @@ logger = logging.getLogger(__name__)
 
 #: The speaker-adaptive head's file in a model folder.
 HEAD_FILE = SPEAKER_ADAPTIVE_HEAD_FILE
-#: An input shorter than this many windows is scored whole, as one window, even when a window is asked for.
-SHORT_CLIP_WINDOWS = 2
-
-
-@dataclasses.dataclass(frozen=True)
-class CallSettings:
-    """How one call cuts its inputs: the call's arguments, else the recognizer's options, checked."""
-
-    window: float
-    hop: float
-    batch_size: int
-    segment: str
-    force_windows: bool
-
-    @property
-    def cut(self) -> dict[str, Any]:
-        return {"window": self.window, "hop": self.hop, "batch_size": self.batch_size}
 
 
 class EmotionRecognizer:
