@@ -249,7 +249,10 @@ def test_overwrite_removes_what_a_run_writes_and_nothing_else(tmp_path):
 
 
 def test_overwrite_does_not_delete_what_the_run_reads(tmp_path):
-    resume = ["--resume_from_checkpoint", str(tmp_path / "checkpoint-4")]
+    checkpoint = tmp_path / "checkpoint-4"  # a real checkpoint: a missing one is refused when parsing
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text("{}")
+    resume = ["--resume_from_checkpoint", str(checkpoint)]
     args = finetune.parse_args(["--output_dir", str(tmp_path), "--overwrite_output_dir", *resume])[2]
     with pytest.raises(
         ConfigurationError, match="checkpoint-4 lies in --output_dir .*, which --overwrite_output_dir"
