@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from transformers import TrainingArguments
 
 from ..corpora import BUILTIN_CORPORA
+from ..data.splits import read_speaker_folds
 from .plan import checkpoint_schedule
 
 logger = logging.getLogger(__name__)
@@ -215,6 +216,14 @@ class DataArguments:
         default=6, metadata={"help": "Speaker folds (gender-balanced). RAVDESS: 6 folds of 4."}
     )
     fold: int = field(default=0, metadata={"help": "The test fold; the next fold is the validation set."})
+    folds_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "Speaker folds from a JSON file instead of dealing them: a list of speaker lists (fold k tests "
+            "list k, list k+1 validates), e.g. configs/folds/emobox-ravdess.json, to compare with a published "
+            "protocol. --num_folds is then the file's number of lists; every speaker of the data must be in one."
+        },
+    )
     cross_validation: bool = field(
         default=False, metadata={"help": "Run every fold in turn and write the mean ± std of each metric."}
     )
@@ -284,6 +293,12 @@ class DataArguments:
             raise ValueError(
                 "--cross_validation runs speaker folds; do not combine it with --test_speakers/--random_split"
             )
+        if self.folds_file:
+            if self.test_speakers or self.random_split:
+                raise ValueError(
+                    "--folds_file gives speaker folds; do not combine it with --test_speakers/--random_split"
+                )
+            self.num_folds = len(read_speaker_folds(self.folds_file))
         if self.final_model and not self.cross_validation:
             raise ValueError("--final_model trains on what the folds chose: add --cross_validation")
         if not 0 <= self.fold < self.num_folds:

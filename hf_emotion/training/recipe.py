@@ -38,7 +38,7 @@ from transformers import AutoConfig
 
 from ..corpora import load_corpora
 from ..data.decode_cache import decode_dataset
-from ..data.splits import Split, apply_split, make_split
+from ..data.splits import Split, apply_split, make_split, read_speaker_folds
 from ..evaluation.metrics import format_summary_markdown, headline, summarize_folds
 from ..evaluation.reports import per_corpus_ua, predict_dataset, save_cv_summary, save_predictions
 from ..hub.card import base_model_id
@@ -250,6 +250,7 @@ def split_fold(run: Run, fold: int, output_dir: str) -> tuple[Split, dict[str, d
         validation_speakers=data_args.validation_speakers or None,
         random_split=data_args.random_split,
         seed=seed,
+        folds=read_speaker_folds(data_args.folds_file) if data_args.folds_file else None,
     )
     if run.is_main:
         os.makedirs(output_dir, exist_ok=True)
