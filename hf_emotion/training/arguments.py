@@ -15,6 +15,7 @@ from transformers import TrainingArguments
 
 from ..corpora import BUILTIN_CORPORA
 from ..data.splits import read_speaker_folds
+from . import placement
 from .plan import checkpoint_schedule
 
 logger = logging.getLogger(__name__)
@@ -362,6 +363,14 @@ class EmotionTrainingArguments(TrainingArguments):
     dataloader_pin_memory: bool = field(
         default=False, metadata={"help": "Pin memory (only useful with a GPU)."}
     )
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": f"{' | '.join(placement.PRECISIONS)}: what training and every encoder pass compute in. auto: bf16 "
+            "autocast on a CPU with native bf16 (avx512_bf16 or amx_bf16 in /proc/cpuinfo), fp32 on other CPUs; "
+            "on a GPU what the Trainer does (fp32 unless --bf16/--fp16). The choice and its reason are logged."
+        },
+    )
     resume_from_checkpoint: str | None = field(
         default="latest",
         metadata={
@@ -381,6 +390,14 @@ class EmotionTrainingArguments(TrainingArguments):
             "false",
         ):
             self.resume_from_checkpoint = None
+        # Chosen before the Trainer's own checks, which then see the resolved --bf16 (and, for bf16 on a CPU,
+        # --use_cpu, which they ask for; without an accelerator it changes nothing else).
+        on_cpu = self.use_cpu or not placement.has_accelerator()
+        self.precision, self.precision_reason = placement.choose_precision(
+            self.precision, bf16=self.bf16, fp16=self.fp16, on_cpu=on_cpu, flags=placement.cpu_flags()
+        )
+        self.bf16 = self.precision == "bf16"
+        self.use_cpu = self.use_cpu or (on_cpu and self.bf16)
         super().__post_init__()
 
 

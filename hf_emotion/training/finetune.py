@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
         training_args.world_size,
         training_args.device,
     )
+    logger.info("Precision %s: %s", training_args.precision, training_args.precision_reason)
     set_seed(training_args.seed)
 
     run = load_run(model_args, data_args, training_args)
