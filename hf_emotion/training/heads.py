@@ -238,7 +238,8 @@ def head_epochs(model, train: dict, epochs: int, learning_rate, weight_decay, ba
 def fit_heads_once(run: Run, model, parts, *, epochs: int, name: str) -> dict:
     """``fit_heads_on_pooled_features`` on the main process; its heads and metrics then go to every process.
 
-    The encoder pass runs on ``--device`` in the training dtype, ``--per_device_eval_batch_size`` clips at a time.
+    The encoder pass runs on ``--device`` in the training dtype, ``--per_device_eval_batch_size`` clips at a time,
+    through the run's feature cache (what this encoder state encoded before is not encoded again).
     """
     args = run.training_args
     log_phase(f"{name}: encoding whole clips", args, args.per_device_eval_batch_size)
@@ -260,6 +261,7 @@ def fit_heads_once(run: Run, model, parts, *, epochs: int, name: str) -> dict:
             name=name,
             device=args.device,
             dtype=training_dtype(args),
+            encode=run.features,
         )
     heads = [p for m in HEAD_MODULES for p in getattr(model, m).parameters()]
     share_tensors([*heads, *([model.layer_weights] if model.layer_weights is not None else [])], args)

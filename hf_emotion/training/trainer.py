@@ -7,6 +7,7 @@ repeats on every speaker, so they live here, where both import them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from ..evaluation.metrics import classification_metrics, regression_metrics
 from ..evaluation.reports import IGNORE_KEYS, unpack_predictions
 from ..model.batches import EmotionDataCollator
 from ..model.modeling_emotion import EmotionModel
+from .phases import EpochClockCallback, PhaseClock
 from .placement import log_phase
 
 if TYPE_CHECKING:
@@ -49,21 +51,42 @@ class EmotionTrainer(Trainer):
     With ``eval_data_collator`` the validation passes during training see whole clips, as the
     final evaluation does, instead of the training collator's random crops (which would make
     the choice of the best epoch depend on which crop each clip happened to get).
+
+    With ``clock`` (a :class:`~hf_emotion.training.phases.PhaseClock`) each validation pass and checkpoint is
+    timed into it as ``validation_<n>`` / ``checkpoint_<n>``.
     """
 
-    def __init__(self, *args, head_learning_rate: float | None = None, eval_data_collator=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        head_learning_rate: float | None = None,
+        eval_data_collator=None,
+        clock: PhaseClock | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.head_learning_rate = head_learning_rate
         self.eval_data_collator = eval_data_collator
+        self.clock = clock
 
     def evaluate(self, *args, **kwargs):
-        if self.eval_data_collator is None:
-            return super().evaluate(*args, **kwargs)
-        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
-        try:
-            return super().evaluate(*args, **kwargs)
-        finally:
-            self.data_collator = train_collator
+        with self._timed("validation"):
+            if self.eval_data_collator is None:
+                return super().evaluate(*args, **kwargs)
+            train_collator, self.data_collator = self.data_collator, self.eval_data_collator
+            try:
+                return super().evaluate(*args, **kwargs)
+            finally:
+                self.data_collator = train_collator
+
+    def _save_checkpoint(self, model, trial):
+        with self._timed("checkpoint"):
+            return super()._save_checkpoint(model, trial)
+
+    def _timed(self, kind: str):
+        if self.clock is None:
+            return contextlib.nullcontext()
+        return self.clock.phase(f"{kind}_{self.clock.count(kind) + 1}")
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         super()._save(output_dir, state_dict)
@@ -211,9 +234,21 @@ def condition_augmenter(run: Run, train_dataset):
     return augmenter
 
 
-def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint: str | None, callbacks: list):
-    """The Trainer over random crops; validation on whole clips each epoch. Returns it and its train metrics."""
+def fine_tune(
+    run: Run,
+    model: EmotionModel,
+    parts,
+    output_dir: str,
+    checkpoint: str | None,
+    callbacks: list,
+    clock: PhaseClock | None = None,
+):
+    """The Trainer over random crops; validation on whole clips each epoch. Returns it and its train metrics.
+
+    With ``clock`` each epoch, validation pass and checkpoint is timed into it."""
     args = run.training_args
+    if clock is not None:
+        callbacks = [*callbacks, EpochClockCallback(clock)]
     args.output_dir = output_dir
     trainer = EmotionTrainer(
         model=model,
@@ -232,12 +267,14 @@ def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint:
         callbacks=callbacks,
         head_learning_rate=run.model_args.head_learning_rate,
         eval_data_collator=run.eval_collator(),
+        clock=clock,
     )
     log_phase("fine-tuning", args, args.per_device_train_batch_size)
     if checkpoint:
         logger.info("Resuming from %s", checkpoint)
     result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=IGNORE_KEYS)
     trainer.data_collator = trainer.eval_data_collator  # every later pass sees whole clips
+    trainer.clock = None  # later passes (class mixing, evaluation) are the recipe's phases, timed there
     return trainer, dict(result.metrics)
 
 
