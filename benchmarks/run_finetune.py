@@ -277,6 +277,7 @@ def _fold_record(fold_dir: Path, run_argv: list[str] | None) -> dict:
     info_path = fold_dir / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     record = {k: v for k, v in results.items() if isinstance(v, (int, float))}
+    record |= {k: results[k] for k in ("phases", "precision") if k in results}  # where the fold's time went
     record["fold_dir"] = str(fold_dir)
     record["fold"] = fold_number(fold_dir)
     record.update({f"run_{k}": v for k, v in info.items() if k in ("wall_s", "peak_rss_mib", "date")})
@@ -396,6 +397,7 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
     ]
     keys += ["train_runtime", "train_audio_per_second", "epoch", "probe_validation_ua", "probe_seconds"]
     keys += ["refit_initial_validation_ua", "refit_validation_ua", "refit_seconds"]
+    keys += sorted({k for f in folds for k in f if k.startswith("time_")}) + ["fold_wall_s"]
     summary = {k: mean_std([f.get(k) for f in folds]) for k in keys}
     wall = info.get("wall_s") or _span_seconds(fold_dirs)
     peak = max([info.get("peak_rss_mib") or 0.0] + [f.get("run_peak_rss_mib") or 0.0 for f in folds]) or None
@@ -426,6 +428,13 @@ def collect_run(run_dir: Path, config: str | None, measure_inference: int) -> di
         "machine": info.get("machine") or machine(),
         "collected": utc_now(),
     }
+    from hf_emotion.training.final_model import FINAL_FOLDER
+
+    final = run_dir / FINAL_FOLDER / "all_results.json"
+    if final.exists():  # --final_model: its epochs, and where its time went
+        entry["final_model"] = {
+            k: v for k, v in json.loads(final.read_text()).items() if isinstance(v, (int, float, list))
+        }
     if measure_inference:
         entry["inference"] = _inference_entry([fold_dirs[0]], measure_inference)
     return entry

@@ -5,7 +5,8 @@ in training and accuracy came out 20-40 points higher than a new voice gets. Her
 default keeps speakers apart: speakers are dealt into ``k`` folds balanced by gender and, when
 several corpora are trained on together, by corpus (so every fold tests speakers of every corpus); fold
 ``k`` is the test set, the next fold is the validation set (model selection, early
-stopping), the rest train. A random clip split exists only on request, with a warning.
+stopping), the rest train. The folds can also come from a file (``read_speaker_folds``), to compare with a
+published protocol on its own speakers. A random clip split exists only on request, with a warning.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 #: The keys every ``splits.json`` holds.
 SPLIT_FIELDS = ("protocol", "train", "validation", "test")
+
+# One fold tests, the next validates: two folds would leave no speaker to train on.
+MIN_SPEAKER_FOLDS = 3
 
 
 @dataclass
@@ -135,6 +139,71 @@ def speaker_folds(
     return [sorted(fold) for fold in folds]
 
 
+def read_speaker_folds(path: str | os.PathLike) -> list[list[str]]:
+    """Speaker folds from a JSON file: a list of speaker lists, fold ``k``'s test speakers list ``k``.
+
+    Raises:
+        ValueError: one line naming the file and what to change: it cannot be read, it is not a list of
+            speaker lists, it has fewer than ``MIN_SPEAKER_FOLDS`` folds, a fold is empty, or a speaker is in
+            two folds. (Whether its speakers are the data's is :func:`check_folds_cover_speakers`.)
+    """
+    try:
+        with open(path) as handle:
+            folds = json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"--folds_file {path}: cannot read it as JSON ({error})") from error
+    if not isinstance(folds, list) or not all(
+        isinstance(fold, list) and all(isinstance(s, str) for s in fold) for fold in folds
+    ):
+        raise ValueError(
+            f'--folds_file {path}: expected a JSON list of speaker lists, e.g. [["ravdess-01", "ravdess-11"], ...]'
+        )
+    if len(folds) < MIN_SPEAKER_FOLDS:
+        raise ValueError(
+            f"--folds_file {path} has {len(folds)} fold(s); one fold tests and the next validates, "
+            f"so it needs at least {MIN_SPEAKER_FOLDS}"
+        )
+    seen: dict[str, int] = {}
+    for k, fold in enumerate(folds):
+        if not fold:
+            raise ValueError(f"--folds_file {path}: fold {k} is empty; give every fold at least one speaker")
+        for speaker in fold:
+            if speaker in seen:
+                raise ValueError(
+                    f"--folds_file {path}: speaker {speaker} is in folds {seen[speaker]} and {k}; "
+                    "each speaker belongs to one fold"
+                )
+            seen[speaker] = k
+    return [list(fold) for fold in folds]
+
+
+def check_folds_cover_speakers(
+    folds: Sequence[Sequence[str]], speakers: Sequence[str], path: str | os.PathLike
+) -> None:
+    """Whether the folds of ``path`` hold exactly the data's speakers: no stranger, nobody left out.
+
+    Raises:
+        ValueError: one line naming the file and the speakers that do not match.
+    """
+    named = {s for fold in folds for s in fold}
+    present = set(speakers)
+
+    def show(names: set[str]) -> str:
+        names = sorted(names)
+        return ", ".join(names[:6]) + (f", ... ({len(names)} in all)" if len(names) > 6 else "")
+
+    if named - present:
+        raise ValueError(
+            f"--folds_file {path} names speakers not in the data: {show(named - present)}; "
+            f"its speakers are {show(present)}"
+        )
+    if present - named:
+        raise ValueError(
+            f"--folds_file {path} puts speakers of the data in no fold: {show(present - named)}; "
+            "add them to a fold (their clips would be left out)"
+        )
+
+
 def make_split(
     dataset: datasets.Dataset,
     *,
@@ -147,6 +216,7 @@ def make_split(
     validation_size: float = 0.1,
     seed: int = 0,
     shuffle_speakers: bool = False,
+    folds: Sequence[Sequence[str]] | None = None,
 ) -> Split:
     """Choose the train/validation/test split of a dataset with ``speaker``/``gender`` columns.
 
@@ -157,6 +227,8 @@ def make_split(
             one fold's worth of the remaining speakers).
         random_split: split clips at random (leaks speakers; logged as a warning).
         shuffle_speakers: shuffle speakers with ``seed`` before dealing folds.
+        folds: the speaker folds themselves (``read_speaker_folds``) instead of dealing them; ``num_folds``
+            is then their number.
     """
     genders = speaker_genders(dataset)
     if random_split:
@@ -190,13 +262,16 @@ def make_split(
         train = sorted(s for s in rest if s not in set(validation))
         split = Split("fixed", train, validation, sorted(test_speakers), seed=seed)
     else:
+        if folds is not None:
+            num_folds = len(folds)
         if not 0 <= fold < num_folds:
             raise ValueError(f"--fold must be in [0, {num_folds}), got {fold}")
-        folds = speaker_folds(
-            genders, num_folds, seed if shuffle_speakers else None, corpora=speaker_corpora(dataset)
-        )
-        test = folds[fold]
-        validation = folds[(fold + 1) % num_folds]
+        if folds is None:
+            folds = speaker_folds(
+                genders, num_folds, seed if shuffle_speakers else None, corpora=speaker_corpora(dataset)
+            )
+        test = sorted(folds[fold])
+        validation = sorted(folds[(fold + 1) % num_folds])
         train = sorted(s for i, f in enumerate(folds) if i not in (fold, (fold + 1) % num_folds) for s in f)
         split = Split("speaker_folds", train, validation, test, fold=fold, num_folds=num_folds, seed=seed)
     split.check_disjoint()

@@ -16,6 +16,8 @@ from transformers import TrainingArguments
 from transformers.trainer import TRAINER_STATE_NAME
 
 from ..corpora import BUILTIN_CORPORA
+from ..data.splits import read_speaker_folds
+from . import placement
 from .plan import checkpoint_schedule
 
 logger = logging.getLogger(__name__)
@@ -226,6 +228,14 @@ class DataArguments:
         default=6, metadata={"help": "Speaker folds (gender-balanced). RAVDESS: 6 folds of 4."}
     )
     fold: int = field(default=0, metadata={"help": "The test fold; the next fold is the validation set."})
+    folds_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "Speaker folds from a JSON file instead of dealing them: a list of speaker lists (fold k tests "
+            "list k, list k+1 validates), e.g. configs/folds/emobox-ravdess.json, to compare with a published "
+            "protocol. --num_folds is then the file's number of lists; every speaker of the data must be in one."
+        },
+    )
     cross_validation: bool = field(
         default=False, metadata={"help": "Run every fold in turn and write the mean ± std of each metric."}
     )
@@ -317,6 +327,12 @@ class DataArguments:
             raise ValueError(
                 "--cross_validation runs speaker folds; do not combine it with --test_speakers/--random_split"
             )
+        if self.folds_file:
+            if self.test_speakers or self.random_split:
+                raise ValueError(
+                    "--folds_file gives speaker folds; do not combine it with --test_speakers/--random_split"
+                )
+            self.num_folds = len(read_speaker_folds(self.folds_file))
         if self.final_model and not self.cross_validation:
             raise ValueError("--final_model trains on what the folds chose: add --cross_validation")
         if not 0 <= self.fold < self.num_folds:
@@ -380,6 +396,14 @@ class EmotionTrainingArguments(TrainingArguments):
     dataloader_pin_memory: bool = field(
         default=False, metadata={"help": "Pin memory (only useful with a GPU)."}
     )
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": f"{' | '.join(placement.PRECISIONS)}: what training and every encoder pass compute in. auto: bf16 "
+            "autocast on a CPU with native bf16 (avx512_bf16 or amx_bf16 in /proc/cpuinfo), fp32 on other CPUs; "
+            "on a GPU what the Trainer does (fp32 unless --bf16/--fp16). The choice and its reason are logged."
+        },
+    )
     resume_from_checkpoint: str | None = field(
         default="latest",
         metadata={
@@ -409,6 +433,14 @@ class EmotionTrainingArguments(TrainingArguments):
         ):
             self.resume_from_checkpoint = None
         check_resume_path(self.resume_from_checkpoint)
+        # Chosen before the Trainer's own checks, which then see the resolved --bf16 (and, for bf16 on a CPU,
+        # --use_cpu, which they ask for; without an accelerator it changes nothing else).
+        on_cpu = self.use_cpu or not placement.has_accelerator()
+        self.precision, self.precision_reason = placement.choose_precision(
+            self.precision, bf16=self.bf16, fp16=self.fp16, on_cpu=on_cpu, flags=placement.cpu_flags()
+        )
+        self.bf16 = self.precision == "bf16"
+        self.use_cpu = self.use_cpu or (on_cpu and self.bf16)
         super().__post_init__()
 
 

@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import statistics
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -22,6 +23,8 @@ from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
 from .class_mixing import class_mean_targets
 from .heads import fit_heads_once
+from .phases import PhaseClock
+from .placement import training_dtype
 from .temperature import mean_temperature
 from .trainer import build_model, fine_tune
 
@@ -74,7 +77,10 @@ def final_training_args(training_args, output_dir: str, epochs: int):
 
 
 def train_final_model(run, fold_metrics: Sequence[Mapping]) -> tuple[str, dict]:
-    """Train the final model into ``<run_dir>/final``; returns the folder and its metrics (epochs, mixing)."""
+    """Train the final model into ``<run_dir>/final``; returns the folder and its metrics (epochs, mixing, and
+    the phase times of ``phases``). Its probe encodes with the pretrained encoder every fold's probe used, so
+    the run's feature cache already holds those features."""
+    clock = PhaseClock()
     output_dir = os.path.join(run.run_dir, FINAL_FOLDER)
     epochs = choose_final_epochs(fold_metrics, run.training_args.num_train_epochs)
     mixing = mean_class_mixing(fold_metrics) if run.model_args.class_mixing else {}
@@ -88,18 +94,21 @@ def train_final_model(run, fold_metrics: Sequence[Mapping]) -> tuple[str, dict]:
         epochs["refit"],
     )
     everything = {"train": run.dataset, "validation": None}
-    model, callbacks = build_model(run, run.dataset)
+    with clock.phase("model_loading"):
+        model, callbacks = build_model(run, run.dataset)
     metrics: dict = {}
-    if epochs["probe"]:
-        metrics |= fit_heads_once(run, model, everything, epochs=epochs["probe"], name="probe")
-    if epochs["fine_tune"]:
-        final_run = dataclasses.replace(
-            run, training_args=final_training_args(run.training_args, output_dir, epochs["fine_tune"])
-        )
-        _, train_metrics = fine_tune(final_run, model, everything, output_dir, None, callbacks)
-        metrics |= train_metrics
-    if epochs["refit"]:
-        metrics |= fit_heads_once(run, model, everything, epochs=epochs["refit"], name="refit")
+    for step in ("probe", "fine_tune", "refit"):
+        if not epochs[step]:
+            continue
+        if step == "fine_tune":
+            final_run = dataclasses.replace(
+                run, training_args=final_training_args(run.training_args, output_dir, epochs[step])
+            )
+            metrics |= fine_tune(final_run, model, everything, output_dir, None, callbacks, clock)[1]
+        else:
+            started = time.perf_counter()
+            metrics |= fit_heads_once(run, model, everything, epochs=epochs[step], name=step)
+            clock.add_split(step, started, metrics[f"{step}_encoding_seconds"])
     set_class_mixing(model.config, run.dataset, mixing)
     model.config.temperature = mean_temperature(fold_metrics) if run.model_args.temperature_scaling else 1.0
     metrics |= {f"final_{step}_epochs": n for step, n in epochs.items()} | mixing
@@ -107,9 +116,12 @@ def train_final_model(run, fold_metrics: Sequence[Mapping]) -> tuple[str, dict]:
     metrics["final_num_speakers"] = len(set(run.dataset["speaker"]))
     if run.is_main:
         os.makedirs(output_dir, exist_ok=True)
-        metrics |= save_speaker_adaptive_head(run, model, output_dir, fold_metrics)
-        model.save_pretrained(output_dir)
-        run.feature_extractor.save_pretrained(output_dir)
+        with clock.phase("speaker_adaptive"):
+            metrics |= save_speaker_adaptive_head(run, model, output_dir, fold_metrics)
+        with clock.phase("export"):
+            model.save_pretrained(output_dir)
+            run.feature_extractor.save_pretrained(output_dir)
+        metrics |= clock.metrics()
         with open(os.path.join(output_dir, "all_results.json"), "w") as handle:
             json.dump(metrics, handle, indent=2)
     return output_dir, metrics
@@ -134,6 +146,8 @@ def save_speaker_adaptive_head(run, model, output_dir: str, fold_metrics: Sequen
         C,
         max_seconds=run.data_args.max_eval_seconds,
         batch_size=run.training_args.per_device_eval_batch_size,
+        dtype=training_dtype(run.training_args),
+        encode=run.features,  # the refit's features of every clip, with this encoder
     )
     head.save(output_dir)
     logger.info("Speaker-adaptive head on all %d clips, C=%g (the folds' median)", len(run.dataset), C)

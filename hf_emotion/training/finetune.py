@@ -18,7 +18,8 @@ from transformers import HfArgumentParser, set_seed
 from ..errors import user_errors
 from ..preflight import check_output_folder
 from .arguments import DataArguments, EmotionTrainingArguments, ModelArguments
-from .recipe import FoldResult, folds_to_run, load_run, summarise_folds, train_fold
+from .recipe import FoldResult, folds_to_run, load_run, train_fold
+from .summary import summarise_folds
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
         training_args.world_size,
         training_args.device,
     )
+    logger.info("Precision %s: %s", training_args.precision, training_args.precision_reason)
     set_seed(training_args.seed)
 
     run = load_run(model_args, data_args, training_args)

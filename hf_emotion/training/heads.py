@@ -128,13 +128,15 @@ def fit_heads_on_pooled_features(
     name: str = "probe",
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
+    encode=pooled_features,
 ) -> dict[str, float]:
     """Linear-probe warm start (LP-FT: Kumar et al., "Fine-Tuning can Distort Pretrained Features and
     Underperform Out-of-Distribution", ICLR 2022): fit the layer weights and heads on the frozen encoder
     before fine-tuning it, so the encoder's first gradients come from a head that already works.
 
-    The encoder runs once over every clip (on ``device`` in ``dtype``, ``encode_batch_size`` at a time);
-    the heads then train for ``epochs`` passes over those cached features with AdamW (the model's own
+    The encoder runs once over every clip (on ``device`` in ``dtype``, ``encode_batch_size`` at a time, through
+    ``encode``: :func:`pooled_features`, or a ``PooledFeatureCache`` that reuses what this encoder state has
+    encoded before); the heads then train for ``epochs`` passes over those cached features with AdamW (the model's own
     parameter groups) and the model's own loss. The epoch with the best validation UA is kept; the
     validation speakers choose, never the test ones.
 
@@ -148,25 +150,32 @@ def fit_heads_on_pooled_features(
 
     Returns:
         ``<name>_validation_ua``, ``<name>_best_epoch`` (0: the current heads were kept), ``<name>_seconds``
-        (encoding included); with ``keep_current_heads`` also ``<name>_initial_validation_ua``.
+        (encoding included), ``<name>_encoding_seconds``; with ``keep_current_heads`` also
+        ``<name>_initial_validation_ua``.
     """
     if model.config.pooling != "mean":
         raise ValueError(
             "--linear_probe_epochs and --refit_heads_epochs need mean pooling (the heads are fitted on pooled features)"
         )
     started = time.perf_counter()
-    encode = dict(device=device, dtype=dtype)
-    train = pooled_features(model, train_dataset, collator, encode_batch_size, "training clips", **encode)
+    place = dict(device=device, dtype=dtype)
+    train = encode(model, train_dataset, collator, encode_batch_size, "training clips", **place)
+    if validation_dataset is not None:
+        validation = encode(
+            model, validation_dataset, collator, encode_batch_size, "validation clips", **place
+        )
+    encoded = {f"{name}_encoding_seconds": round(time.perf_counter() - started, 3)}
     was_training = model.training
     if validation_dataset is None:
         for _ in head_epochs(model, train, epochs, learning_rate, weight_decay, batch_size, seed):
             pass
         model.train(was_training)
         logger.info("%s: %d epochs on every speaker, no model selection", name, epochs)
-        return {f"{name}_epochs": epochs, f"{name}_seconds": round(time.perf_counter() - started, 1)}
-    validation = pooled_features(
-        model, validation_dataset, collator, encode_batch_size, "validation clips", **encode
-    )
+        return {
+            f"{name}_epochs": epochs,
+            f"{name}_seconds": round(time.perf_counter() - started, 1),
+            **encoded,
+        }
     device = next(model.parameters()).device
 
     def validation_ua() -> float:
@@ -193,6 +202,7 @@ def fit_heads_on_pooled_features(
         f"{name}_validation_ua": float(best_ua),
         f"{name}_best_epoch": best_epoch,
         f"{name}_seconds": round(time.perf_counter() - started, 1),
+        **encoded,
     }
     logger.info(
         "%s on the %s encoder: validation UA %.3f at epoch %d of %d%s (%.0f s)",
@@ -228,7 +238,8 @@ def head_epochs(model, train: dict, epochs: int, learning_rate, weight_decay, ba
 def fit_heads_once(run: Run, model, parts, *, epochs: int, name: str) -> dict:
     """``fit_heads_on_pooled_features`` on the main process; its heads and metrics then go to every process.
 
-    The encoder pass runs on ``--device`` in the training dtype, ``--per_device_eval_batch_size`` clips at a time.
+    The encoder pass runs on ``--device`` in the training dtype, ``--per_device_eval_batch_size`` clips at a time,
+    through the run's feature cache (what this encoder state encoded before is not encoded again).
     """
     args = run.training_args
     log_phase(f"{name}: encoding whole clips", args, args.per_device_eval_batch_size)
@@ -250,6 +261,7 @@ def fit_heads_once(run: Run, model, parts, *, epochs: int, name: str) -> dict:
             name=name,
             device=args.device,
             dtype=training_dtype(args),
+            encode=run.features,
         )
     heads = [p for m in HEAD_MODULES for p in getattr(model, m).parameters()]
     share_tensors([*heads, *([model.layer_weights] if model.layer_weights is not None else [])], args)

@@ -3,7 +3,8 @@
 Folds are dealt from the clips' speakers, which the loaders read from file names and
 tables in seconds; decoding the audio and loading the model take minutes. So everything
 that makes a run impossible (more folds than speakers, a split left without clips, a
-training set with one emotion, a ``--fold`` out of range, a test speaker not in the data) is
+training set with one emotion, a ``--fold`` out of range, a test speaker not in the data, a
+``--folds_file`` whose speakers are not the data's) is
 found here first and reported as one :class:`~hf_emotion.errors.ConfigurationError` naming
 the argument to change, instead of a traceback from inside torch an hour later.
 
@@ -18,14 +19,12 @@ from typing import Any
 
 import datasets
 
-from ..data.splits import Split, make_split
+from ..data.splits import MIN_SPEAKER_FOLDS, Split, check_folds_cover_speakers, make_split, read_speaker_folds
 from ..errors import ConfigurationError
 
 PARTS = ("train", "validation", "test")
 # TrainingArguments' own default, used when --save_steps is left unset.
 TRANSFORMERS_SAVE_STEPS = 500
-# One fold tests, the next validates: two folds would leave no speaker to train on.
-MIN_SPEAKER_FOLDS = 3
 
 
 def _show(names: Iterable[str], limit: int = 6) -> str:
@@ -103,7 +102,7 @@ def check_training_plan(dataset: datasets.Dataset, args: Any, *, seed: int = 0) 
         dataset: the loaded, not yet decoded, corpora (``speaker``, ``gender``, ``emotion``).
         args: finetune.py's ``DataArguments`` (or any object with the same split fields:
             ``num_folds``, ``fold``, ``cross_validation``, ``test_speakers``,
-            ``validation_speakers``, ``random_split``; missing ones take their defaults).
+            ``validation_speakers``, ``random_split``, ``folds_file``; missing ones take their defaults).
         seed: the run's seed (a random split depends on it).
 
     Returns:
@@ -116,6 +115,7 @@ def check_training_plan(dataset: datasets.Dataset, args: Any, *, seed: int = 0) 
     test_speakers = getattr(args, "test_speakers", None) or None
     validation_speakers = getattr(args, "validation_speakers", None) or None
     random_split = getattr(args, "random_split", False)
+    folds_file = getattr(args, "folds_file", None)
     label_feature = dataset.features["emotion"]
     labels = [label_feature.int2str(i) for i in dataset["emotion"]]
     if len(set(labels)) < 2:
@@ -139,6 +139,15 @@ def check_training_plan(dataset: datasets.Dataset, args: Any, *, seed: int = 0) 
             raise ConfigurationError(
                 f"{flag} {_show(unknown)} not in the data; its speakers are {_show(distinct)}"
             )
+    folds = None
+    if folds_file:
+        try:
+            folds = read_speaker_folds(folds_file)
+            check_folds_cover_speakers(folds, distinct, folds_file)
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from error
+        num_folds = len(folds)
+        folds_run = list(range(num_folds)) if getattr(args, "cross_validation", False) else [fold]
     if not (random_split or test_speakers):
         check_speakers_for_folds(distinct, num_folds, fold, folds_run)
     splits = []
@@ -152,6 +161,7 @@ def check_training_plan(dataset: datasets.Dataset, args: Any, *, seed: int = 0) 
                 validation_speakers=validation_speakers,
                 random_split=random_split,
                 seed=seed,
+                folds=folds,
             )
         except ValueError as error:  # a fixed split that overlaps, folds that cannot be dealt
             raise ConfigurationError(str(error)) from error

@@ -1,7 +1,7 @@
 """Publishing a run's model: its card in the model folder and, with ``--push_to_hub``, one push to the Hub.
 
 The recipe calls ``publish`` for each fold's folder (``write_fold_reports``) and for the run's own folder
-(``summarise_folds``); the card itself is ``hub.card``'s, the push ``hub.push``'s.
+(``summary.summarise_folds``); the card itself is ``hub.card``'s, the push ``hub.push``'s.
 """
 
 from __future__ import annotations

@@ -32,28 +32,29 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import datasets
-import numpy as np
 from transformers import AutoConfig
 
 from ..corpora import load_corpora
 from ..data.decode_cache import decode_dataset
-from ..data.splits import Split, apply_split, make_split
-from ..evaluation.metrics import format_summary_markdown, headline, summarize_folds
-from ..evaluation.reports import per_corpus_ua, predict_dataset, save_cv_summary, save_predictions
+from ..data.splits import Split, apply_split, make_split, read_speaker_folds
+from ..evaluation.metrics import headline
+from ..evaluation.reports import per_corpus_ua, predict_dataset, save_predictions
 from ..hub.card import base_model_id
 from ..hub.push import PushRequest, take_push_request, use_token
 from ..model.batches import EmotionDataCollator, load_feature_extractor, with_model_columns
 from ..model.modeling_emotion import EmotionModel
 from ..preflight import check_model_source
 from .arguments import DataArguments, EmotionTrainingArguments, ModelArguments, resolve_backbone_defaults
-from .checkpoints import export_model, resume_checkpoint
+from .checkpoints import resume_checkpoint
 from .class_mixing import fit_class_mixing
-from .final_model import train_final_model
+from .feature_cache import PooledFeatureCache
 from .heads import choose_heads, fit_heads_once, keep_heads, selects_by_ua
-from .placement import digests_by_process, from_main, log_phase
+from .phases import PhaseClock
+from .placement import digests_by_process, from_main, log_phase, training_dtype
 from .plan import check_training_plan
 from .publish import publish
 from .run_identity import claim_output_dir, run_identity
@@ -79,6 +80,10 @@ class Run:
     run_dir: str
     push: PushRequest | None = None  # --push_to_hub, taken from the Trainer: the run pushes once, at its end
     base_model: str | None = None  # the Hub id fine-tuned from, for the card (never a local folder)
+    features: PooledFeatureCache = field(default_factory=PooledFeatureCache)  # each encoder pass done once
+    # The run's loading and decoding, with when they began: the first fold this process trains carries them.
+    setup_phases: list[tuple[str, float]] = field(default_factory=list)
+    started: float | None = None
 
     @property
     def is_main(self) -> bool:
@@ -87,6 +92,12 @@ class Run:
 
     def eval_collator(self) -> EmotionDataCollator:
         return EmotionDataCollator(self.feature_extractor, self.is_whisper, self.data_args.max_eval_seconds)
+
+    def fold_clock(self) -> PhaseClock:
+        """A fold's clock; the first one asked for starts with the run's loading and decoding."""
+        clock = PhaseClock(self.started, self.setup_phases) if self.setup_phases else PhaseClock()
+        self.setup_phases = []
+        return clock
 
 
 @dataclass
@@ -108,6 +119,7 @@ def load_run(
     """Corpora, backbone and feature extractor; the clips decoded once and cached (replicas read the cache)."""
     from ..backbones import BACKBONES, build_backbone
 
+    started = time.perf_counter()
     # --token for every Hub call of the run. --push_to_hub is taken away from the Trainer before any is built
     # (left on, it would create the repository at once and push at every save, from every fold): every process
     # takes it, and ``publish`` pushes once from the main process.
@@ -155,6 +167,7 @@ def load_run(
         getattr(encoder_config, "num_mel_bins", 80),
         cache_dir=model_args.cache_dir,
     )
+    loaded = time.perf_counter()
     with training_args.main_process_first(desc="decoding the audio"):
         dataset, skipped = decode_dataset(
             raw,
@@ -175,6 +188,8 @@ def load_run(
         run_dir=training_args.output_dir,
         push=push,
         base_model=base_model,
+        setup_phases=[("loading", loaded - started), ("decoding", time.perf_counter() - loaded)],
+        started=started,
     )
 
 
@@ -188,12 +203,14 @@ def train_fold(run: Run, fold: int) -> FoldResult:
     finished = finished_fold(run, fold, output_dir)
     if finished is not None:
         return finished
+    clock = run.fold_clock()
     split, parts = split_fold(run, fold, output_dir)
-    model, callbacks = build_model(run, parts["train"])
+    with clock.phase("model_loading"):
+        model, callbacks = build_model(run, parts["train"])
     checkpoint = resume_checkpoint(run.training_args, output_dir)
-    probe_metrics, probe_state = warm_start_probe(run, model, parts, checkpoint)
-    trainer, train_metrics = fine_tune(run, model, parts, output_dir, checkpoint, callbacks)
-    refit_metrics = refit_heads(run, model, parts)
+    probe_metrics, probe_state = warm_start_probe(run, model, parts, checkpoint, clock)
+    trainer, train_metrics = fine_tune(run, model, parts, output_dir, checkpoint, callbacks, clock)
+    refit_metrics = refit_heads(run, model, parts, clock)
     kept = choose_heads(
         probe_ua=probe_metrics.get("probe_validation_ua"),
         fine_tuned_ua=trainer.state.best_metric,
@@ -205,10 +222,10 @@ def train_fold(run: Run, fold: int) -> FoldResult:
         run, model, kept, probe_metrics, probe_state, refit_metrics, trainer.state.best_metric
     )
     del probe_state
-    mixing_metrics = mix_classes(run, trainer, parts)
-    temperature_metrics = scale_temperature(run, trainer, parts)
-    adaptive_metrics = adapt_to_speakers(run, model, parts, output_dir)
-    validation_metrics, test_metrics, record = evaluate_fold(run, trainer, parts)
+    mixing_metrics = mix_classes(run, trainer, parts, clock)
+    temperature_metrics = scale_temperature(run, trainer, parts, clock)
+    adaptive_metrics = adapt_to_speakers(run, model, parts, output_dir, clock)
+    validation_metrics, test_metrics, record = evaluate_fold(run, trainer, parts, clock)
     metrics = {
         **train_metrics,
         "fine_tune_best_epoch": best_epoch(trainer.state),
@@ -224,10 +241,11 @@ def train_fold(run: Run, fold: int) -> FoldResult:
         "num_skipped_files": len(run.skipped_files),
         "skipped_files": run.skipped_files,
         "test_speakers": split.test,
+        "precision": run.training_args.precision,
         "model_sha256_by_process": digests_by_process(model, run.training_args),
     }
     result = FoldResult(fold, output_dir, metrics, record)
-    write_fold_reports(run, trainer, result, split)
+    write_fold_reports(run, trainer, result, split, clock)
     return result
 
 
@@ -262,6 +280,7 @@ def split_fold(run: Run, fold: int, output_dir: str) -> tuple[Split, dict[str, d
         validation_speakers=data_args.validation_speakers or None,
         random_split=data_args.random_split,
         seed=seed,
+        folds=read_speaker_folds(data_args.folds_file) if data_args.folds_file else None,
     )
     if run.is_main:
         os.makedirs(output_dir, exist_ok=True)
@@ -282,27 +301,33 @@ def split_fold(run: Run, fold: int, output_dir: str) -> tuple[Split, dict[str, d
 
 
 def warm_start_probe(
-    run: Run, model: EmotionModel, parts, checkpoint: str | None
+    run: Run, model: EmotionModel, parts, checkpoint: str | None, clock: PhaseClock
 ) -> tuple[dict, dict | None]:
     """LP-FT's linear probe (see ``heads``) and a copy of the model it leaves: the probe is a candidate like
     every epoch, kept if fine-tuning never beats it on the validation speakers. Skipped when resuming (the
-    checkpoint holds trained heads) or with ``--linear_probe_epochs 0``."""
+    checkpoint holds trained heads) or with ``--linear_probe_epochs 0``. Every fold's probe encodes with the
+    same pretrained encoder, so the run's feature cache encodes each clip for it once."""
     if not run.model_args.linear_probe_epochs or checkpoint:
         return {}, None
+    started = time.perf_counter()
     metrics = fit_heads_once(run, model, parts, epochs=run.model_args.linear_probe_epochs, name="probe")
+    clock.add_split("probe", started, metrics["probe_encoding_seconds"])
     return metrics, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def refit_heads(run: Run, model: EmotionModel, parts) -> dict:
+def refit_heads(run: Run, model: EmotionModel, parts, clock: PhaseClock) -> dict:
     """The encoder saw random crops; the heads are refitted on the whole clips a prediction pools. This runs
     before the probe is weighed against the fine-tuned model, so the probe competes with the fine-tuned model
     as it will be used, not with its crop-trained heads. The refit keeps the current heads unless it beats them."""
     if not run.model_args.refit_heads_epochs:
         return {}
-    return fit_heads_once(run, model, parts, epochs=run.model_args.refit_heads_epochs, name="refit")
+    started = time.perf_counter()
+    metrics = fit_heads_once(run, model, parts, epochs=run.model_args.refit_heads_epochs, name="refit")
+    clock.add_split("refit", started, metrics["refit_encoding_seconds"])
+    return metrics
 
 
-def mix_classes(run: Run, trainer: EmotionTrainer, parts) -> dict:
+def mix_classes(run: Run, trainer: EmotionTrainer, parts, clock: PhaseClock) -> dict:
     """Valence/arousal class mixing chosen on the validation speakers (every process predicts its shard)."""
     if not run.model_args.class_mixing:  # a model trained further keeps no mixing chosen for its old heads
         trainer.model.config.valence_arousal_class_weight = None
@@ -312,10 +337,11 @@ def mix_classes(run: Run, trainer: EmotionTrainer, parts) -> dict:
         run.training_args,
         run.training_args.per_device_eval_batch_size,
     )
-    return fit_class_mixing(trainer, parts["train"], parts["validation"])
+    with clock.phase("class_mixing"):
+        return fit_class_mixing(trainer, parts["train"], parts["validation"])
 
 
-def scale_temperature(run: Run, trainer: EmotionTrainer, parts) -> dict:
+def scale_temperature(run: Run, trainer: EmotionTrainer, parts, clock: PhaseClock) -> dict:
     """Temperature scaling on the validation speakers, after the heads and class mixing that shape the logits
     (every process predicts its shard, all fit the same temperature)."""
     if not run.model_args.temperature_scaling:  # nor does a model trained further keep its old heads' one
@@ -326,61 +352,84 @@ def scale_temperature(run: Run, trainer: EmotionTrainer, parts) -> dict:
         run.training_args,
         run.training_args.per_device_eval_batch_size,
     )
-    return fit_temperature_scaling(trainer, parts["validation"])
+    with clock.phase("temperature_scaling"):
+        return fit_temperature_scaling(trainer, parts["validation"])
 
 
-def adapt_to_speakers(run: Run, model: EmotionModel, parts, output_dir: str) -> dict:
+def adapt_to_speakers(run: Run, model: EmotionModel, parts, output_dir: str, clock: PhaseClock) -> dict:
     """--speaker_adaptive_head: fitted on the training speakers (C chosen on the validation ones), scored on the
     test speakers (``eval_adaptive_*``, transductive), saved in the fold's folder. On the main process only:
-    a few encoder passes and a logistic regression, not worth sharding; the others get its metrics."""
+    a few encoder passes and a logistic regression, not worth sharding; the others get its metrics. The
+    training and validation clips' features are those the refit (or, if kept, the probe) computed with this
+    encoder: the run's feature cache hands them over."""
     if not run.model_args.speaker_adaptive_head:
         return {}
     from .speaker_adaptive_head import fit_head_for_model, score_speaker_adaptive
 
-    metrics = {}
+    metrics, args = {}, run.training_args
     if run.is_main:
+        log_phase("speaker-adaptive head: encoding whole clips", args, args.per_device_eval_batch_size)
         settings = dict(
             max_seconds=run.data_args.max_eval_seconds,
-            batch_size=run.training_args.per_device_eval_batch_size,
+            batch_size=args.per_device_eval_batch_size,
+            dtype=training_dtype(args),
+            encode=run.features,
         )
-        try:
-            head, metrics = fit_head_for_model(
-                model, run.feature_extractor, parts["train"], parts["validation"], **settings
-            )
-        except ValueError as error:  # too few clips of a speaker (e.g. --max_train_samples), a missing label
-            logger.warning("No speaker-adaptive head for %s: %s", output_dir, error)
-            metrics = {"speaker_adaptive_head_skipped": str(error)}
-        else:
-            metrics |= score_speaker_adaptive(head, model, run.feature_extractor, parts["test"], **settings)
-            head.save(output_dir)
+        with clock.phase("speaker_adaptive"):
+            try:
+                head, metrics = fit_head_for_model(
+                    model, run.feature_extractor, parts["train"], parts["validation"], **settings
+                )
+            except ValueError as error:  # too few clips of a speaker (--max_train_samples), a missing label
+                logger.warning("No speaker-adaptive head for %s: %s", output_dir, error)
+                metrics = {"speaker_adaptive_head_skipped": str(error)}
+            else:
+                metrics |= score_speaker_adaptive(
+                    head, model, run.feature_extractor, parts["test"], **settings
+                )
+                head.save(output_dir)
+        if "eval_adaptive_ua" in metrics:
             logger.info(
                 "Speaker-adaptive head (transductive: each test speaker standardised on all their clips): "
                 "test UA %.3f, validation UA %.3f",
                 metrics["eval_adaptive_ua"],
                 metrics["validation_adaptive_ua"],
             )
-    return from_main(metrics, run.training_args)
+    return from_main(metrics, args)
 
 
-def evaluate_fold(run: Run, trainer: EmotionTrainer, parts) -> tuple[dict, dict, dict]:
+def evaluate_fold(run: Run, trainer: EmotionTrainer, parts, clock: PhaseClock) -> tuple[dict, dict, dict]:
     """Validation and test speakers, whole clips: (validation metrics, test metrics, test predictions)."""
     log_phase("evaluation", run.training_args, run.training_args.per_device_eval_batch_size)
-    validation_metrics, _ = predict_dataset(trainer, parts["validation"], run.label_names, "validation")
-    test_metrics, record = predict_dataset(trainer, parts["test"], run.label_names, "eval")
+    with clock.phase("final_validation"):
+        validation_metrics, _ = predict_dataset(trainer, parts["validation"], run.label_names, "validation")
+    with clock.phase("test"):
+        test_metrics, record = predict_dataset(trainer, parts["test"], run.label_names, "eval")
     return validation_metrics, test_metrics, record
 
 
-def write_fold_reports(run: Run, trainer: EmotionTrainer, result: FoldResult, split: Split) -> None:
-    """The fold's folder: model, feature extractor, all_results.json, predictions and plots, trainer state,
-    model card. Written by the main process only (``save_model``/``save_state`` check that themselves)."""
-    trainer.save_model(result.output_dir)
-    trainer.save_state()
+def write_fold_reports(
+    run: Run, trainer: EmotionTrainer, result: FoldResult, split: Split, clock: PhaseClock
+) -> None:
+    """The fold's folder: model, feature extractor, predictions and plots, trainer state, model card, and last
+    all_results.json with the fold's phase times (``phases``), export included, so a fold with
+    all_results.json is complete. Written by the main process only (``save_model``/``save_state`` check
+    that themselves)."""
+    with clock.phase("export"):
+        trainer.save_model(result.output_dir)
+        trainer.save_state()
+        if run.is_main:
+            write_fold_files(run, result, split)
+    result.metrics |= clock.metrics()
+    if run.is_main:
+        with open(os.path.join(result.output_dir, "all_results.json"), "w") as handle:
+            json.dump(result.metrics, handle, indent=2)
+
+
+def write_fold_files(run: Run, result: FoldResult, split: Split) -> None:
+    """Feature extractor, predictions and plots, the model card (and, for a single fold, the push)."""
     metrics = result.metrics
-    if not run.is_main:
-        return
     run.feature_extractor.save_pretrained(result.output_dir)
-    with open(os.path.join(result.output_dir, "all_results.json"), "w") as handle:
-        json.dump(metrics, handle, indent=2)
     test = {k: v for k, v in metrics.items() if k.startswith("eval_")}
     save_predictions(
         result.record, result.output_dir, title=f"fold {result.fold}: test UA {metrics['eval_ua']:.3f}"
@@ -399,76 +448,4 @@ def write_fold_reports(run: Run, trainer: EmotionTrainer, result: FoldResult, sp
         subfolder=f"fold_{result.fold}" if run.data_args.cross_validation else None,
         push=run.push is not None and not run.data_args.cross_validation,
         commit_message=f"hf-emotion fold {result.fold}: {headline(test)}",
-    )
-
-
-# --------------------------------------------------------------------------- the run's summary
-
-
-def summarise_folds(run: Run, results: list[FoldResult]) -> dict:
-    """Mean ± std over the folds (cv_summary.json/.md, all_results.json), the pooled confusion matrix, and the
-    run's model (``export_run_model``); with ``--final_model``, the final model is trained first."""
-    numeric = [{k: v for k, v in r.metrics.items() if isinstance(v, (int, float))} for r in results]
-    summary = summarize_folds(numeric)
-    means = {k: v["mean"] for k, v in summary.items()} | {f"{k}_std": v["std"] for k, v in summary.items()}
-    means |= {
-        "num_folds": len(results),
-        "num_skipped_files": len(run.skipped_files),
-        "skipped_files": run.skipped_files,
-    }
-    keys = [f"eval_{k}" for k in ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal")]
-    keys += sorted(k for k in summary if k.startswith("eval_ua_"))  # per corpus, with several corpora
-    keys += [f"eval_f1_{name}" for name in run.label_names] + ["train_runtime"]
-    final = None
-    if run.data_args.final_model:
-        final = train_final_model(run, [r.metrics for r in results])
-        means |= {k: v for k, v in final[1].items() if k.startswith("final_")}
-    if not run.is_main:
-        return means
-    save_cv_summary(
-        run.run_dir,
-        [r.metrics for r in results],
-        [r.record for r in results],
-        summary,
-        means,
-        label_names=run.label_names,
-        title=f"{run.model_args.model_name_or_path} on {', '.join(run.data_args.dataset)}",
-        keys=keys,
-    )
-    logger.info(
-        "Cross-validation over %d folds:\n%s", len(results), format_summary_markdown(summary, keys=keys)
-    )
-    export_run_model(run, results, summary, final)
-    return means
-
-
-def export_run_model(
-    run: Run, results: list[FoldResult], summary: dict, final: tuple[str, dict] | None
-) -> None:
-    """The run's own model, in its folder with its card (and pushed, with ``--push_to_hub``): the final model
-    when there is one, else the fold that did best on its *validation* speakers (never chosen by test score)."""
-    out = run.run_dir
-    mean_headline = headline({f"eval_{k}": summary[f"eval_{k}"]["mean"] for k in ("ua", "wa")})
-    if final is not None:
-        # No speaker is held out of the final model: its card reports the folds' test scores, saying so.
-        split = {"protocol": "all_speakers", "train": sorted(set(run.dataset["speaker"]))}
-        publish(run, final[0], split=split, metrics=final[1], summary=summary, push=False, commit_message="")
-        export_model(final[0], out)
-        logger.info("Final model (all speakers, no held-out score) exported to %s", out)
-        metrics = final[1]
-    else:
-        best = results[int(np.argmax([r.metrics["validation_ua"] for r in results]))]
-        export_model(best.output_dir, out)
-        logger.info("Model of fold %d (best validation UA) exported to %s", best.fold, out)
-        with open(os.path.join(best.output_dir, "splits.json")) as handle:
-            split = json.load(handle)
-        metrics = best.metrics
-    publish(
-        run,
-        out,
-        split=split,
-        metrics=metrics,
-        summary=summary,
-        push=run.push is not None,
-        commit_message=f"hf-emotion {len(results)}-fold CV: {mean_headline}",
     )

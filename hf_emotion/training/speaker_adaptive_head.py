@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from hf_emotion.evaluation.metrics import classification_metrics
 from hf_emotion.evaluation.speaker_normalisation import SPEAKER_PROBE_CS
@@ -49,15 +50,26 @@ def fit_speaker_adaptive_head(
 
 
 def encode_clips(
-    model, feature_extractor, clips, *, max_seconds: float | None = DEFAULT_MAX_SECONDS, batch_size: int = 8
+    model,
+    feature_extractor,
+    clips,
+    *,
+    max_seconds: float | None = DEFAULT_MAX_SECONDS,
+    batch_size: int = 8,
+    dtype: torch.dtype = torch.float32,
+    encode=pooled_features,
 ) -> dict[str, np.ndarray]:
     """Pooled hidden states of every layer ``hidden`` `(N, L, H)` (and ``labels`` when the clips have an
     ``emotion`` column) for a decoded dataset or a list of mono arrays at the extractor's rate, cut to
-    ``max_seconds`` and padded as ``hf-emotion evaluate`` does."""
+    ``max_seconds`` and padded as ``hf-emotion evaluate`` does.
+
+    ``dtype`` is the autocast dtype of the pass (a run's training dtype); ``encode`` runs it
+    (:func:`~hf_emotion.training.heads.pooled_features`, or a run's ``PooledFeatureCache``, which reuses the
+    features the head refit computed with the same encoder)."""
     if len(clips) and isinstance(clips[0], np.ndarray):
         clips = [{"input_audio": clip} for clip in clips]
     collator = EmotionDataCollator(feature_extractor, model.config.is_whisper, max_seconds)
-    encoded = pooled_features(model, clips, collator, batch_size, f"{len(clips)} clips")
+    encoded = encode(model, clips, collator, batch_size, f"{len(clips)} clips", dtype=dtype)
     return {key: encoded[key].numpy() for key in ("hidden", "labels") if key in encoded}
 
 
@@ -69,6 +81,8 @@ def fit_head_for_model(
     *,
     max_seconds=DEFAULT_MAX_SECONDS,
     batch_size=8,
+    dtype: torch.dtype = torch.float32,
+    encode=pooled_features,
 ) -> tuple[SpeakerAdaptiveHead, dict[str, float]]:
     """A speaker-adaptive head for a trained model, fitted on decoded training and validation speakers.
 
@@ -77,7 +91,7 @@ def fit_head_for_model(
     label ids; the head covers the labels the training clips have (CREMA-D: 6 of a RAVDESS model's 8).
     """
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    settings = dict(max_seconds=max_seconds, batch_size=batch_size)
+    settings = dict(max_seconds=max_seconds, batch_size=batch_size, dtype=dtype, encode=encode)
     parts = {
         part: _encode_speakers(model, feature_extractor, dataset, **settings)
         for part, dataset in (("train", train_dataset), ("validation", validation_dataset))
@@ -95,13 +109,14 @@ def fit_head_for_model(
 
 
 def fit_head_on_every_speaker(
-    model, feature_extractor, dataset, C: float, *, max_seconds=DEFAULT_MAX_SECONDS, batch_size=8
+    model, feature_extractor, dataset, C: float, *, max_seconds=DEFAULT_MAX_SECONDS, batch_size=8, **encoding
 ) -> SpeakerAdaptiveHead:
     """A head on every clip of ``dataset`` with a ``C`` chosen elsewhere: the final model's, whose folds chose
-    ``C`` on their validation speakers (no speaker is left to choose on)."""
+    ``C`` on their validation speakers (no speaker is left to choose on). ``encoding``: ``dtype`` and
+    ``encode``, as :func:`encode_clips` takes them."""
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     hidden, labels, speakers = _encode_speakers(
-        model, feature_extractor, dataset, max_seconds=max_seconds, batch_size=batch_size
+        model, feature_extractor, dataset, max_seconds=max_seconds, batch_size=batch_size, **encoding
     )
     present = sorted(set(labels.tolist()))
     index = {label: i for i, label in enumerate(present)}
@@ -130,16 +145,20 @@ def score_speaker_adaptive(
     max_seconds: float | None = DEFAULT_MAX_SECONDS,
     batch_size: int = 8,
     prefix: str = "eval_adaptive",
+    **encoding,
 ) -> dict[str, float]:
     """``<prefix>_<ua|wa|macro_f1|f1_label>`` of the head on a decoded dataset (``emotion`` in the model's label
     ids), each speaker standardised on their own clips of ``labels`` (default: the head's), the arg-max
-    restricted to those labels. Transductive: report apart from clip-by-clip numbers."""
+    restricted to those labels. Transductive: report apart from clip-by-clip numbers. ``encoding``: ``dtype`` and
+    ``encode``, as :func:`encode_clips` takes them."""
     model_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     wanted = list(labels or head.labels)
     keep = [head.labels.index(name) for name in wanted]
     rows = [i for i, y in enumerate(dataset.with_format(None)["emotion"]) if model_names[y] in wanted]
     subset = dataset.select(rows)
-    encoded = encode_clips(model, feature_extractor, subset, max_seconds=max_seconds, batch_size=batch_size)
+    encoded = encode_clips(
+        model, feature_extractor, subset, max_seconds=max_seconds, batch_size=batch_size, **encoding
+    )
     probabilities = head.probabilities(encoded["hidden"], list(subset["speaker"]))
     predicted = np.asarray(keep)[probabilities[:, keep].argmax(axis=1)]
     truth = [head.labels.index(model_names[y]) for y in encoded["labels"]]

@@ -7,6 +7,7 @@ repeats on every speaker, so they live here, where both import them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -24,6 +25,7 @@ from ..evaluation.metrics import classification_metrics, regression_metrics
 from ..evaluation.reports import IGNORE_KEYS, unpack_predictions
 from ..model.batches import EmotionDataCollator
 from ..model.modeling_emotion import EmotionModel
+from .phases import EpochClockCallback, PhaseClock
 from .placement import log_phase
 
 if TYPE_CHECKING:
@@ -52,6 +54,9 @@ class EmotionTrainer(Trainer):
     With ``eval_data_collator`` the validation passes during training see whole clips, as the
     final evaluation does, instead of the training collator's random crops (which would make
     the choice of the best epoch depend on which crop each clip happened to get).
+
+    With ``clock`` (a :class:`~hf_emotion.training.phases.PhaseClock`) each validation pass and checkpoint is
+    timed into it as ``validation_<n>`` / ``checkpoint_<n>``.
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class EmotionTrainer(Trainer):
         head_learning_rate: float | None = None,
         eval_data_collator=None,
         trimmed_eval_dataset=None,
+        clock: PhaseClock | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -68,18 +74,33 @@ class EmotionTrainer(Trainer):
         # The validation clips cut to their speech: scored beside the whole clips at every evaluation
         # (``eval_trimmed_*``), so a run shows whether its model judges the voice or the framing.
         self.trimmed_eval_dataset = trimmed_eval_dataset
+        self.clock = clock
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval"):
-        if self.eval_data_collator is None:
-            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
-        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
-        try:
-            metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
-            if eval_dataset is None and metric_key_prefix == "eval" and self.trimmed_eval_dataset is not None:
-                metrics |= super().evaluate(self.trimmed_eval_dataset, ignore_keys, "eval_trimmed")
-            return metrics
-        finally:
-            self.data_collator = train_collator
+        with self._timed("validation"):
+            if self.eval_data_collator is None:
+                return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+            train_collator, self.data_collator = self.data_collator, self.eval_data_collator
+            try:
+                metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+                if (
+                    eval_dataset is None
+                    and metric_key_prefix == "eval"
+                    and self.trimmed_eval_dataset is not None
+                ):
+                    metrics |= super().evaluate(self.trimmed_eval_dataset, ignore_keys, "eval_trimmed")
+                return metrics
+            finally:
+                self.data_collator = train_collator
+
+    def _save_checkpoint(self, model, trial):
+        with self._timed("checkpoint"):
+            return super()._save_checkpoint(model, trial)
+
+    def _timed(self, kind: str):
+        if self.clock is None:
+            return contextlib.nullcontext()
+        return self.clock.phase(f"{kind}_{self.clock.count(kind) + 1}")
 
     def _save_checkpoint(self, model, trial):
         """The Trainer's checkpoint; on a full disk, the half-written checkpoint is removed (it would never be
@@ -277,10 +298,22 @@ def trimmed_validation(run: Run, validation_dataset):
     )
 
 
-def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint: str | None, callbacks: list):
+def fine_tune(
+    run: Run,
+    model: EmotionModel,
+    parts,
+    output_dir: str,
+    checkpoint: str | None,
+    callbacks: list,
+    clock: PhaseClock | None = None,
+):
     """The Trainer over random crops; validation on whole clips (and trimmed ones) each epoch. Returns it and
-    its train metrics."""
+    its train metrics.
+
+    With ``clock`` each epoch, validation pass and checkpoint is timed into it."""
     args = run.training_args
+    if clock is not None:
+        callbacks = [*callbacks, EpochClockCallback(clock)]
     args.output_dir = output_dir
     train_dataset, framing = speech_framing(run, parts["train"])
     trainer = EmotionTrainer(
@@ -302,12 +335,14 @@ def fine_tune(run: Run, model: EmotionModel, parts, output_dir: str, checkpoint:
         callbacks=callbacks,
         head_learning_rate=run.model_args.head_learning_rate,
         eval_data_collator=run.eval_collator(),
+        clock=clock,
     )
     log_phase("fine-tuning", args, args.per_device_train_batch_size)
     if checkpoint:
         logger.info("Resuming from %s", checkpoint)
     result = trainer.train(resume_from_checkpoint=checkpoint, ignore_keys_for_eval=IGNORE_KEYS)
     trainer.data_collator = trainer.eval_data_collator  # every later pass sees whole clips
+    trainer.clock = None  # later passes (class mixing, evaluation) are the recipe's phases, timed there
     return trainer, dict(result.metrics)
 
 

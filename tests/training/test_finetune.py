@@ -465,7 +465,12 @@ def test_linear_probe_fits_only_the_heads_and_the_full_model_reproduces_its_choi
         model, parts["train"], parts["validation"], collator, names, epochs=40, learning_rate=1e-2, seed=0
     )
 
-    assert set(result) == {"probe_validation_ua", "probe_best_epoch", "probe_seconds"}
+    assert set(result) == {
+        "probe_validation_ua",
+        "probe_best_epoch",
+        "probe_seconds",
+        "probe_encoding_seconds",
+    }
     assert 1 <= result["probe_best_epoch"] <= 40
     for key, value in model.encoder.state_dict().items():
         torch.testing.assert_close(value, encoder_before[key], rtol=0, atol=0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import datasets
@@ -42,6 +43,7 @@ def plan(num_folds=4, **overrides):
         test_speakers=overrides.pop("test_speakers", []),
         validation_speakers=overrides.pop("validation_speakers", []),
         random_split=overrides.pop("random_split", False),
+        folds_file=overrides.pop("folds_file", None),
     )
 
 
@@ -67,6 +69,38 @@ def test_the_plan_checked_is_the_split_the_run_makes():
 def test_impossible_folds_name_the_argument_to_change(arguments, message):
     with pytest.raises(ConfigurationError, match=message):
         check_training_plan(EIGHT, arguments)
+
+
+def _folds_file(tmp_path, folds) -> str:
+    path = tmp_path / "folds.json"
+    path.write_text(json.dumps(folds))
+    return str(path)
+
+
+def test_a_folds_file_sets_every_fold_of_the_plan(tmp_path):
+    folds = [["s0", "s7"], ["s1", "s6"], ["s2", "s5"], ["s3", "s4"]]
+    splits = check_training_plan(
+        EIGHT, plan(6, cross_validation=True, folds_file=_folds_file(tmp_path, folds))
+    )
+    assert [s.test for s in splits] == [sorted(f) for f in folds]  # four folds, whatever --num_folds said
+    assert [s.validation for s in splits] == [sorted(folds[(k + 1) % 4]) for k in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("folds", "fold", "message"),
+    [
+        (
+            [["s0", "s1", "s2"], ["s3", "s4"], ["s5", "s6", "nobody"]],
+            0,
+            "names speakers not in the data: nobody",
+        ),
+        ([["s0", "s1", "s2"], ["s3", "s4"], ["s5", "s6"]], 0, "puts speakers of the data in no fold: s7"),
+        ([["s0", "s1", "s2"], ["s3", "s4"], ["s5", "s6", "s7"]], 3, "--fold 3 is out of range"),
+    ],
+)
+def test_a_folds_file_that_does_not_fit_the_data_is_refused(tmp_path, folds, fold, message):
+    with pytest.raises(ConfigurationError, match=message):
+        check_training_plan(EIGHT, plan(fold=fold, folds_file=_folds_file(tmp_path, folds)))
 
 
 def test_one_speaker_asks_for_a_speaker_column_or_a_random_split():
