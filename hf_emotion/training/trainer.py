@@ -93,18 +93,18 @@ class EmotionTrainer(Trainer):
             finally:
                 self.data_collator = train_collator
 
-    def _save_checkpoint(self, model, trial):
-        with self._timed("checkpoint"):
-            return super()._save_checkpoint(model, trial)
-
     def _timed(self, kind: str):
         if self.clock is None:
             return contextlib.nullcontext()
         return self.clock.phase(f"{kind}_{self.clock.count(kind) + 1}")
 
     def _save_checkpoint(self, model, trial):
-        """The Trainer's checkpoint; on a full disk, the half-written checkpoint is removed (it would never be
-        resumed from: it lacks the trainer state written last) and the error names the folder."""
+        """The Trainer's checkpoint, timed; on a full disk, the half-written checkpoint is removed (it would never
+        be resumed from: it lacks the trainer state written last) and the error names the folder."""
+        with self._timed("checkpoint"):
+            self._save_checkpoint_or_clean_up(model, trial)
+
+    def _save_checkpoint_or_clean_up(self, model, trial):
         try:
             super()._save_checkpoint(model, trial)
         except (OSError, RuntimeError, SafetensorError) as error:

@@ -106,6 +106,7 @@ PHASES = (
     "refit_encoding",
     "refit_fit",
     "class_mixing",
+    "temperature_scaling",
     "speaker_adaptive",
     "final_validation",
     "test",
