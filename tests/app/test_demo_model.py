@@ -146,3 +146,11 @@ def test_mono_float_reads_browser_chunks():
     stereo = np.array([[32767, -32767], [16384, 16384]], np.int16)
     assert mono_float(stereo) == pytest.approx(np.array([0.0, 0.5], np.float32), abs=1e-4)
     assert mono_float(np.ones(3, np.float64)).dtype == np.float32
+
+
+def test_demo_command_names_a_missing_examples_folder_in_one_line(carded_model, tmp_path, capsys):
+    from hf_emotion.cli import main
+
+    code = main(["demo", "--model", str(carded_model), "--examples_from", str(tmp_path / "nowhere")])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and error[-1].startswith("error: --examples_from ") and "no such folder" in error[-1]
