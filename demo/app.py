@@ -10,15 +10,15 @@ import logging
 import sys
 from pathlib import Path
 
-from hf_emotion.app.demo import DEFAULT_MODEL_DIR, MODEL_BESIDE_APP, build_demo, launch, load_recognizer
+from hf_emotion.app.demo import DEFAULT_MODEL_DIR, MODEL_BESIDE_APP, build_demo_for, launch
 
 HERE = Path(__file__).resolve().parent
 
 try:
-    recognizer = load_recognizer(candidates=[HERE / MODEL_BESIDE_APP, HERE.parent / DEFAULT_MODEL_DIR])
+    # With the model's panel and clips of its test speakers, from the data folder its run recorded.
+    demo = build_demo_for(candidates=[HERE / MODEL_BESIDE_APP, HERE.parent / DEFAULT_MODEL_DIR])
 except FileNotFoundError as error:
     sys.exit(str(error))
-demo = build_demo(recognizer)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)

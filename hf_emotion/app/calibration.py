@@ -87,11 +87,6 @@ def calibrated_line(calibration: VoiceCalibration) -> str:
     return line
 
 
-def unavailable_line(reason: ValueError) -> str:
-    """The calibration section's one line for a model that cannot be calibrated (no head, ONNX, ensemble)."""
-    return f"Calibration is off for this model: {str(reason).rstrip('.')}."
-
-
 def calibrate_voice(
     adaptive: SpeakerAdaptiveScoring,
     paths: Sequence[str | os.PathLike],

@@ -1,16 +1,18 @@
 """Gradio demo: speech emotion recognition with a fine-tuned speech encoder.
 
 Upload or record speech; see the emotion probabilities, the valence/arousal point on the
-circumplex plane and, for recordings of two windows or more, how the emotion moves over time.
-With a model that has a speaker-adaptive head, "Calibrate with your voice" judges recordings
-against a few clips of the visitor's own voice, kept per browser session
-(:mod:`hf_emotion.app.calibration`).
+circumplex plane and, for recordings of two windows or more, how the emotion moves over time; or
+let it listen live to the microphone (:mod:`hf_emotion.app.live`). The page says what the model
+is (:mod:`hf_emotion.app.model_facts`) and offers clips of its test speakers as examples
+(:mod:`hf_emotion.app.examples`). With a model that has a speaker-adaptive head, "Calibrate with
+your voice" judges recordings against a few clips of the visitor's own voice, kept per browser
+session (:mod:`hf_emotion.app.calibration`); without one, the section is left out.
 
 ``hf-emotion demo --model DIR`` serves it locally; ``demo/app.py`` and the ``app.py`` that
-``hf-emotion space`` writes are thin scripts over :func:`build_demo` and :func:`load_recognizer`.
-The model is the one given, else ``$HF_EMOTION_MODEL`` (a folder or Hub id), else the first of
-the script's candidate folders that exists (a ``model/`` folder beside it, then
-:data:`GENERAL_MODEL_DIR`, then :data:`DEFAULT_MODEL_DIR`).
+``hf-emotion space`` writes are thin scripts over :func:`build_demo_for` (or :func:`build_demo` and
+:func:`load_recognizer`). The model is the one given, else ``$HF_EMOTION_MODEL`` (a folder or Hub
+id), else the first of the script's candidate folders that exists (a ``model/`` folder beside it,
+then :data:`GENERAL_MODEL_DIR`, then :data:`DEFAULT_MODEL_DIR`).
 """
 
 from __future__ import annotations
@@ -23,29 +25,27 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import matplotlib
-import numpy as np
-import soundfile as sf
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")  # no display on a server
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..data.audio import AudioDecodeError, audio_info  # noqa: E402
-from ..data.targets import CIRCUMPLEX  # noqa: E402
-from ..hub.space import MODEL_BESIDE_APP  # noqa: E402
-from ..serving.adaptive_scoring import SpeakerAdaptiveScoring  # noqa: E402
-from ..serving.predictions import SPEAKER_ADAPTIVE_MODE, EmotionPrediction  # noqa: E402
-from ..serving.recognizer import EmotionRecognizer, split_model_names  # noqa: E402
-from ..serving.speaker_adaptive import MIN_CLIPS_PER_SPEAKER, RECOMMENDED_CLIPS_PER_SPEAKER  # noqa: E402
-from .calibration import MAX_CLIP_SECONDS as CALIBRATED_MAX_SECONDS  # noqa: E402
-from .calibration import (  # noqa: E402
+from ..data.audio import AudioDecodeError, audio_info
+from ..hub.examples import ExampleClip, copy_examples, read_examples
+from ..hub.space import MODEL_BESIDE_APP
+from ..serving.adaptive_scoring import SpeakerAdaptiveScoring
+from ..serving.predictions import EmotionPrediction
+from ..serving.recognizer import EmotionRecognizer, split_model_names
+from ..serving.speaker_adaptive import MIN_CLIPS_PER_SPEAKER, RECOMMENDED_CLIPS_PER_SPEAKER
+from .calibration import MAX_CLIP_SECONDS as CALIBRATED_MAX_SECONDS
+from .calibration import (
     VoiceCalibration,
     calibrate_voice,
     calibrated_line,
     judge_against_voice,
     mode_line,
-    unavailable_line,
 )
+from .examples import EXAMPLE_SAMPLING_RATE, examples_block, synthetic_voice, write_example_clips  # noqa: F401
+from .figures import circumplex_figure, timeline_figure
+from .live import live_section
+from .model_facts import ModelFacts, facts_markdown, read_model_facts
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +57,11 @@ MODEL_ENV = "HF_EMOTION_MODEL"
 #: Upload limits: longer or bigger input is refused with a message, not queued for minutes.
 MAX_DURATION_SECONDS = 600.0
 MAX_FILE_MB = 50.0
-EXAMPLE_SAMPLING_RATE = 16_000
 
 INTRO = """# Speech emotion recognition
-Upload a recording or use the microphone. The model gives a probability for each emotion and a
-point on the valence (unpleasant → pleasant) / arousal (calm → excited) plane. Recordings
-of two windows (6 s) or more also get a timeline. The example clips are synthetic tones written when
-the demo starts, not speech: use your own voice for a meaningful answer."""
+Upload a recording, record one, or let it listen live. The model gives a probability for each
+emotion and a point on the valence (unpleasant → pleasant) / arousal (calm → excited) plane.
+Recordings of two windows (6 s) or more also get a timeline."""
 
 CALIBRATION_HELP = """Give {minimum} or more short clips of your own voice ({recommended} or more is
 better): different sentences, said in different moods. They are encoded once and kept for this
@@ -117,111 +115,6 @@ def load_recognizer(
                 "at a trained model folder or Hub id"
             )
     return EmotionRecognizer.from_pretrained(names, device=device)
-
-
-# ---------------------------------------------------------------------- synthetic examples
-
-
-def synthetic_voice(pitch: float, tremolo: float, seconds: float, *, seed: int = 0) -> np.ndarray:
-    """A voiced-like tone: a few harmonics of ``pitch`` Hz with a ``tremolo`` Hz amplitude swing."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * EXAMPLE_SAMPLING_RATE)) / EXAMPLE_SAMPLING_RATE
-    glide = pitch * (1 + 0.05 * np.sin(2 * np.pi * 0.7 * t))  # intonation
-    phase = 2 * np.pi * np.cumsum(glide) / EXAMPLE_SAMPLING_RATE
-    voice = sum(np.sin(k * phase) / k for k in range(1, 6))
-    envelope = 0.6 + 0.4 * np.sin(2 * np.pi * tremolo * t)
-    return (0.25 * envelope * voice / 2.3 + 0.005 * rng.standard_normal(t.shape)).astype(np.float32)
-
-
-def write_example_clips(folder: str | os.PathLike | None = None) -> list[str]:
-    """Write the demo's synthetic example clips (WAV, 16 kHz) and return their paths.
-
-    Example:
-        >>> paths = write_example_clips()
-        >>> [Path(p).name for p in paths]
-        ['low-calm-tone.wav', 'high-excited-tone.wav', 'changing-12s.wav']
-    """
-    folder = Path(folder or tempfile.mkdtemp(prefix="hf-emotion-examples-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    clips = {
-        "low-calm-tone.wav": synthetic_voice(120.0, 1.5, 3.0, seed=1),
-        "high-excited-tone.wav": synthetic_voice(320.0, 7.0, 3.0, seed=2),
-        # Calm, then excited, then a pause: long enough for a timeline.
-        "changing-12s.wav": np.concatenate(
-            [
-                synthetic_voice(120.0, 1.5, 5.0, seed=3),
-                synthetic_voice(320.0, 7.0, 5.0, seed=4),
-                np.zeros(2 * EXAMPLE_SAMPLING_RATE, dtype=np.float32),
-            ]
-        ),
-    }
-    paths = []
-    for name, samples in clips.items():
-        sf.write(folder / name, samples, EXAMPLE_SAMPLING_RATE, subtype="PCM_16")
-        paths.append(str(folder / name))
-    return paths
-
-
-# ---------------------------------------------------------------------- figures
-
-
-def circumplex_figure(prediction: EmotionPrediction | None) -> plt.Figure:
-    """The valence/arousal plane with the emotion anchors and the prediction as a point."""
-    figure, axes = plt.subplots(figsize=(4.6, 4.6), dpi=100)
-    axes.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="0.8"))
-    axes.axhline(0, color="0.85", linewidth=0.8)
-    axes.axvline(0, color="0.85", linewidth=0.8)
-    for name, (valence, arousal) in CIRCUMPLEX.items():
-        axes.scatter(valence, arousal, s=18, color="0.55")
-        axes.annotate(
-            name, (valence, arousal), textcoords="offset points", xytext=(4, 4), fontsize=8, color="0.35"
-        )
-    if prediction is not None and prediction.valence is not None and prediction.arousal is not None:
-        axes.scatter(
-            prediction.valence, prediction.arousal, s=160, color="tab:red", edgecolor="black", zorder=5
-        )
-        axes.annotate(
-            f"{prediction.label}\n({prediction.valence:+.2f}, {prediction.arousal:+.2f})",
-            (prediction.valence, prediction.arousal), textcoords="offset points",
-            xytext=(-70 if prediction.valence > 0.3 else 10, -26 if prediction.arousal > -0.6 else 14),
-            fontsize=9, color="tab:red", zorder=6,
-        )  # fmt: skip
-    elif prediction is not None and prediction.silent:
-        axes.text(0, -0.15, "silence", ha="center", color="0.4")
-    elif prediction is not None and prediction.mode == SPEAKER_ADAPTIVE_MODE:
-        axes.text(0, -0.8, "calibrated to your voice:\nno valence/arousal", ha="center", color="0.4")
-    axes.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="valence", ylabel="arousal", aspect="equal")
-    axes.set_title("Circumplex (Russell)", fontsize=10)
-    figure.tight_layout()
-    plt.close(figure)  # gradio renders it; pyplot must not keep every figure alive
-    return figure
-
-
-def timeline_figure(prediction: EmotionPrediction) -> plt.Figure:
-    """Per-window emotion probabilities over time, with silent windows shaded."""
-    labels = list(next((w.probabilities for w in prediction.timeline if not w.silent), {}))
-    centers = [(w.start + w.end) / 2 for w in prediction.timeline]
-    figure, (top, bottom) = plt.subplots(
-        2, 1, figsize=(8, 4.2), dpi=100, sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}
-    )
-    for label in labels:
-        values = [w.probabilities.get(label, np.nan) for w in prediction.timeline]
-        top.plot(centers, values, marker="o", markersize=3, label=label)
-    for window in prediction.timeline:
-        if window.silent:
-            top.axvspan(window.start, window.end, color="0.9", zorder=0)
-    top.set(ylabel="probability", ylim=(0, 1))
-    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    for name in ("valence", "arousal"):
-        values = [np.nan if getattr(w, name) is None else getattr(w, name) for w in prediction.timeline]
-        bottom.plot(centers, values, label=name)
-    bottom.axhline(0, color="0.8", linewidth=0.8)
-    bottom.set(xlabel="time (s)", ylim=(-1.05, 1.05))
-    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    top.set_title("Emotion over time (grey: silence)", fontsize=10)
-    figure.tight_layout()
-    plt.close(figure)
-    return figure
 
 
 # ---------------------------------------------------------------------- prediction
@@ -341,9 +234,21 @@ def predict(
     return label, circumplex_figure(prediction), timeline, numbers
 
 
+def speaker_adaptive_or_none(recognizer: EmotionRecognizer) -> SpeakerAdaptiveScoring | None:
+    """The recognizer's speaker-adaptive scoring, or None when it cannot calibrate (no head, an ONNX export,
+    an ensemble): visitors then see no calibration section, and no maintainer's command."""
+    try:
+        return recognizer.speaker_adaptive()
+    except ValueError as error:
+        logger.info("No 'Calibrate with your voice' section: %s", error)
+        return None
+
+
 def build_demo(
     recognizer: EmotionRecognizer,
     *,
+    about: ModelFacts | None = None,
+    examples: Sequence[ExampleClip] = (),
     examples_dir: str | os.PathLike | None = None,
     max_seconds: float = MAX_DURATION_SECONDS,
     max_mb: float = MAX_FILE_MB,
@@ -352,7 +257,11 @@ def build_demo(
 
     Args:
         recognizer: the loaded model.
-        examples_dir: where to write the synthetic example clips (default: a new temp dir).
+        about: what the "About this model" panel says (:func:`hf_emotion.app.model_facts.read_model_facts`);
+            None: no panel.
+        examples: clips of the model's test speakers (:func:`hf_emotion.hub.examples.find_examples`); none:
+            synthetic tones, labelled as such.
+        examples_dir: where to write the synthetic tones (default: a new temp dir).
         max_seconds: longest recording accepted.
         max_mb: largest upload accepted.
 
@@ -363,11 +272,7 @@ def build_demo(
     audio files of one voice; status and mode lines out), ``/add_recording`` and ``/forget_voice``
     set this session's calibration, which ``/predict`` then uses (see :mod:`hf_emotion.app.calibration`).
     """
-    examples = write_example_clips(examples_dir)
-    try:
-        adaptive, unavailable = recognizer.speaker_adaptive(), None
-    except ValueError as error:  # no head, an ONNX export, an ensemble: the section says so in one line
-        adaptive, unavailable = None, unavailable_line(error)
+    adaptive = speaker_adaptive_or_none(recognizer)
 
     def run(path: str | None, cut: str = next(iter(SEGMENT_CHOICES)), calibration=None):
         # The mode line above the results says which mode this session is in; numbers["mode"] says it too.
@@ -381,6 +286,8 @@ def build_demo(
         calibration = gr.State(None)  # this visitor's VoiceCalibration: per browser session, never global
         mode = gr.Markdown(mode_line(None), elem_id="mode", render=False)  # shown above the results
         gr.Markdown(INTRO)
+        if about is not None:
+            gr.Markdown(f"### About this model\n{facts_markdown(about)}", elem_id="model-panel")
         with gr.Row():
             with gr.Column():
                 audio = gr.Audio(
@@ -393,19 +300,18 @@ def build_demo(
                     elem_id="segment",
                 )
                 button = gr.Button("Recognize emotion", variant="primary", elem_id="recognize")
-                gr.Examples(examples=[[p] for p in examples], inputs=audio, label="Synthetic examples")
+                examples_block(audio, examples, examples_dir=examples_dir)
                 gr.Markdown(
                     f"Up to {_minutes(max_seconds)} and {max_mb:g} MB. Labels: "
                     + ", ".join(recognizer.labels)
                 )
-                with gr.Accordion("Calibrate with your voice", open=False, elem_id="calibration"):
-                    if adaptive is None:
-                        gr.Markdown(unavailable, elem_id="calibration-notice")
-                    else:
+                if adaptive is not None:
+                    with gr.Accordion("Calibrate with your voice", open=False, elem_id="calibration"):
                         threshold = recognizer.options.silence_threshold_db
                         calibration_section(adaptive, calibration, mode, max_mb=max_mb, threshold=threshold)
             with gr.Column():
-                mode.render()
+                if adaptive is not None:
+                    mode.render()
                 label = gr.Label(num_top_classes=len(recognizer.labels), label="Emotion", elem_id="emotion")
                 circumplex = gr.Plot(label="Valence / arousal", elem_id="circumplex")
                 numbers = gr.JSON(label="Numbers", elem_id="numbers")
@@ -416,7 +322,44 @@ def build_demo(
             outputs=[label, circumplex, timeline, numbers],
             api_name="predict",
         )
+        live_section(recognizer)
     return demo
+
+
+def build_demo_for(
+    model: str | os.PathLike | list[str | os.PathLike] | None = None,
+    *,
+    candidates: Sequence[str | os.PathLike] = (MODEL_BESIDE_APP, GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR),
+    examples_from: Sequence[str] | None = None,
+    examples_folder: str | os.PathLike | None = None,
+    device: str = "cpu",
+) -> gr.Blocks:
+    """The demo of a model by name, with its panel and examples: what ``hf-emotion demo``, ``demo/app.py``
+    and a Space's ``app.py`` serve.
+
+    Args:
+        model: as :func:`load_recognizer` takes it (else the environment, else ``candidates``).
+        candidates: the folders tried when neither ``model`` nor the environment names one.
+        examples_from: the corpus folders to take test speakers' clips from (one per corpus the run trained
+            on); default: the folders the run recorded beside the model.
+        examples_folder: the clips ``hf-emotion space`` copied (its ``examples.json``), shown as they are;
+            given, none are picked from data (a Space has no corpus at hand, nor the libraries to read one).
+        device: where the model runs.
+    """
+    name = resolve_model(model, candidates=candidates)
+    recognizer = load_recognizer(name, device=device)
+    about = read_model_facts(name, recognizer.labels)
+    if examples_folder is not None:
+        examples = read_examples(examples_folder)
+    elif os.path.isdir(name):
+        from ..hub.example_picking import find_examples  # reads corpora: datasets, not needed in a Space
+
+        # Copied beside the demo: gradio serves files from its temp folder, not from a corpus folder.
+        found = find_examples(name, examples_from)
+        examples = copy_examples(found, tempfile.mkdtemp(prefix="hf-emotion-examples-")) if found else []
+    else:
+        examples = []
+    return build_demo(recognizer, about=about, examples=examples)
 
 
 def calibration_section(

@@ -25,6 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="the Space folder to write (new or empty)")
     parser.add_argument("--title", default="Speech Emotion Recognition", help="the Space's title")
     parser.add_argument(
+        "--examples_from",
+        action="append",
+        default=None,
+        metavar="DATA_DIR",
+        help="corpus folder to copy example clips of the model's test speakers from, one per corpus it "
+        "trained on (default: the folders its run recorded; none found: synthetic tones)",
+    )
+    parser.add_argument(
         "--sdk_version", default=None, help="gradio version the Space runs (default: the installed one)"
     )
 
@@ -35,7 +43,13 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.served_model):  # a Hub id, or a typo'd folder: said as for other commands
         check_model_source(args.served_model)
     with user_errors(OSError, ValueError):  # a missing model, a full --out: one line, status 2
-        out = write_space(args.served_model, args.out, title=args.title, sdk_version=args.sdk_version)
+        out = write_space(
+            args.served_model,
+            args.out,
+            title=args.title,
+            sdk_version=args.sdk_version,
+            examples_from=args.examples_from,
+        )
     logger.info(
         "try it: cd %s && pip install -r requirements.txt && python app.py; then upload the folder "
         "(hf upload <owner>/<space> %s --repo-type space)",

@@ -5,6 +5,8 @@
 ``hf_emotion`` package's code beside ``app.py``, and the model: when it is a local folder, what
 serving reads of it and its card (never its run's predictions, training state, checkpoints or fold
 models) copied into ``model/``; named by its Hub id (and listed under ``models:``) otherwise.
+Beside them, ``examples/``: a few clips of the model's test speakers with their corpus's credit
+(:mod:`hf_emotion.hub.example_picking`), when the data the run used is at hand.
 
 The package travels as code beside ``app.py`` rather than as a wheel in the folder because a
 Space installs ``requirements.txt`` before the rest of the repository is in place (its build
@@ -20,6 +22,7 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from huggingface_hub import SpaceCard, SpaceCardData
 
 from ..errors import ConfigurationError, MissingInputError
 from ..model.files import MODEL_FILE_PATTERNS, ONNX_FILE, REMOTE_CODE_FILES, WEIGHTS_FILE
+from .examples import EXAMPLES_DIR, copy_examples, credit_line
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +74,13 @@ $HF_EMOTION_MODEL when set (a folder or Hub id), else {model_note}.
 import logging
 from pathlib import Path
 
-from hf_emotion.app.demo import build_demo, launch, load_recognizer
+from hf_emotion.app.demo import build_demo_for, launch
 
 HERE = Path(__file__).resolve().parent
 MODEL = {model_expr}
 
-recognizer = load_recognizer(candidates=[MODEL])  # once, at import, as Spaces runs this file
-demo = build_demo(recognizer)
+# Once, at import, as Spaces runs this file; the examples are the clips `hf-emotion space` copied.
+demo = build_demo_for(candidates=[MODEL], examples_folder=HERE / {examples_dir!r})
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
@@ -89,6 +93,8 @@ README_BODY = """
 Speech emotion recognition: upload or record speech and get the probability of each emotion,
 a valence/arousal point on the circumplex plane and, for longer recordings, a timeline.
 Model: {model_link}. Written by `hf-emotion space` (hf-emotion {package_version}).
+
+{examples_note}
 
 Call it from Python with `gradio_client`:
 
@@ -189,6 +195,7 @@ def write_space(
     *,
     title: str = "Speech Emotion Recognition",
     sdk_version: str | None = None,
+    examples_from: Sequence[str] | None = None,
 ) -> Path:
     """Write a ready Space folder serving ``model`` (a trained model folder or a Hub id) into ``out``.
 
@@ -197,6 +204,8 @@ def write_space(
         out: the Space folder to write; it must not exist or be empty.
         title: the Space's title.
         sdk_version: the gradio version the Space runs (default: the installed one).
+        examples_from: the corpus folders to take the example clips of the model's test speakers from, one
+            per corpus it trained on (default: the folders its run recorded; none at hand: synthetic tones).
 
     Returns:
         The Space folder.
@@ -223,9 +232,12 @@ def write_space(
         model_note = f"the model in {MODEL_BESIDE_APP}/ beside this file"
         model_link = f"`{MODEL_BESIDE_APP}/` in this Space (copied from {_shown_name(Path(model), served)})"
         licence = _model_license(served)
+    examples = [] if hub else _copy_test_speaker_clips(model, examples_from, out / EXAMPLES_DIR)
 
     (out / "app.py").write_text(
-        APP_TEMPLATE.format(title=title, model_expr=model_expr, model_note=model_note)
+        APP_TEMPLATE.format(
+            title=title, model_expr=model_expr, model_note=model_note, examples_dir=EXAMPLES_DIR
+        )
     )
     (out / "requirements.txt").write_text("\n".join(SPACE_REQUIREMENTS) + "\n")
     card_data = SpaceCardData(
@@ -238,10 +250,26 @@ def write_space(
         models=[model] if hub else None,
         tags=["audio-classification", "speech-emotion-recognition"],
     )
-    body = README_BODY.format(title=title, model_link=model_link, package_version=_package_version())
+    examples_note = (
+        f"Examples: {credit_line(examples)}"
+        if examples
+        else "Examples: synthetic tones (no recordings of the model's test speakers were at hand)."
+    )
+    body = README_BODY.format(
+        title=title, model_link=model_link, package_version=_package_version(), examples_note=examples_note
+    )
     SpaceCard(f"---\n{card_data.to_yaml()}\n---\n{body}").save(out / "README.md")
     logger.info("wrote the Space folder %s (model: %s)", out, model)
     return out
+
+
+def _copy_test_speaker_clips(model: str, examples_from: Sequence[str] | None, folder: Path) -> list:
+    # Imported here: picking reads corpora (datasets), which the demo this module serves must not need.
+    from .example_picking import find_examples
+
+    found = find_examples(model, examples_from)
+    logger.info("%d example clips of the model's test speakers copied into %s", len(found), folder)
+    return copy_examples(found, folder) if found else []
 
 
 def _package_version() -> str:

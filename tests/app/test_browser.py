@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture()
-def browser():
+@contextmanager
+def chromium(*extra_flags: str):
+    """A headless Chromium driven by chromedriver, with its own profile folder, closed afterwards."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -52,6 +54,7 @@ def browser():
         "--disable-dev-shm-usage",
         "--window-size=1280,2000",
         f"--user-data-dir={profile}",
+        *extra_flags,
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -60,6 +63,12 @@ def browser():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture()
+def browser():
+    with chromium() as driver:
+        yield driver
 
 
 @pytest.fixture()
