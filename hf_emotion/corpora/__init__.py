@@ -6,6 +6,7 @@ how to add one. Code outside this package imports from here, never from the modu
 """
 
 from .cache import cached_dataset_dir, data_home, download
+from .corpus import Licence
 from .crema_d import load_crema_d, parse_crema_d_name
 from .dataset import AUDIO_EXTENSIONS, STANDARD_COLUMNS
 from .download import DownloadError
@@ -27,6 +28,7 @@ __all__ = [
     "DownloadError",
     "LICENCES",
     "LICENSE_NAMES",
+    "Licence",
     "RAVDESS_EMOTION_CODES",
     "STANDARD_COLUMNS",
     "cached_dataset_dir",
