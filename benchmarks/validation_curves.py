@@ -31,14 +31,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def trainer_state(run_dir: Path) -> dict:
     """The run's ``trainer_state.json``: its own, else its newest checkpoint's."""
-    candidates = [run_dir / "trainer_state.json"]
-    candidates += sorted(
+    checkpoints = sorted(
         run_dir.glob("checkpoint-*/trainer_state.json"), key=lambda p: int(p.parent.name[11:])
     )
-    found = [path for path in candidates if path.is_file()]
+    found = [path for path in (run_dir / "trainer_state.json", *reversed(checkpoints)) if path.is_file()]
     if not found:
         raise SystemExit(f"--run {run_dir}: no trainer_state.json there or in a checkpoint-N folder")
-    return json.loads(found[-1].read_text())
+    return json.loads(found[0].read_text())
 
 
 def curves(state: dict) -> dict[int, dict[str, float]]:

@@ -25,3 +25,10 @@ def test_the_table_has_each_runs_whole_and_trimmed_ua_by_epoch(tmp_path):
     assert json.loads(out.with_suffix(".json").read_text())["runs"]["b"] == {
         "1": {"whole": 0.625, "trimmed": 0.5}
     }
+
+
+def test_the_run_folders_own_state_wins_over_an_older_checkpoints(tmp_path):
+    write_state(tmp_path / "run", [{"eval_ua": 0.5, "epoch": 1.0}])  # the best checkpoint, kept
+    state = {"log_history": [{"eval_ua": 0.5, "epoch": 1.0}, {"eval_ua": 0.625, "epoch": 2.0}]}
+    (tmp_path / "run" / "trainer_state.json").write_text(json.dumps(state))  # the end of training
+    assert validation_curves.curves(validation_curves.trainer_state(tmp_path / "run"))[2] == {"whole": 0.625}
