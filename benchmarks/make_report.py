@@ -38,6 +38,8 @@ PRODUCERS = {
     "baseline_features.md": "python -m benchmarks.baseline_features",
     "framing_shortcut.md": "python -m benchmarks.framing_shortcut",
     "framing_by_emotion.md": "python -m benchmarks.framing_shortcut",
+    "framing_fold0.md": "python -m benchmarks.robustness",
+    "validation_framing.md": "python -m benchmarks.validation_curves",
 }
 MATRIX = "cross_corpus_matrix"  # .json rendered by {{cross_corpus_matrix}}; its .md is the same tables
 ROLES = {"current": ("current", "reproduction"), "history": ("history",)}

@@ -41,6 +41,7 @@ def parse_args(argv=None):
     )
     add_scoring(parser)
     add_output(parser, "robustness.md")
+    parser.add_argument("--title", default="UA under recording conditions", help="the report's heading")
     return parser.parse_args(argv)
 
 
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     names = list(results)
     first = results[names[0]]
     lines = [
-        "## UA under recording conditions",
+        f"## {args.title}",
         "",
         f"Test set: {args.test.name} ({first['eval_clips']} clips, labels {', '.join(first['scored_labels'])}). "
         f"Machine: {describe_machine()}. Date: {started}.",

@@ -274,11 +274,13 @@ def speech_framing(run: Run, train_dataset):
     seconds = run.data_args.speech_framing_seconds
     if not seconds:
         return train_dataset, None
-    from ..data.framing import TrainingFraming, add_speech_spans
+    from ..data.framing import TrainingFraming, add_speech_spans, available_trim_method
     from ..model.batches import with_model_columns
 
     rate = run.feature_extractor.sampling_rate
-    spans = add_speech_spans(train_dataset, rate, num_proc=run.data_args.preprocessing_num_workers)
+    spans = add_speech_spans(
+        train_dataset, rate, method=available_trim_method(), num_proc=run.data_args.preprocessing_num_workers
+    )
     logger.info(
         "Framing: training crops cut from the speech, 0-%.2f s of silence, room noise or none around", seconds
     )
@@ -289,12 +291,17 @@ def trimmed_validation(run: Run, validation_dataset):
     """``--validate_trimmed``: the validation clips cut to their speech, or None."""
     if not run.data_args.validate_trimmed or validation_dataset is None or not len(validation_dataset):
         return None
-    from ..data.framing import trimmed_to_speech
+    from ..data.framing import available_trim_method, trimmed_to_speech
     from ..model.batches import with_model_columns
 
     rate = run.feature_extractor.sampling_rate
     return with_model_columns(
-        trimmed_to_speech(validation_dataset, rate, num_proc=run.data_args.preprocessing_num_workers)
+        trimmed_to_speech(
+            validation_dataset,
+            rate,
+            method=available_trim_method(),
+            num_proc=run.data_args.preprocessing_num_workers,
+        )
     )
 
 

@@ -134,3 +134,19 @@ def test_training_framing_is_seeded_varies_per_draw_and_keeps_to_the_speech():
         for c in first
     }
     assert kinds == {"none", "silence", "noise"}
+
+
+def test_without_silero_speech_is_found_by_energy_with_a_warning(monkeypatch, caplog):
+    import importlib.util
+
+    from hf_emotion.data.framing import available_trim_method
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "silero_vad" else real_find_spec(name, *a),
+    )
+    with caplog.at_level("WARNING", logger="hf_emotion.data.framing"):
+        assert available_trim_method() == "energy"
+    assert "pip install 'hf-emotion[vad]'" in caplog.text
