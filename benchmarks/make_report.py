@@ -40,6 +40,8 @@ PRODUCERS = {
     "framing_by_emotion.md": "python -m benchmarks.framing_shortcut",
     "framing_fold0.md": "python -m benchmarks.robustness",
     "validation_framing.md": "python -m benchmarks.validation_curves",
+    "framing_fold1.md": "python -m benchmarks.robustness",
+    "validation_framing_fold1.md": "python -m benchmarks.validation_curves",
 }
 MATRIX = "cross_corpus_matrix"  # .json rendered by {{cross_corpus_matrix}}; its .md is the same tables
 ROLES = {"current": ("current", "reproduction"), "history": ("history",)}
