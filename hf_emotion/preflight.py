@@ -189,6 +189,24 @@ def check_output_folder(path: str | os.PathLike, argument: str = "--output_dir")
     _check_can_write_in(existing, argument, path)
 
 
+def check_new_folder(
+    path: str | os.PathLike, argument: str, *, beside: str | os.PathLike | None = None
+) -> None:
+    """A folder a command fills from scratch (``export --out``): writable, and new or empty, so that no model
+    folder (``beside``, the one being read, included) is written over.
+
+    Raises:
+        ConfigurationError: ``path`` is a file, cannot be written, or holds anything.
+    """
+    check_output_folder(path, argument)
+    target = Path(path).expanduser()
+    if target.is_dir() and any(target.iterdir()):
+        same = beside is not None and target.resolve() == Path(beside).resolve()
+        raise ConfigurationError(
+            f"{argument} {path} is not empty{' (it is --model itself)' if same else ''}; give a new or empty folder"
+        )
+
+
 def check_url(url: str, argument: str = "--url") -> None:
     """A source to download from: an http(s) URL with a host.
 
@@ -227,6 +245,7 @@ __all__ = [
     "check_device",
     "check_model_source",
     "check_model_weights",
+    "check_new_folder",
     "check_output_folder",
     "check_port_free",
     "check_url",

@@ -11,7 +11,6 @@ read-only folder (file modes do not stop root: the kernel's ``EACCES`` is raised
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import shutil
 import subprocess
@@ -29,6 +28,8 @@ from hf_emotion.data.splits import Split
 from hf_emotion.errors import DEBUG_ENV, exit_status, no_space_left_in
 from hf_emotion.training import recipe
 from hf_emotion.training.checkpoints import last_complete_checkpoint
+from tests.cli_checks import drop_stream_handlers
+from tests.cli_checks import one_error_line as _one_error_line
 from tests.corpora.test_download import SPEECH_ZIP, ravdess_zip, server  # noqa: F401  (server: a fixture)
 from tests.serving.test_inference import make_emotion_model_dir
 from tests.synth import emotion_signal, make_ravdess_tree, write_audio
@@ -53,14 +54,9 @@ def quiet_and_no_debug(monkeypatch):
     """No traceback on request, and no root logging handler left pointing at a closed capture stream."""
     monkeypatch.delenv(DEBUG_ENV, raising=False)
 
-    def drop():
-        root = logging.getLogger()
-        for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
-            root.removeHandler(handler)
-
-    drop()
+    drop_stream_handlers()
     yield
-    drop()
+    drop_stream_handlers()
 
 
 @pytest.fixture
@@ -98,13 +94,6 @@ def read_only(monkeypatch):
     yield make
     for folder in folders:
         folder.chmod(0o755)
-
-
-def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def _no_decoding(monkeypatch):

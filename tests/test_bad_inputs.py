@@ -7,7 +7,6 @@ traceback (or, worse, trained on the wrong thing) before. Most run in-process th
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import socket
@@ -27,6 +26,8 @@ from hf_emotion.data.audio import audio_info, decode_audio, stream_audio_blocks
 from hf_emotion.errors import DEBUG_ENV, ConfigurationError, exit_status
 from hf_emotion.preflight import check_device
 from hf_emotion.training import recipe
+from tests.cli_checks import drop_stream_handlers
+from tests.cli_checks import one_error_line as _one_error_line
 from tests.serving.test_inference import make_emotion_model_dir
 from tests.synth import emotion_signal, make_ravdess_tree, write_audio
 
@@ -50,21 +51,9 @@ def no_stale_log_handlers():
     """finetune.main and the CLI point the root logger at the stdout/stderr of the test that calls them,
     which pytest closes afterwards; logging into a closed stream prints a traceback of its own."""
 
-    def drop():
-        root = logging.getLogger()
-        for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
-            root.removeHandler(handler)
-
-    drop()
+    drop_stream_handlers()
     yield
-    drop()
-
-
-def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+    drop_stream_handlers()
 
 
 # --------------------------------------------------------------------------- finetune.py

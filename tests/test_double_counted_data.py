@@ -7,7 +7,6 @@ UA 1.0 for any model. finetune.py, ``hf-emotion evaluate``, ``adapt`` and ``base
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from hf_emotion.corpora import load_corpora
 from hf_emotion.data import decode_cache
 from hf_emotion.errors import DEBUG_ENV, ConfigurationError, exit_status
 from hf_emotion.training import recipe
+from tests.cli_checks import drop_stream_handlers
+from tests.cli_checks import one_error_line as _one_error_line
 from tests.serving.test_inference import make_emotion_model_dir
 from tests.synth import make_ravdess_tree
 
@@ -55,21 +56,9 @@ def nothing_is_decoded(monkeypatch):
 def no_stale_log_handlers():
     """finetune.main and the CLI point the root logger at this test's stderr, which pytest closes afterwards."""
 
-    def drop():
-        root = logging.getLogger()
-        for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
-            root.removeHandler(handler)
-
-    drop()
+    drop_stream_handlers()
     yield
-    drop()
-
-
-def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+    drop_stream_handlers()
 
 
 # --------------------------------------------------------------------------- the same clips twice

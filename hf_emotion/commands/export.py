@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from ..errors import ConfigurationError, MissingDependencyError
+from ..errors import MissingDependencyError
+from ..preflight import check_new_folder
 
 logger = logging.getLogger(__name__)
 
@@ -46,24 +46,8 @@ def missing_dependency_message(error: ImportError) -> str:
     )
 
 
-def check_out_folder(out: str, model: str) -> None:
-    """``--out``: a new or empty folder, never the model's own (or another model's) files.
-
-    Raises:
-        ConfigurationError: ``--out`` is a file, or a folder holding anything.
-    """
-    target = Path(out)
-    if target.exists() and not target.is_dir():
-        raise ConfigurationError(f"--out {out}: is a file; give a new or empty folder")
-    if target.is_dir() and any(target.iterdir()):
-        same = target.resolve() == Path(model).resolve()
-        raise ConfigurationError(
-            f"--out {out} is not empty{' (it is --model itself)' if same else ''}; give a new or empty folder"
-        )
-
-
 def run(args: argparse.Namespace) -> int:
-    check_out_folder(args.out, args.model)  # before torch and the model are loaded
+    check_new_folder(args.out, "--out", beside=args.model)  # before torch and the model are loaded
     from hf_emotion.serving.export import export_onnx
     from hf_emotion.serving.loading import is_onnx_folder
 

@@ -16,7 +16,9 @@ apart on such clips. These transforms make the framings a model meets, for evalu
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,7 +65,7 @@ def vad_speech_span(clip: np.ndarray, sampling_rate: int) -> tuple[int, int] | N
     user who cuts a recording by VAD gives the model. Silero runs at 16 kHz (or 8 kHz); other
     rates are resampled for the VAD only.
     """
-    from ..serving.segments import VAD_SAMPLING_RATES, speech_spans
+    from .vad import VAD_SAMPLING_RATES, speech_spans
 
     vad_rate = sampling_rate if sampling_rate in VAD_SAMPLING_RATES else 16_000
     signal = np.asarray(clip, dtype=np.float32)
@@ -78,14 +80,29 @@ def vad_speech_span(clip: np.ndarray, sampling_rate: int) -> tuple[int, int] | N
     return round(spans[0][0] * scale), min(len(clip), round(spans[-1][1] * scale))
 
 
+#: Spans already found, by (method, rate, clip digest): the framings of one evaluation (``trim:vad``,
+#: ``trim:vad+silence:0.5``, ...) cut the same clips, and Silero need not run again for each of them.
+_SPANS: OrderedDict[tuple, tuple[int, int] | None] = OrderedDict()
+_SPANS_KEPT = 8192
+
+
+def speech_span(clip: np.ndarray, sampling_rate: int, method: str) -> tuple[int, int] | None:
+    """``(start, end)`` of the speech in ``clip`` by ``method`` (``"energy"`` or ``"vad"``), found once per clip."""
+    if method not in TRIM_METHODS:
+        raise ValueError(f"trim method {method!r}: use one of {', '.join(TRIM_METHODS)}")
+    samples = np.ascontiguousarray(clip, dtype=np.float32)
+    key = (method, sampling_rate, hashlib.blake2b(samples.tobytes(), digest_size=16).digest())
+    if key not in _SPANS:
+        find = energy_speech_span if method == "energy" else vad_speech_span
+        _SPANS[key] = find(samples, sampling_rate)
+        if len(_SPANS) > _SPANS_KEPT:
+            _SPANS.popitem(last=False)
+    return _SPANS[key]
+
+
 def trim_to_speech(clip: np.ndarray, sampling_rate: int, method: str) -> np.ndarray:
     """``clip`` cut to its speech by ``method`` (``"energy"`` or ``"vad"``); unchanged if none is found."""
-    if method == "energy":
-        span = energy_speech_span(clip, sampling_rate)
-    elif method == "vad":
-        span = vad_speech_span(clip, sampling_rate)
-    else:
-        raise ValueError(f"trim method {method!r}: use one of {', '.join(TRIM_METHODS)}")
+    span = speech_span(clip, sampling_rate, method)
     if span is None or span[1] <= span[0]:
         return clip
     return clip[span[0] : span[1]]

@@ -163,7 +163,7 @@ class PieceScoring:
     ) -> EmotionPrediction:
         """Speech segments from Silero VAD, each scored whole (in windows when longer than the model
         takes); the summary is their mean weighted by duration. Silence is neither scored nor listed."""
-        from hf_emotion.serving.segments import VadSettings, cut_spans, speech_spans
+        from hf_emotion.data.vad import VadSettings, cut_spans, speech_spans
 
         rate, source = self.sampling_rate, pending.source
         settings = VadSettings(pad_ms=round(1000 * self.vad_pad_seconds))

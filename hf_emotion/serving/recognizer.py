@@ -8,7 +8,7 @@ mean of several). The recognizer decides what the scorer sees:
 * longer recordings, or any input when a ``window`` is given, are read block by block with
   :func:`hf_emotion.data.audio.stream_audio_blocks` and scored in sliding windows, with a per-window
   ``timeline`` and a whole-recording summary (the mean of the windows);
-* with ``segment="vad"``, the speech segments that Silero VAD finds (:mod:`hf_emotion.serving.segments`)
+* with ``segment="vad"``, the speech segments that Silero VAD finds (:mod:`hf_emotion.data.vad`)
   are scored one by one, each as a whole (in windows only when longer than the model takes),
   and the summary weighs each segment by its duration: silence is never scored or labelled;
 * with ``speaker=...`` (a model folder with a speaker-adaptive head, :mod:`hf_emotion.serving.speaker_adaptive`),
@@ -454,7 +454,7 @@ def _raise_or_keep(error: AudioDecodeError, errors: str) -> AudioDecodeError:
 
 def _require_vad() -> None:
     # silero-vad is an optional extra: its module is imported only when segments are asked for.
-    from hf_emotion.serving.segments import require_vad
+    from hf_emotion.data.vad import require_vad
 
     require_vad()
 

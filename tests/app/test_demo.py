@@ -193,7 +193,7 @@ def test_speech_segments_choice_scores_each_utterance(client, tmp_path):
     if shutil.which("espeak-ng") is None:
         pytest.skip("needs espeak-ng for real speech (apt-get install espeak-ng)")
     pytest.importorskip("silero_vad")
-    from tests.serving.test_segments import spoken
+    from tests.data.test_vad import spoken
 
     gap = np.zeros(16_000, np.float32)
     sentences = [

@@ -18,6 +18,7 @@ import pytest
 import hf_emotion.corpora as dl
 from hf_emotion.cli import main as cli_main
 from hf_emotion.corpora import cache, crema_d
+from tests.cli_checks import one_error_line as _one_error_line
 from tests.corpora.test_download import SPEECH_ZIP, Files, lfs_pointer, ravdess_zip, serve_crema_d_repository
 from tests.synth import emotion_signal, make_crema_d_tree, write_audio
 
@@ -39,13 +40,6 @@ def server():
 @pytest.fixture(autouse=True)
 def empty_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_EMOTION_HOME", str(tmp_path / "home"))
-
-
-def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def serve_listed_clip(server, listed: str, body: bytes) -> None:

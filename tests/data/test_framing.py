@@ -15,7 +15,7 @@ from hf_emotion.data.conditions import (
     parse_steps,
 )
 from hf_emotion.data.framing import ROOM_NOISE_DBFS, energy_speech_span, room_noise, vad_speech_span
-from tests.serving.test_segments import spoken
+from tests.data.test_vad import spoken
 
 RATE = 16_000
 
@@ -41,7 +41,7 @@ def test_vad_trim_is_the_cut_segment_vad_makes(tmp_path):
     if shutil.which("espeak-ng") is None:
         pytest.skip("needs espeak-ng for real speech (apt-get install espeak-ng)")
     pytest.importorskip("silero_vad")
-    from hf_emotion.serving.segments import speech_spans
+    from hf_emotion.data.vad import speech_spans
 
     speech = spoken("the kids are talking by the door", tmp_path)
     clip = np.concatenate([np.zeros(RATE), speech, np.zeros(RATE)]).astype(np.float32)

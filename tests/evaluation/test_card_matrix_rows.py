@@ -17,6 +17,7 @@ from hf_emotion.commands.card import corpora_mismatch, row_base_model
 from hf_emotion.evaluation.unseen_corpora import other_recipe_row, quoted_rows
 from hf_emotion.hub.card import build_model_card
 from tests.benchmarks.test_matrix_report import make_matrix
+from tests.cli_checks import one_error_line as _one_error_line
 
 GENERAL = ["ravdess_speech", "ravdess_song", "crema_d"]
 WHISPER = "openai/whisper-tiny.en"
@@ -46,13 +47,6 @@ def write_model_card(folder, base_model: str, datasets=("ravdess", "ravdess", "c
     )
     card.save(folder / "README.md")
     return (folder / "README.md").read_text()
-
-
-def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def test_the_rows_a_card_quotes_must_have_fine_tuned_its_base_model():

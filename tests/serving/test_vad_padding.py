@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from hf_emotion.serving.recognizer import EmotionRecognizer
+from tests.data.test_vad import spoken
 from tests.serving.test_inference import make_emotion_model_dir
-from tests.serving.test_segments import spoken
 from tests.synth import emotion_signal, write_audio
 
 RATE = 16_000

@@ -15,8 +15,8 @@ pytest.importorskip("silero_vad")
 from hf_emotion.cli import main  # noqa: E402
 from hf_emotion.data.audio import decode_audio  # noqa: E402
 from hf_emotion.data.labels import EMOTIONS  # noqa: E402
+from hf_emotion.data.vad import cut_spans  # noqa: E402
 from hf_emotion.serving.recognizer import EmotionRecognizer  # noqa: E402
-from hf_emotion.serving.segments import cut_spans  # noqa: E402
 from hf_emotion.serving.windows import array_blocks  # noqa: E402
 from tests.serving.test_inference import make_emotion_model_dir  # noqa: E402
 
