@@ -280,13 +280,16 @@ class DataArguments:
         },
     )
     speech_framing_seconds: float = field(
-        default=0.0,
+        # 1.0 since 2026-12-07: chosen on validation speakers of RAVDESS speech folds 0 and 1, where it raised
+        # validation UA on whole clips and on clips cut to their speech (benchmarks/DETAILS.md, "Validation UA
+        # per epoch"); 0 left a model that lost 0.15 UA on test clips cut to their speech.
+        default=1.0,
         metadata={
-            "help": "Framing of the training crops. 0 keeps each corpus's own framing (RAVDESS: about 1 s of "
-            "silence around every utterance, which a model learns and then misjudges clips cut to their speech). "
-            "s > 0 cuts each training clip to its speech once (Silero VAD, cached) and frames every crop anew with "
-            "0 to s seconds of digital silence, quiet room noise or nothing on each side; the saved model records "
-            "s / 2 as the margin --segment vad pads speech with. Needs pip install 'hf-emotion[vad]'."
+            "help": "Framing of the training crops. s > 0 cuts each training clip to its speech once (Silero VAD, "
+            "cached; an energy trim without the vad extra) and frames every crop anew with 0 to s seconds of "
+            "digital silence, quiet room noise or nothing on each side; the saved model records s / 2 as the "
+            "margin --segment vad pads speech with. 0 keeps each corpus's own framing (RAVDESS: about 1 s of "
+            "silence around every utterance, which a model learns and then misjudges clips cut to their speech)."
         },
     )
     validate_trimmed: bool = field(

@@ -18,6 +18,7 @@ from transformers import HfArgumentParser, set_seed
 from ..errors import user_errors
 from ..preflight import check_output_folder
 from .arguments import DataArguments, EmotionTrainingArguments, ModelArguments
+from .placement import use_every_core
 from .recipe import FoldResult, folds_to_run, load_run, train_fold
 from .summary import summarise_folds
 
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> dict:
         training_args.device,
     )
     logger.info("Precision %s: %s", training_args.precision, training_args.precision_reason)
+    threads = use_every_core(training_args)
+    if threads:
+        logger.info(threads)
     set_seed(training_args.seed)
 
     run = load_run(model_args, data_args, training_args)

@@ -224,3 +224,31 @@ def test_calibration_benchmark_judges_unseen_speakers_against_their_calibration_
     assert shared["judged_clips"] == 2 * (per_speaker - 4)
     assert rows["angry,happy,neutral,sad"]["judged_clips"] < shared["judged_clips"]
     assert f"| speech | {', '.join(shared['labels'])} | 4 | {shared['judged_clips']} (2) |" in out.read_text()
+
+
+def test_framing_folds_scores_each_fold_on_its_own_test_speakers(setup, tmp_path, tiny_wav2vec2_dir):
+    root, speech, _, _, _ = setup
+    run = tmp_path / "run"
+    for fold, test in enumerate((["ravdess-01"], ["ravdess-02", "ravdess-03"])):
+        folder = make_emotion_model_dir(tiny_wav2vec2_dir, run / f"fold_{fold}", labels=LABELS)
+        Split("speaker_folds", ["ravdess-04"], [], test).to_json(folder / "splits.json")
+        (folder / "all_results.json").write_text("{}")
+    make_emotion_model_dir(tiny_wav2vec2_dir, run / "fold_2", labels=LABELS)  # unfinished: no results
+    out = tmp_path / "framing.md"
+    argv = ["--run_dir", str(run), "--data", f"ravdess_speech:{speech}", "--conditions", "trim:energy"]
+
+    assert _script("framing_folds").main([*argv, "--output", str(out)]) == 0
+
+    results = json.loads(out.with_suffix(".json").read_text())
+    assert [results[f]["eval_clips"] for f in ("fold_0", "fold_1")] == [15, 30]  # 15 clips an actor
+    assert "fold_2" not in results
+    text = out.read_text()
+    mean = np.mean([results[f]["eval_trimenergy_ua"] for f in ("fold_0", "fold_1")])
+    assert f"| mean of 2 | | **{np.mean([r['eval_ua'] for r in results.values()]):.3f}** |" in text
+    assert f"**{mean:.3f}**" in text
+    assert "Target (" not in text  # judged on trim:vad, which this run did not score
+
+
+def test_framing_folds_refuses_a_folder_without_finished_folds(tmp_path):
+    with pytest.raises(SystemExit, match="holds no finished fold_k"):
+        _script("framing_folds").main(["--run_dir", str(tmp_path), "--data", "ravdess_speech:/nowhere"])

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from hf_emotion.cli import main as cli_main
@@ -82,3 +87,58 @@ def test_the_precision_and_its_reason_are_logged_before_any_loading(
     assert cli_main([*argv, "--folds_file", str(folds), "--output_dir", str(tmp_path / "run")]) == 2
     out = capsys.readouterr().out
     assert "Precision fp32: auto: the CPU has no native bf16 (none of avx512_bf16, amx_bf16)" in out
+
+
+# --------------------------------------------------------------------------- threads under accelerate launch
+
+LAUNCHED = {"ACCELERATE_USE_CPU": "False", "OMP_NUM_THREADS": "1"}
+
+
+@pytest.mark.parametrize(
+    ("env", "parent_env", "overridden"),
+    [
+        (LAUNCHED, {"PATH": "/bin"}, True),  # accelerate's default: the user set nothing
+        (LAUNCHED, {"OMP_NUM_THREADS": "1"}, False),  # the user asked for one thread
+        (LAUNCHED, None, False),  # the launcher's environment cannot be read: keep what is set
+        ({**LAUNCHED, "ACCELERATE_USE_CPU": "True"}, {}, False),  # --cpu: accelerate chose per process
+        ({"OMP_NUM_THREADS": "1"}, {}, False),  # not started by accelerate launch
+        ({**LAUNCHED, "OMP_NUM_THREADS": "2"}, {}, False),
+    ],
+)
+def test_only_accelerate_launchs_one_thread_default_is_overridden(env, parent_env, overridden):
+    assert placement.launcher_thread_default(env, parent_env) is overridden
+
+
+SHOW_THREADS = """
+import torch
+from hf_emotion.training.placement import use_every_core
+
+class Args:
+    use_cpu = False
+
+print("LINE", use_every_core(Args()))
+print("NUM_THREADS_NOW", torch.get_num_threads())
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to tell one thread from all")
+@pytest.mark.parametrize("user_threads", [None, "1"])
+def test_a_real_accelerate_launch_trains_on_every_core_unless_the_user_chose(tmp_path, user_threads):
+    script = tmp_path / "show_threads.py"
+    script.write_text(SHOW_THREADS)
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if user_threads:
+        env["OMP_NUM_THREADS"] = user_threads
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", str(script)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    threads = int(done.stdout.split("NUM_THREADS_NOW")[1].split()[0])
+    if user_threads:
+        assert "LINE None" in done.stdout and threads == 1
+    else:
+        assert "accelerate launch set OMP_NUM_THREADS=1" in done.stdout
+        assert threads == len(os.sched_getaffinity(0))
