@@ -57,17 +57,25 @@ def require_vad() -> None:
 
 
 @functools.lru_cache(maxsize=1)
-def _silero_model():
-    try:
-        import torch
+def _silero():
+    """The ``silero_vad`` module. Importing it sets torch to one thread for the whole process
+    (``silero_vad/model.py``), which left training on one core of two after the first VAD call; every
+    use goes through here, which gives the caller's setting back."""
+    import torch
 
-        threads = torch.get_num_threads()
-        from silero_vad import load_silero_vad
+    threads = torch.get_num_threads()
+    try:
+        import silero_vad
     except ImportError as error:
         raise ImportError(VAD_MISSING) from error
-    # silero_vad sets torch to one thread when it is imported; give the caller's setting back.
-    torch.set_num_threads(threads)
-    return load_silero_vad()  # the TorchScript model shipped in the wheel: no download
+    finally:
+        torch.set_num_threads(threads)
+    return silero_vad
+
+
+@functools.lru_cache(maxsize=1)
+def _silero_model():
+    return _silero().load_silero_vad()  # the TorchScript model shipped in the wheel: no download
 
 
 def speech_probabilities(blocks: Iterable[np.ndarray], sampling_rate: int) -> tuple[np.ndarray, int]:
@@ -110,11 +118,9 @@ def speech_spans(
 ) -> tuple[list[tuple[int, int]], int]:
     """``(start, end)`` sample positions of the speech in a stream of blocks, in order, and the
     stream's length in samples."""
-    from silero_vad import get_speech_timestamps_from_probs
-
     settings = settings or VadSettings()
     probabilities, total = speech_probabilities(blocks, sampling_rate)
-    stamps = get_speech_timestamps_from_probs(
+    stamps = _silero().get_speech_timestamps_from_probs(
         probabilities.tolist(),
         sampling_rate=sampling_rate,
         threshold=settings.threshold,

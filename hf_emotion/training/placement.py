@@ -151,12 +151,13 @@ def encoder_autocast(device: torch.device, dtype: torch.dtype):
 def log_phase(phase: str, args, batch_size: int | None = None) -> None:
     """One line per encoder pass: where it runs, so a run on the wrong device shows in its log."""
     logger.info(
-        "%s: device %s, dtype %s%s, %d process(es)",
+        "%s: device %s, dtype %s%s, %d process(es)%s",
         phase,
         args.device,
         str(training_dtype(args)).removeprefix("torch."),
         f", batch {batch_size}" if batch_size else "",
         args.world_size,
+        f", {torch.get_num_threads()} CPU thread(s) each" if args.device.type == "cpu" else "",
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +122,19 @@ def test_predict_segment_vad_prints_segments(recognizer, recording, tiny_whisper
     record = json.loads(capsys.readouterr().out)
     assert len(record["timeline"]) == len(truth)
     assert all(entry["label"] in EMOTIONS for entry in record["timeline"])
+
+
+def test_finding_speech_keeps_the_callers_torch_threads():
+    """silero_vad's import sets torch to one thread for the whole process; a training that found its clips'
+    speech then fine-tuned on one core of two. A fresh process: the import must not have happened yet."""
+    code = (
+        "import numpy as np, torch\n"
+        "torch.set_num_threads(2)\n"
+        "from hf_emotion.data.vad import speech_spans\n"
+        "speech_spans([np.zeros(16000, np.float32)], 16000)\n"
+        "print('THREADS_AFTER', torch.get_num_threads())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "THREADS_AFTER 2" in done.stdout
