@@ -69,6 +69,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="VAD pads to score, a row each: 'default' (the margin the model's config records) or seconds",
     )
     parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument(
+        "--per_clip",
+        action="store_true",
+        help="also keep every clip's labels and segments in the .json (about 100 kB a model and pad)",
+    )
     add_output(parser, "segment_agreement.md")
     parser.add_argument(
         "--title", default="`--segment vad` against the whole clip", help="the report's heading"
@@ -264,6 +269,8 @@ def main(argv=None) -> int:
     ]
     command = command_line("benchmarks.segment_agreement", argv)
     lines = report_lines(results, title=args.title, command=command, date=date, load=load)
+    if not args.per_clip:
+        results = [{k: v for k, v in result.items() if k != "clips"} for result in results]
     write_report(args.output, lines, results)
     return 0
 

@@ -38,7 +38,7 @@ def test_script_scores_each_model_on_its_test_clips_and_writes_the_table(tmp_pat
     out = tmp_path / "agreement.md"
     argv = [
         *("--model", f"m={model}", "--test", f"fold=ravdess_speech:{speech}:{model / 'splits.json'}"),
-        *("--vad_pads", "default", "0", "0.25", "--output", str(out)),
+        *("--vad_pads", "default", "0", "0.25", "--per_clip", "--output", str(out)),
     ]
 
     assert segment_agreement.main(argv) == 0
@@ -58,6 +58,9 @@ def test_script_scores_each_model_on_its_test_clips_and_writes_the_table(tmp_pat
     assert "| m | fold | 15 | default (0 s: none recorded) |" in text
     assert "| m | fold | 15 | 0.25 s |" in text
     assert "Command: `python -m benchmarks.segment_agreement --model" in text
+
+    assert segment_agreement.main(argv[:-3] + ["--output", str(out)]) == 0  # without --per_clip
+    assert "clips" not in json.loads(out.with_suffix(".json").read_text())[0]
 
 
 def test_a_model_that_heard_a_test_speaker_is_refused(tmp_path, tiny_wav2vec2_dir):
