@@ -58,3 +58,22 @@ def test_a_clip_under_two_windows_is_scored_whole_as_one_window(tiny_wav2vec2_di
         write_audio(tmp_path / "long.wav", emotion_signal("angry", 4.2), RATE), window=2.0, hop=1.0
     )
     assert len(longer.timeline) > 1  # two windows or more: a timeline
+
+
+def test_loud_sound_silero_misses_is_scored_by_level_and_steady_noise_is_not(tiny_wav2vec2_dir, tmp_path):
+    """Silero found no speech in some shouted RAVDESS clips, and --segment vad gave them no label."""
+    pytest.importorskip("silero_vad")
+    recognizer = EmotionRecognizer.from_pretrained(
+        make_emotion_model_dir(tiny_wav2vec2_dir, tmp_path / "m"), segment="vad", vad_pad_seconds=0.2
+    )
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(RATE) / RATE)  # loud, and no speech to Silero
+    clip = np.concatenate([np.zeros(RATE), tone, np.zeros(RATE)]).astype(np.float32)
+    from hf_emotion.data.vad import speech_spans
+
+    assert speech_spans([clip], RATE)[0] == []  # Silero hears no speech in it
+    prediction = recognizer(clip, sampling_rate=RATE)
+    (segment,) = prediction.timeline
+    assert segment.label is not None and prediction.label == segment.label
+    assert segment.start == pytest.approx(1.0 - 0.2, abs=0.02) and segment.end == pytest.approx(2.0 + 0.2, abs=0.02)
+    noise = (0.05 * np.random.default_rng(2).standard_normal(3 * RATE)).astype(np.float32)
+    assert recognizer(noise, sampling_rate=RATE).timeline == []  # loud, but no part stands out
