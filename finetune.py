@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Fine-tune a pretrained speech encoder for emotion (8 classes) and valence/arousal, speaker-independently.
 
-    accelerate launch finetune.py configs/whisper-tiny.en-ravdess-speech.json
-    accelerate launch --multi_gpu --num_processes 2 finetune.py configs/whisper-tiny.en-ravdess-speech.json
+    accelerate launch --quiet finetune.py configs/whisper-tiny.en-ravdess-speech.json
+    accelerate launch --quiet --multi_gpu --num_processes 2 finetune.py configs/whisper-tiny.en-ravdess-speech.json
     python finetune.py --model_name_or_path DIR --dataset ravdess --data_dir DATA --output_dir OUT
 
 The same as ``hf-emotion train``. ``main`` (``hf_emotion/training/finetune.py``) reads: parse the arguments,

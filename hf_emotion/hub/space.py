@@ -1,10 +1,11 @@
 """A Hugging Face Space folder that serves a trained model with the demo and installs itself.
 
 :func:`write_space` writes ``app.py`` (a thin script over :mod:`hf_emotion.app.demo`),
-``README.md`` with the Spaces YAML header, ``requirements.txt`` with PyPI packages only, the
-``hf_emotion`` package's code beside ``app.py``, and the model: when it is a local folder, what
-serving reads of it and its card (never its run's predictions, training state, checkpoints or fold
-models) copied into ``model/``; named by its Hub id (and listed under ``models:``) otherwise.
+``README.md`` with the Spaces YAML header, ``requirements.txt`` with PyPI packages only (torch's CPU
+build from PyTorch's index), the ``hf_emotion`` package's code beside ``app.py``, and the model: when it
+is a local folder, what serving reads of it and its card (never its run's predictions, training state,
+checkpoints or fold models) copied into ``model/``; named by its Hub id (and listed under ``models:``)
+otherwise.
 Beside them, ``examples/``: a few clips of the model's test speakers with their corpus's credit
 (:mod:`hf_emotion.hub.example_picking`), when the data the run used is at hand.
 
@@ -37,10 +38,16 @@ logger = logging.getLogger(__name__)
 #: The folder a Space (or any app script) keeps its model in, beside ``app.py``.
 MODEL_BESIDE_APP = "model"
 
-#: What the demo imports, from PyPI, at the lowest versions the code runs with. demo/requirements.txt
-#: carries the same list (a test keeps them equal).
+#: pip options written above the requirements: torch's CPU build, from PyTorch's own index. A Space's CPU
+#: machine has no GPU, and PyPI's Linux torch is the CUDA build (several GB more to download and install);
+#: from both indexes pip takes ``2.13.0+cpu`` over PyPI's ``2.13.0`` (a local version sorts after its public one).
+SPACE_PIP_OPTIONS = ("--extra-index-url https://download.pytorch.org/whl/cpu",)
+
+#: What the demo imports, from PyPI, at the lowest versions the code runs with (torch capped as in
+#: pyproject.toml, at the CPU build the tests run). demo/requirements.txt carries the same lines (a test keeps
+#: them equal).
 SPACE_REQUIREMENTS = (
-    "torch>=2.4",
+    "torch>=2.4,<=2.13.0",
     "transformers>=5.0",
     "huggingface_hub>=1.0",
     "safetensors>=0.4",
@@ -239,7 +246,7 @@ def write_space(
             title=title, model_expr=model_expr, model_note=model_note, examples_dir=EXAMPLES_DIR
         )
     )
-    (out / "requirements.txt").write_text("\n".join(SPACE_REQUIREMENTS) + "\n")
+    (out / "requirements.txt").write_text("\n".join((*SPACE_PIP_OPTIONS, *SPACE_REQUIREMENTS)) + "\n")
     card_data = SpaceCardData(
         title=title,
         sdk="gradio",

@@ -1,6 +1,6 @@
 """``finetune.py`` / ``hf-emotion train``: parse the arguments, load the data, run the recipe on each fold, summarise.
 
-    accelerate launch finetune.py configs/whisper-tiny.en-ravdess-speech.json
+    accelerate launch --quiet finetune.py configs/whisper-tiny.en-ravdess-speech.json
     hf-emotion train --model_name_or_path whisper-tiny.en --dataset ravdess --data_dir DATA --output_dir OUT
 
 The steps of a fold are in ``hf_emotion.training.recipe``, in the order they run.

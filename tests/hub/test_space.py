@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from hf_emotion.cli import main as cli_main
-from hf_emotion.hub.space import SPACE_REQUIREMENTS, write_space
+from hf_emotion.hub.space import SPACE_PIP_OPTIONS, SPACE_REQUIREMENTS, write_space
 from tests.fresh_venv import clean_env, fresh_venv, run_in
 from tests.serving.test_inference import make_emotion_model_dir
 from tests.synth import emotion_signal, write_audio
@@ -67,6 +67,17 @@ def test_demo_requirements_match_the_spaces(tmp_path):
     assert [str(r) for r in read_requirements(REPOSITORY / "demo" / "requirements.txt")] == [
         str(Requirement(r)) for r in SPACE_REQUIREMENTS
     ]
+    lines = (REPOSITORY / "demo" / "requirements.txt").read_text().splitlines()
+    assert [line for line in lines if line.startswith("-")] == list(SPACE_PIP_OPTIONS)
+
+
+def test_the_space_takes_the_cpu_build_of_torch(model_dir, tmp_path):
+    """PyPI's Linux torch is the CUDA build; a Space's CPU machine gets the CPU build from PyTorch's index, at a
+    version the tests ran (2.13.0+cpu, which pip prefers over PyPI's 2.13.0 when both indexes have it)."""
+    text = (write_space(model_dir, tmp_path / "space", sdk_version="5.9.1") / "requirements.txt").read_text()
+    assert text.splitlines()[0] == "--extra-index-url https://download.pytorch.org/whl/cpu"
+    (torch,) = [r for r in read_requirements(tmp_path / "space" / "requirements.txt") if r.name == "torch"]
+    assert torch.specifier.contains("2.13.0+cpu") and not torch.specifier.contains("2.14.0")
 
 
 def test_space_command_refuses_a_missing_model_or_a_full_folder(model_dir, tmp_path, capsys):
