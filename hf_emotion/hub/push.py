@@ -66,12 +66,19 @@ def use_token(token: str | None) -> None:
 
 
 def _remote_code_files(folder: str) -> list[str]:
-    """The Python files a model folder's config names: its `auto_map` classes and `custom_pipelines`."""
+    """The Python files a model folder's config names (its `auto_map` classes and `custom_pipelines`) and the
+    siblings they import (`pipeline_emotion.py` imports `rate_check.py`), as transformers downloads them."""
+    from transformers.dynamic_module_utils import get_relative_import_files
+
     with open(os.path.join(folder, "config.json")) as handle:
         config = json.load(handle)
     references = list(config.get("auto_map", {}).values())
     references += [task["impl"] for task in config.get("custom_pipelines", {}).values()]
-    return sorted({reference.split(".")[0] + ".py" for reference in references if isinstance(reference, str)})
+    names = {reference.split(".")[0] + ".py" for reference in references if isinstance(reference, str)}
+    for name in list(names):
+        if os.path.isfile(os.path.join(folder, name)):
+            names.update(os.path.basename(f) for f in get_relative_import_files(os.path.join(folder, name)))
+    return sorted(names)
 
 
 def _folder_files(folder: str) -> list[str]:

@@ -9,7 +9,13 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 FEATURE_EXTRACTOR_FILE = "preprocessor_config.json"
 #: Saved beside the weights so that the folder loads with ``trust_remote_code`` without this package.
-REMOTE_CODE_FILES = ("configuration_emotion.py", "modeling_emotion.py", "pipeline_emotion.py")
+#: (``rate_check.py``: the pipeline's check of a declared sampling rate, which it imports.)
+REMOTE_CODE_FILES = (
+    "configuration_emotion.py",
+    "modeling_emotion.py",
+    "pipeline_emotion.py",
+    "rate_check.py",
+)
 #: The speaker-adaptive head (``hf-emotion adapt``, ``--speaker_adaptive_head``), when the model has one.
 SPEAKER_ADAPTIVE_HEAD_FILE = "speaker_adaptive_head.npz"
 #: The file of an exported model; its presence marks a folder as an ONNX export.

@@ -23,6 +23,9 @@ import numpy as np
 import torch
 from transformers import Pipeline
 
+# A relative import, so that transformers saves and downloads rate_check.py with this file.
+from .rate_check import warn_if_rate_implausible
+
 try:  # the resampler hf_emotion uses, so that both give the same numbers
     import soxr
 except ImportError:
@@ -224,7 +227,9 @@ class EmotionAudioClassificationPipeline(Pipeline):
             if "sampling_rate" not in inputs or not ("array" in inputs or "raw" in inputs):
                 raise ValueError('a dict input needs "array" (or "raw") and "sampling_rate" keys')
             samples = inputs["array"] if "array" in inputs else inputs["raw"]
-            return self._checked(to_mono_float(samples), check_sampling_rate(inputs["sampling_rate"]))
+            return self._checked(
+                to_mono_float(samples), check_sampling_rate(inputs["sampling_rate"]), source="<array>"
+            )
         if isinstance(inputs, (str, os.PathLike)):
             with open(inputs, "rb") as handle:
                 inputs = handle.read()
@@ -235,12 +240,19 @@ class EmotionAudioClassificationPipeline(Pipeline):
                 return self._checked(ffmpeg_read(bytes(inputs), self.sampling_rate), self.sampling_rate)
             samples, rate = soundfile.read(io.BytesIO(inputs), dtype="float32", always_2d=False)
             return self._checked(to_mono_float(samples), int(rate))
-        rate = self.sampling_rate if sampling_rate is None else check_sampling_rate(sampling_rate)
-        return self._checked(to_mono_float(inputs), rate)
+        if sampling_rate is None:
+            rate, source = self.sampling_rate, "<array> (no sampling_rate given: read at the model's rate)"
+        else:
+            rate, source = check_sampling_rate(sampling_rate), "<array>"
+        return self._checked(to_mono_float(inputs), rate, source=source)
 
-    def _checked(self, samples, rate):
-        # Checked before resampling, which would smear one bad sample over its neighbours.
-        return resample(check_finite(samples), rate, self.sampling_rate)
+    def _checked(self, samples, rate, source=None):
+        # Checked before resampling, which would smear one bad sample over its neighbours. The rate of an array
+        # (`source` names it; a file's rate is its own) is checked against the voice, as EmotionRecognizer does.
+        samples = check_finite(samples)
+        if source is not None:
+            warn_if_rate_implausible(samples, rate, source)
+        return resample(samples, rate, self.sampling_rate)
 
     def preprocess(
         self,

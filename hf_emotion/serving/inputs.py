@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from hf_emotion.data.audio import AudioDecodeError, audio_info, decode_audio, stream_audio_blocks
+from hf_emotion.data.audio import AudioDecodeError, audio_info, decode_audio, resample, stream_audio_blocks
+from hf_emotion.model.rate_check import warn_if_rate_implausible
 from hf_emotion.serving.options import check_sampling_rate
 from hf_emotion.serving.windows import array_blocks
 
@@ -53,10 +54,12 @@ def decode_whole(
     if sampling_rate is None:
         raise AudioDecodeError("<array>", "corrupt", "an array input needs sampling_rate=")
     original = check_sampling_rate(sampling_rate, "<array>")
+    # Checked (mono, every sample a number) at the declared rate, so that the voice is judged as declared.
     samples = decode_audio(
-        item, rate, orig_sampling_rate=original, max_duration=None, allow_silence=allow_silence
+        item, original, orig_sampling_rate=original, max_duration=None, allow_silence=allow_silence
     )
-    return "<array>", samples
+    warn_if_rate_implausible(samples, original, "<array>")
+    return "<array>", resample(samples, original, rate)
 
 
 def read_input(

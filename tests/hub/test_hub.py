@@ -227,6 +227,7 @@ MODEL_FILES = [
     "modeling_emotion.py",
     "pipeline_emotion.py",
     "preprocessor_config.json",
+    "rate_check.py",
 ]
 
 
