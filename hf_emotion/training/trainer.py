@@ -322,13 +322,16 @@ def fine_tune(
     if clock is not None:
         callbacks = [*callbacks, EpochClockCallback(clock)]
     args.output_dir = output_dir
-    train_dataset, framing = speech_framing(run, parts["train"])
+    finding = clock.phase("finding_speech") if clock is not None else contextlib.nullcontext()
+    with finding:  # Silero VAD over the training and validation clips (framing, trimmed validation)
+        train_dataset, framing = speech_framing(run, parts["train"])
+        trimmed_eval_dataset = trimmed_validation(run, parts["validation"])
     trainer = EmotionTrainer(
         model=model,
         args=args,
         train_dataset=train_dataset,
         eval_dataset=parts["validation"],
-        trimmed_eval_dataset=trimmed_validation(run, parts["validation"]),
+        trimmed_eval_dataset=trimmed_eval_dataset,
         data_collator=EmotionDataCollator(
             run.feature_extractor,
             run.is_whisper,

@@ -97,6 +97,7 @@ PHASES = (
     "model_loading",
     "probe_encoding",
     "probe_fit",
+    "finding_speech",
     "epoch_1",
     "validation_1",
     "checkpoint_1",
