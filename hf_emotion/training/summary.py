@@ -77,6 +77,10 @@ def export_run_model(
         with open(os.path.join(best.output_dir, "splits.json")) as handle:
             split = json.load(handle)
         metrics = best.metrics
+    # Which speakers the exported model heard, beside it as beside every fold's: the demo counts them and picks
+    # its examples from the test speakers, and the benchmarks score only voices it never heard.
+    with open(os.path.join(out, "splits.json"), "w") as handle:
+        json.dump(split, handle, indent=2)
     publish(
         run,
         out,

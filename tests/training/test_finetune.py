@@ -231,6 +231,8 @@ def test_finetune_whisper_cross_validation_from_run_file(tmp_path, ravdess_dir, 
     assert (out / "model.safetensors").read_bytes() == (
         out / f"fold_{best}" / "model.safetensors"
     ).read_bytes()
+    # ... with the speakers it heard and was tested on, as each fold keeps them.
+    assert (out / "splits.json").read_text() == (out / f"fold_{best}" / "splits.json").read_text()
     trained = EmotionModel.from_pretrained(out)
     assert trained.config.is_whisper
     # SpecAugment was on while training and is saved with the model (prediction never masks)

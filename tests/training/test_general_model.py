@@ -108,6 +108,8 @@ def test_final_model_trains_on_every_speaker_with_the_folds_epochs(general_run):
     chosen = choose_final_epochs(cv["folds"], 2)
     assert {k: final[f"final_{k}_epochs"] for k in chosen} == chosen
     assert final["final_num_speakers"] == 8 + 6
+    exported = json.loads((out / "splits.json").read_text())  # the run's model heard every speaker
+    assert exported["protocol"] == "all_speakers" and len(exported["train"]) == 8 + 6
     # The encoder was fine-tuned, not only probed.
     assert chosen["fine_tune"] >= 1 and final["train_runtime"] > 0
     assert summary["final_fine_tune_epochs"] == chosen["fine_tune"]
