@@ -13,7 +13,6 @@ The issue's target is judged on the means: UA on VAD-trimmed clips at least UA o
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
@@ -36,8 +35,12 @@ TARGET_CONDITION, TARGET_MARGIN = "trim:vad", 0.03
 def parse_args(argv=None):
     parser = described_parser(__doc__)
     parser.add_argument("--run_dir", required=True, type=Path, help="a cross-validation run: fold_k/ folders")
-    parser.add_argument("--data", required=True, help="dataset:folder the run trained on, e.g. crema_d:/data/crema")
-    parser.add_argument("--conditions", nargs="+", default=list(DEFAULT_CONDITIONS), help="framing conditions")
+    parser.add_argument(
+        "--data", required=True, help="dataset:folder the run trained on, e.g. crema_d:/data/crema"
+    )
+    parser.add_argument(
+        "--conditions", nargs="+", default=list(DEFAULT_CONDITIONS), help="framing conditions"
+    )
     add_scoring(parser)
     add_output(parser, "framing_folds.md")
     parser.add_argument("--title", default="Framing per fold: whole test clips and clips cut to their speech")

@@ -210,7 +210,6 @@ class PieceScoring:
             summary, start=0.0, end=total_samples / rate, source=source, timeline=timeline
         )
 
-
     def _energy_fallback(self, pending: PendingInput) -> list[tuple[int, int]]:
         """The speech of a short recording in which Silero found none, by level, padded as VAD segments are.
 
@@ -229,7 +228,9 @@ class PieceScoring:
         if end <= start or (end - start) > (1 - FALLBACK_QUIET_SHARE) * len(samples):
             return []
         pad = round(self.vad_pad_seconds * rate)
-        logger.warning("%s: Silero VAD found no speech; scoring the part within 30 dB of its peak", pending.source)
+        logger.warning(
+            "%s: Silero VAD found no speech; scoring the part within 30 dB of its peak", pending.source
+        )
         return [(max(0, start - pad), min(len(samples), end + pad))]
 
 

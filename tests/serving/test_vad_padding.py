@@ -74,6 +74,8 @@ def test_loud_sound_silero_misses_is_scored_by_level_and_steady_noise_is_not(tin
     prediction = recognizer(clip, sampling_rate=RATE)
     (segment,) = prediction.timeline
     assert segment.label is not None and prediction.label == segment.label
-    assert segment.start == pytest.approx(1.0 - 0.2, abs=0.02) and segment.end == pytest.approx(2.0 + 0.2, abs=0.02)
+    assert segment.start == pytest.approx(1.0 - 0.2, abs=0.02) and segment.end == pytest.approx(
+        2.0 + 0.2, abs=0.02
+    )
     noise = (0.05 * np.random.default_rng(2).standard_normal(3 * RATE)).astype(np.float32)
     assert recognizer(noise, sampling_rate=RATE).timeline == []  # loud, but no part stands out
