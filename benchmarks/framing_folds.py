@@ -20,6 +20,7 @@ import numpy as np
 
 from benchmarks.common.arguments import add_output, add_scoring, described_parser
 from benchmarks.common.reports import command_line, load_average, utc_now, write_report
+from benchmarks.common.runs import finished_folds
 from benchmarks.common.test_sets import TestSet
 from hf_emotion import EmotionRecognizer
 from hf_emotion.data.conditions import condition_key
@@ -49,10 +50,7 @@ def parse_args(argv=None):
 
 def fold_dirs(run_dir: Path) -> list[Path]:
     """The finished folds of a run, in fold order; a folder without them is refused in one line."""
-    folds = sorted(
-        (d for d in run_dir.glob("fold_*") if (d / "all_results.json").exists()),
-        key=lambda d: int(d.name.split("_")[1]),
-    )
+    folds = finished_folds(run_dir)
     if not folds:
         raise SystemExit(f"error: --run_dir {run_dir} holds no finished fold_k/ (all_results.json)")
     return folds

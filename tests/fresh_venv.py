@@ -11,10 +11,32 @@ exactly that before handing the venv over, so a test that passes cannot have use
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import venv
 from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+#: What a copy of the checkout leaves out: version control, build output, runs and caches.
+NOT_SOURCE = (
+    ".git",
+    "build",
+    "dist",
+    "outputs",
+    "runs",
+    "*.egg-info",
+    "__pycache__",
+    ".pytest_cache",
+    ".venv",
+)
+
+
+def copy_checkout(target: Path) -> Path:
+    """A copy of the checkout's source at ``target``: setuptools builds in the source tree, and a stale build/
+    in the checkout could leak into the wheel."""
+    shutil.copytree(REPOSITORY, target, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    return target
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.fresh_venv import fresh_venv, run_in
+from tests.fresh_venv import REPOSITORY, copy_checkout, fresh_venv, run_in
 from tests.serving.test_inference import make_emotion_model_dir
-from tests.test_plain_install import NOT_SOURCE, REPOSITORY
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 pytest.importorskip("onnxruntime")
@@ -89,8 +87,7 @@ def test_int8_export_runs_where_only_the_onnx_extra_was_installed(tiny_wav2vec2_
     ]
     view = site_packages_view(tmp_path / "site-packages", [*closure.values(), *tools])
     python = fresh_venv(tmp_path / "venv", libraries=[view])
-    source = tmp_path / "source"
-    shutil.copytree(REPOSITORY, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    source = copy_checkout(tmp_path / "source")
     run_in(python, "-m", "pip", "install", "-q", "--no-index", "--no-build-isolation", f"{source}[{EXTRA}]",
            cwd=tmp_path, timeout=300)  # fmt: skip
 

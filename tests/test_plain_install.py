@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,31 +10,16 @@ import pytest
 
 import hf_emotion
 from hf_emotion.cli import SUBCOMMANDS
-from tests.fresh_venv import fresh_venv, run_in
+from tests.fresh_venv import copy_checkout, fresh_venv, run_in
 from tests.serving.test_inference import make_emotion_model_dir
 from tests.synth import emotion_signal, write_audio
-
-REPOSITORY = Path(__file__).resolve().parents[1]
-NOT_SOURCE = (
-    ".git",
-    "build",
-    "dist",
-    "outputs",
-    "runs",
-    "*.egg-info",
-    "__pycache__",
-    ".pytest_cache",
-    ".venv",
-)
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> tuple[Path, Path]:
     """(the venv's python, a folder outside the checkout), with the package installed from a copy of it."""
     tmp = tmp_path_factory.mktemp("plain-install")
-    # A copy: setuptools builds in the source tree, and a stale build/ there could leak into the wheel.
-    source = tmp / "source"
-    shutil.copytree(REPOSITORY, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    source = copy_checkout(tmp / "source")
     python = fresh_venv(tmp / "venv")  # hf_emotion is not importable there yet (checked)
     # --no-build-isolation: setuptools comes from this interpreter instead of a download.
     run_in(python, "-m", "pip", "install", "-q", "--no-build-isolation", str(source), cwd=tmp)

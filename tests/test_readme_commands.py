@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 import urllib.request
@@ -32,10 +31,9 @@ import hf_emotion
 from hf_emotion.corpora.cache import marker
 from hf_emotion.data.labels import EMOTIONS
 from hf_emotion.data.splits import Split
-from tests.fresh_venv import clean_env, fresh_venv
+from tests.fresh_venv import REPOSITORY, clean_env, copy_checkout, fresh_venv
 from tests.serving.test_inference import make_emotion_model_dir
 from tests.synth import emotion_signal, make_crema_d_tree, make_ravdess_tree, write_audio
-from tests.test_plain_install import NOT_SOURCE, REPOSITORY
 
 README = REPOSITORY / "README.md"
 INSTALL_SECTION = "Install"
@@ -219,8 +217,7 @@ def workspace(request, tmp_path_factory, tiny_wav2vec2_dir) -> Workspace:
     """A copy of the checkout with the README's inputs in place, the Install section's commands run there, and the
     other commands this session selected running, :data:`PARALLEL` at a time."""
     tmp = tmp_path_factory.mktemp("readme")
-    checkout = tmp / "checkout"
-    shutil.copytree(REPOSITORY, checkout, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    checkout = copy_checkout(tmp / "checkout")
     python = fresh_venv(tmp / "venv")  # hf_emotion is not importable there until installed (checked)
     command_scripts(python.parent)
     place_inputs(checkout, tmp / "home", tiny_wav2vec2_dir)

@@ -23,6 +23,8 @@ import os
 
 import torch
 
+from ..evaluation.machine import cpu_count
+
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -110,7 +112,7 @@ def use_every_core(args) -> str | None:
         return None
     if not launcher_thread_default(dict(os.environ), parent_environment()):
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = cpu_count()  # the affinity mask, which containers narrow
     local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     threads = max(1, cores // max(1, local_processes))
     if threads <= 1:
