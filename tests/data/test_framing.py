@@ -150,3 +150,30 @@ def test_without_silero_speech_is_found_by_energy_with_a_warning(monkeypatch, ca
     with caplog.at_level("WARNING", logger="hf_emotion.data.framing"):
         assert available_trim_method() == "energy"
     assert "pip install 'hf-emotion[vad]'" in caplog.text
+
+
+def test_speech_is_found_once_per_clip_across_a_runs_folds(monkeypatch):
+    """Each fold is a new subset of the same clips: spans already found are reused, with the same values."""
+    import datasets
+
+    from hf_emotion.data import framing
+
+    monkeypatch.setattr(framing, "_SPANS", framing.OrderedDict())
+    found = []
+
+    def counting_energy_span(clip, rate):
+        found.append(len(clip))
+        return energy_speech_span(clip, rate)
+
+    monkeypatch.setattr(framing, "energy_speech_span", counting_energy_span)
+    clips = [tone_burst(0.2 + 0.1 * i, 0.5, 0.3) for i in range(6)]
+    corpus = datasets.Dataset.from_dict({"input_audio": clips})
+    fold_0 = framing.add_speech_spans(corpus.select([0, 1, 2, 3]), RATE, method="energy")
+    assert len(found) == 4
+    fold_1 = framing.add_speech_spans(corpus.select([2, 3, 4, 5]), RATE, method="energy")
+    assert len(found) == 6  # only clips 4 and 5 are new
+    for row, i in enumerate([2, 3, 4, 5]):
+        start, end = energy_speech_span(clips[i], RATE)
+        assert (fold_1[row]["speech_start"], fold_1[row]["speech_end"]) == (start, end)
+        if i < 4:
+            assert fold_1[row]["speech_start"] == fold_0[i]["speech_start"]
