@@ -1,8 +1,9 @@
 """The Gradio demo as a script: ``python demo/app.py`` (or a Space's ``app.py``).
 
 The app itself lives in :mod:`hf_emotion.app.demo`. The model is ``$HF_EMOTION_MODEL`` (a folder
-or Hub id), else a ``model/`` folder beside this file, else the folder the main fine-tuning
-run writes (``outputs/whisper-tiny.en-ravdess-speech`` in the repository). It is loaded once,
+or Hub id), else a ``model/`` folder beside this file, else the general model
+(``outputs/whisper-tiny.en-general`` in the repository), else the main fine-tuning job's
+(``outputs/whisper-tiny.en-ravdess-speech``). It is loaded once,
 at import, as Spaces runs this file.
 """
 
@@ -10,13 +11,19 @@ import logging
 import sys
 from pathlib import Path
 
-from hf_emotion.app.demo import DEFAULT_MODEL_DIR, MODEL_BESIDE_APP, build_demo_for, launch
+from hf_emotion.app.demo import build_demo_for, launch
+from hf_emotion.serving.default_model import DEFAULT_MODEL_DIR, GENERAL_MODEL_DIR, MODEL_BESIDE_APP
 
 HERE = Path(__file__).resolve().parent
 
 try:
     # With the model's panel and clips of its test speakers, from the data folder its run recorded.
-    demo = build_demo_for(candidates=[HERE / MODEL_BESIDE_APP, HERE.parent / DEFAULT_MODEL_DIR])
+    demo = build_demo_for(
+        candidates=[
+            HERE / MODEL_BESIDE_APP,
+            *(HERE.parent / d for d in (GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR)),
+        ]
+    )
 except FileNotFoundError as error:
     sys.exit(str(error))
 

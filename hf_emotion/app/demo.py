@@ -29,8 +29,15 @@ import matplotlib.pyplot as plt
 
 from ..data.audio import AudioDecodeError, audio_info
 from ..hub.examples import ExampleClip, copy_examples, read_examples
-from ..hub.space import MODEL_BESIDE_APP
 from ..serving.adaptive_scoring import SpeakerAdaptiveScoring
+from ..serving.default_model import (  # noqa: F401 (the demo's names for them)
+    DEFAULT_MODEL_DIR,
+    GENERAL_MODEL_DIR,
+    MODEL_BESIDE_APP,
+    MODEL_CANDIDATES,
+    MODEL_ENV,
+    resolve_model,
+)
 from ..serving.predictions import EmotionPrediction
 from ..serving.recognizer import EmotionRecognizer, split_model_names
 from ..serving.speaker_adaptive import MIN_CLIPS_PER_SPEAKER, RECOMMENDED_CLIPS_PER_SPEAKER
@@ -49,11 +56,6 @@ from .model_facts import ModelFacts, facts_markdown, read_model_facts
 
 logger = logging.getLogger(__name__)
 
-#: The general model (configs/whisper-tiny.en-general.json: every corpus, all speakers), preferred when trained.
-GENERAL_MODEL_DIR = "outputs/whisper-tiny.en-general"
-#: The model the main fine-tuning job writes (relative to the folder it runs from).
-DEFAULT_MODEL_DIR = "outputs/whisper-tiny.en-ravdess-speech"
-MODEL_ENV = "HF_EMOTION_MODEL"
 #: Upload limits: longer or bigger input is refused with a message, not queued for minutes.
 MAX_DURATION_SECONDS = 600.0
 MAX_FILE_MB = 50.0
@@ -73,31 +75,11 @@ calibration clips all carry the same emotion."""
 # ---------------------------------------------------------------------- model
 
 
-def resolve_model(
-    model: str | os.PathLike | list[str | os.PathLike] | None = None,
-    *,
-    candidates: Sequence[str | os.PathLike] = (MODEL_BESIDE_APP, GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR),
-) -> str:
-    """The model to serve: the argument, else ``$HF_EMOTION_MODEL``, else the first candidate folder
-    that exists (else the last candidate, so the error names where a model was expected).
-
-    Several models (a list, or names separated by commas) come back comma-separated.
-    """
-    if model and not isinstance(model, (str, os.PathLike)):
-        return ",".join(os.fspath(m) for m in model)
-    if model:
-        return os.fspath(model)
-    if os.environ.get(MODEL_ENV):
-        return os.environ[MODEL_ENV]
-    found = next((c for c in candidates if Path(c).is_dir()), candidates[-1])
-    return os.fspath(found)
-
-
 def load_recognizer(
     model: str | os.PathLike | list[str | os.PathLike] | None = None,
     *,
     device: str = "cpu",
-    candidates: Sequence[str | os.PathLike] = (MODEL_BESIDE_APP, GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR),
+    candidates: Sequence[str | os.PathLike] = MODEL_CANDIDATES,
 ) -> EmotionRecognizer:
     """Load the recognizer, with a message that says what to do when the model is missing.
 
@@ -329,7 +311,7 @@ def build_demo(
 def build_demo_for(
     model: str | os.PathLike | list[str | os.PathLike] | None = None,
     *,
-    candidates: Sequence[str | os.PathLike] = (MODEL_BESIDE_APP, GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR),
+    candidates: Sequence[str | os.PathLike] = MODEL_CANDIDATES,
     examples_from: Sequence[str] | None = None,
     examples_folder: str | os.PathLike | None = None,
     device: str = "cpu",

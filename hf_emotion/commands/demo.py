@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=None,
         help="trained model folder or Hub id (default: $HF_EMOTION_MODEL, else ./model, else "
-        "outputs/whisper-tiny.en-ravdess-speech); repeated (--model A --model B), their ensemble is served",
+        "outputs/whisper-tiny.en-general, else outputs/whisper-tiny.en-ravdess-speech); repeated "
+        "(--model A --model B), their ensemble is served",
     )
     parser.add_argument(
         "--examples_from",

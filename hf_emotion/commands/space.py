@@ -1,4 +1,7 @@
-"""``hf-emotion space --model M --out DIR``: write a ready Hugging Face Space folder serving M."""
+"""``hf-emotion space [--model M] --out DIR``: write a ready Hugging Face Space folder serving M.
+
+Without ``--model`` it serves what ``hf-emotion demo`` would (:func:`~hf_emotion.serving.default_model.resolve_model`):
+``$HF_EMOTION_MODEL``, else the general model's folder, else the main job's."""
 
 from __future__ import annotations
 
@@ -18,9 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         dest="served_model",
-        required=True,
+        default=None,
         help="trained model folder (what serving needs of it is copied into the Space) or Hub id (linked); "
-        "a cross-validation run folder serves the run's model",
+        "a cross-validation run folder serves the run's model (default: $HF_EMOTION_MODEL, else "
+        "outputs/whisper-tiny.en-general, else outputs/whisper-tiny.en-ravdess-speech)",
     )
     parser.add_argument("--out", required=True, help="the Space folder to write (new or empty)")
     parser.add_argument("--title", default="Speech Emotion Recognition", help="the Space's title")
@@ -39,7 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..hub.space import write_space
+    from ..serving.default_model import DEFAULT_MODEL_DIR, GENERAL_MODEL_DIR, resolve_model
 
+    # Not the demo's model/ folder: a Space is written from the trained models, never into one.
+    args.served_model = resolve_model(args.served_model, candidates=(GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR))
     if not os.path.isdir(args.served_model):  # a Hub id, or a typo'd folder: said as for other commands
         check_model_source(args.served_model)
     with user_errors(OSError, ValueError):  # a missing model, a full --out: one line, status 2

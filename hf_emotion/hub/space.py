@@ -31,12 +31,11 @@ from huggingface_hub import SpaceCard, SpaceCardData
 
 from ..errors import ConfigurationError, MissingInputError
 from ..model.files import MODEL_FILE_PATTERNS, ONNX_FILE, REMOTE_CODE_FILES, WEIGHTS_FILE
+from ..serving.default_model import MODEL_BESIDE_APP
 from .examples import EXAMPLES_DIR, copy_examples, credit_line
 
 logger = logging.getLogger(__name__)
 
-#: The folder a Space (or any app script) keeps its model in, beside ``app.py``.
-MODEL_BESIDE_APP = "model"
 
 #: pip options written above the requirements: torch's CPU build, from PyTorch's own index. A Space's CPU
 #: machine has no GPU, and PyPI's Linux torch is the CUDA build (several GB more to download and install);

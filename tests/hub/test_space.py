@@ -99,6 +99,19 @@ def test_space_command_refuses_a_missing_model_or_a_full_folder(model_dir, tmp_p
     )
 
 
+def test_space_without_model_serves_the_general_model_first(model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HF_EMOTION_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["space", "--out", "none"]) == 2  # no model trained: the error names where one belongs
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: --model outputs/whisper-tiny.en-ravdess-speech: "), error
+    for name in ("whisper-tiny.en-ravdess-speech", "whisper-tiny.en-general"):
+        shutil.copytree(model_dir, tmp_path / "outputs" / name)
+    assert cli_main(["space", "--out", "space", "--sdk_version", "5.9.1"]) == 0
+    assert "whisper-tiny.en-general" in (tmp_path / "space" / "README.md").read_text()
+    assert "ravdess-speech" not in (tmp_path / "space" / "README.md").read_text()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
