@@ -86,8 +86,9 @@ def run(args) -> int:
             "--speaker_norm_probe needs --split_file with a speaker split: the probe is fitted on its "
             "training and validation speakers"
         )
-    speakers = set(args.speakers or []) | set(split.test if split else [])
-    raw = _keep_speakers(raw, speakers | _probe_speakers(args, split))
+    from_split = _of_loaded_corpora(raw, set(split.test if split else []) | _probe_speakers(args, split))
+    speakers = set(args.speakers or []) | (set(split.test) & from_split if split else set())
+    raw = _keep_speakers(raw, speakers | from_split)
     data_names = raw.features["emotion"].names
     if args.labels or args.condition or set(data_names) != set(_model_labels(args.model[0])):
         if args.speaker_norm_probe:
@@ -127,6 +128,22 @@ def _label_subset(labels: str) -> list[str]:
 def _probe_speakers(args, split) -> set[str]:
     """The speakers the speaker-normalised probe is fitted on, besides the evaluated ones."""
     return set(split.train) | set(split.validation) if args.speaker_norm_probe else set()
+
+
+def _of_loaded_corpora(raw, split_speakers: set[str]) -> set[str]:
+    """The split's speakers of the corpora loaded here. A run on several corpora (the general run file) names
+    every corpus's speakers (``crema_d-1001``, ``ravdess-05``); evaluating on one corpus leaves the others'
+    out, with a line saying so. Speakers of a loaded corpus that are missing stay an error (``_keep_speakers``)."""
+    loaded = {speaker.partition("-")[0] for speaker in set(raw["speaker"])}
+    other = {s for s in split_speakers if s.partition("-")[0] not in loaded}
+    if other:
+        corpora = sorted({s.partition("-")[0] for s in other})
+        logger.info(
+            "--split_file: %d speaker(s) of %s left out: that corpus is not loaded here",
+            len(other),
+            ", ".join(corpora),
+        )
+    return split_speakers - other
 
 
 def _keep_speakers(raw, keep: set[str]):
