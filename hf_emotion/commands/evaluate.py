@@ -135,7 +135,8 @@ def _of_loaded_corpora(raw, split_speakers: set[str]) -> set[str]:
     every corpus's speakers (``crema_d-1001``, ``ravdess-05``); evaluating on one corpus leaves the others'
     out, with a line saying so. Speakers of a loaded corpus that are missing stay an error (``_keep_speakers``)."""
     loaded = {speaker.partition("-")[0] for speaker in set(raw["speaker"])}
-    other = {s for s in split_speakers if s.partition("-")[0] not in loaded}
+    # a random split lists clip indices, not speakers: left to _keep_speakers, as before
+    other = {s for s in split_speakers if isinstance(s, str) and s.partition("-")[0] not in loaded}
     if other:
         corpora = sorted({s.partition("-")[0] for s in other})
         logger.info(
