@@ -12,7 +12,7 @@ session (:mod:`hf_emotion.app.calibration`); without one, the section is left ou
 ``hf-emotion space`` writes are thin scripts over :func:`build_demo_for` (or :func:`build_demo` and
 :func:`load_recognizer`). The model is the one given, else ``$HF_EMOTION_MODEL`` (a folder or Hub
 id), else the first of the script's candidate folders that exists (a ``model/`` folder beside it,
-then :data:`GENERAL_MODEL_DIR`, then :data:`DEFAULT_MODEL_DIR`).
+then the general model, then the main job's: :mod:`hf_emotion.serving.default_model`).
 """
 
 from __future__ import annotations
@@ -30,14 +30,7 @@ import matplotlib.pyplot as plt
 from ..data.audio import AudioDecodeError, audio_info
 from ..hub.examples import ExampleClip, copy_examples, read_examples
 from ..serving.adaptive_scoring import SpeakerAdaptiveScoring
-from ..serving.default_model import (  # noqa: F401 (the demo's names for them)
-    DEFAULT_MODEL_DIR,
-    GENERAL_MODEL_DIR,
-    MODEL_BESIDE_APP,
-    MODEL_CANDIDATES,
-    MODEL_ENV,
-    resolve_model,
-)
+from ..serving.default_model import MODEL_CANDIDATES, MODEL_ENV, resolve_model
 from ..serving.predictions import EmotionPrediction
 from ..serving.recognizer import EmotionRecognizer, split_model_names
 from ..serving.speaker_adaptive import MIN_CLIPS_PER_SPEAKER, RECOMMENDED_CLIPS_PER_SPEAKER

@@ -134,15 +134,18 @@ def _of_loaded_corpora(raw, split_speakers: set[str]) -> set[str]:
     """The split's speakers of the corpora loaded here. A run on several corpora (the general run file) names
     every corpus's speakers (``crema_d-1001``, ``ravdess-05``); evaluating on one corpus leaves the others'
     out, with a line saying so. Speakers of a loaded corpus that are missing stay an error (``_keep_speakers``)."""
-    loaded = {speaker.partition("-")[0] for speaker in set(raw["speaker"])}
+
+    def corpus(speaker: str) -> str:  # the loaders name speakers "<corpus>-<id>"
+        return speaker.partition("-")[0]
+
+    loaded = {corpus(speaker) for speaker in set(raw["speaker"])}
     # a random split lists clip indices, not speakers: left to _keep_speakers, as before
-    other = {s for s in split_speakers if isinstance(s, str) and s.partition("-")[0] not in loaded}
+    other = {s for s in split_speakers if isinstance(s, str) and corpus(s) not in loaded}
     if other:
-        corpora = sorted({s.partition("-")[0] for s in other})
         logger.info(
             "--split_file: %d speaker(s) of %s left out: that corpus is not loaded here",
             len(other),
-            ", ".join(corpora),
+            ", ".join(sorted({corpus(s) for s in other})),
         )
     return split_speakers - other
 

@@ -124,7 +124,9 @@ def test_examples_figures_and_model_resolution(app, tmp_path, monkeypatch):
     paths = app.write_example_clips(tmp_path / "examples")
     assert [Path(p).name for p in paths] == ["low-calm-tone.wav", "high-excited-tone.wav", "changing-12s.wav"]
     assert all(Path(p).stat().st_size > 0 for p in paths)
-    assert app.DEFAULT_MODEL_DIR == "outputs/whisper-tiny.en-ravdess-speech"
+    from hf_emotion.serving.default_model import DEFAULT_MODEL_DIR
+
+    assert DEFAULT_MODEL_DIR == "outputs/whisper-tiny.en-ravdess-speech"
     monkeypatch.setenv("HF_EMOTION_MODEL", "someone/some-model")
     assert app.resolve_model() == "someone/some-model"
     assert app.resolve_model("x/y") == "x/y"

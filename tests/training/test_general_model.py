@@ -150,10 +150,11 @@ def test_final_model_card_lists_each_corpus_and_says_it_has_no_held_out_score(ge
 
 def test_demo_serves_the_general_model_before_the_ravdess_one(tmp_path, monkeypatch):
     from hf_emotion.app import demo as demo_app
+    from hf_emotion.serving import default_model
 
-    monkeypatch.delenv(demo_app.MODEL_ENV, raising=False)
+    monkeypatch.delenv(default_model.MODEL_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    for folder in (demo_app.DEFAULT_MODEL_DIR, demo_app.GENERAL_MODEL_DIR):
+    for folder in (default_model.DEFAULT_MODEL_DIR, default_model.GENERAL_MODEL_DIR):
         (tmp_path / folder).mkdir(parents=True)
     assert demo_app.resolve_model() == "outputs/whisper-tiny.en-general"
 
