@@ -87,6 +87,11 @@ def general_run(tmp_path_factory, ravdess_dir, crema_d_dir, tiny_wav2vec2_dir):
             "--per_device_train_batch_size", "16",
             "--per_device_eval_batch_size", "32",
             "--save_total_limit", "1",
+            # Best epoch by validation loss: the probe is then never weighed against fine-tuning by UA, so
+            # the final model fine-tunes on every machine (a tiny random probe can win by UA on one CPU and
+            # lose on another).
+            "--metric_for_best_model", "eval_loss",
+            "--greater_is_better", "false",
         ]
     )  # fmt: skip
     return out, summary
