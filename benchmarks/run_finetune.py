@@ -52,6 +52,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 from benchmarks.common.arguments import split_finetune_args
 from benchmarks.common.paths import RESULTS, ROOT
@@ -301,7 +302,11 @@ def _fold_record(fold_dir: Path, run_argv: list[str] | None) -> dict:
     state_path = fold_dir / "trainer_state.json"
     if state_path.exists():
         state = json.loads(state_path.read_text())
-        record["best_validation_ua_during_training"] = state.get("best_metric")
+        from hf_emotion.training.trainer import best_whole_ua
+
+        best = SimpleNamespace(best_global_step=state.get("best_global_step"), log_history=state["log_history"])
+        record["best_validation_ua_during_training"] = best_whole_ua(best)  # on whole clips
+        record["best_validation_metric"] = state.get("best_metric")  # what chose the epoch
         record["best_checkpoint"] = state.get("best_model_checkpoint")
     return record
 

@@ -296,7 +296,7 @@ class DataArguments:
         default=True,
         metadata={
             "help": "Also score the validation speakers' clips cut to their speech (Silero VAD) at every "
-            "evaluation, logged as eval_trimmed_ua beside eval_ua (the best epoch is still chosen on eval_ua). "
+            "evaluation, logged as eval_trimmed_ua beside eval_ua; the default --metric_for_best_model chooses on both. "
             "Needs pip install 'hf-emotion[vad]'; false skips it."
         },
     )
@@ -366,7 +366,12 @@ class EmotionTrainingArguments(TrainingArguments):
         default=True, metadata={"help": "Keep the checkpoint best on validation."}
     )
     metric_for_best_model: str = field(
-        default="ua", metadata={"help": "Validation metric that picks the best."}
+        default="whole_trimmed_ua",
+        metadata={
+            "help": "Validation metric that picks the best epoch. whole_trimmed_ua: the mean of UA on whole "
+            "validation clips and on the same clips cut to their speech (whole-clip UA alone with "
+            "--validate_trimmed false); ua: whole clips only; or any logged metric (loss, macro_f1, ...)."
+        },
     )
     greater_is_better: bool = field(default=True, metadata={"help": "Whether a larger metric is better."})
     save_total_limit: int = field(default=1, metadata={"help": "Checkpoints kept (the best is always kept)."})

@@ -19,6 +19,7 @@ import torch
 
 from ..evaluation.metrics import classification_metrics
 from .placement import encoder_autocast, from_main, log_phase, share_tensors, training_dtype
+from .trainer import WHOLE_TRIMMED_UA
 
 if TYPE_CHECKING:
     from .recipe import Run
@@ -269,11 +270,10 @@ def fit_heads_once(run: Run, model, parts, *, epochs: int, name: str) -> dict:
 
 
 def selects_by_ua(training_args) -> bool:
-    """Whether the Trainer's best epoch was chosen by validation UA, the probe's own measure."""
-    return bool(training_args.load_best_model_at_end) and training_args.metric_for_best_model in (
-        "ua",
-        "eval_ua",
-    )
+    """Whether the Trainer's best epoch was chosen by validation UA (on whole clips, or on whole and trimmed
+    clips), so that its whole-clip UA, the probe's own measure, can weigh the two."""
+    metric = training_args.metric_for_best_model.removeprefix("eval_")
+    return bool(training_args.load_best_model_at_end) and metric in ("ua", WHOLE_TRIMMED_UA)
 
 
 def choose_heads(
@@ -310,7 +310,7 @@ def keep_heads(
     probe_metrics: dict,
     probe_state,
     refit_metrics: dict,
-    best_metric: float | None,
+    fine_tuned_ua: float | None,
 ) -> dict:
     """Load the probe's weights if ``choose_heads`` kept it; the choice as metrics (``*_selected``)."""
     metrics = {}
@@ -327,7 +327,7 @@ def keep_heads(
             f"{v:.3f}" if v is not None else "-"
             for v in (
                 probe_metrics.get("probe_validation_ua"),
-                refit_metrics.get("refit_initial_validation_ua", best_metric),
+                refit_metrics.get("refit_initial_validation_ua", fine_tuned_ua),
                 refit_metrics.get("refit_validation_ua"),
             )
         ),

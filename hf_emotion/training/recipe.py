@@ -8,6 +8,7 @@
       warm_start_probe   --linear_probe_epochs: heads fitted on the frozen encoder's pooled features
       fine_tune          the Trainer: --num_train_epochs on random --max_train_seconds crops,
                          the best epoch by --metric_for_best_model on the validation speakers
+                         (default: mean UA on their whole clips and on the clips cut to speech)
       refit_heads        --refit_heads_epochs: heads refitted on the fine-tuned encoder's whole clips
       choose_heads       probe, refitted or fine-tuned heads: the best on the validation speakers
       mix_classes        --class_mixing: valence/arousal weights chosen on the validation speakers
@@ -59,7 +60,7 @@ from .plan import check_training_plan
 from .publish import publish
 from .run_identity import claim_output_dir, run_identity
 from .temperature import fit_temperature_scaling
-from .trainer import EmotionTrainer, best_epoch, build_model, fine_tune
+from .trainer import EmotionTrainer, best_epoch, best_whole_ua, build_model, fine_tune
 
 logger = logging.getLogger(__name__)
 
@@ -211,16 +212,15 @@ def train_fold(run: Run, fold: int) -> FoldResult:
     probe_metrics, probe_state = warm_start_probe(run, model, parts, checkpoint, clock)
     trainer, train_metrics = fine_tune(run, model, parts, output_dir, checkpoint, callbacks, clock)
     refit_metrics = refit_heads(run, model, parts, clock)
+    fine_tuned_ua = best_whole_ua(trainer.state)
     kept = choose_heads(
         probe_ua=probe_metrics.get("probe_validation_ua"),
-        fine_tuned_ua=trainer.state.best_metric,
+        fine_tuned_ua=fine_tuned_ua,
         refit_ua=refit_metrics.get("refit_validation_ua"),
         refit_improved=refit_metrics.get("refit_best_epoch", 0) > 0,
         compare_by_ua=selects_by_ua(run.training_args),
     )
-    heads_metrics = keep_heads(
-        run, model, kept, probe_metrics, probe_state, refit_metrics, trainer.state.best_metric
-    )
+    heads_metrics = keep_heads(run, model, kept, probe_metrics, probe_state, refit_metrics, fine_tuned_ua)
     del probe_state
     mixing_metrics = mix_classes(run, trainer, parts, clock)
     temperature_metrics = scale_temperature(run, trainer, parts, clock)

@@ -75,7 +75,8 @@ RECORDED_RECIPE = {
     "eval_strategy": "epoch",
     "save_strategy": "epoch",
     "save_total_limit": 1,
-    "metric_for_best_model": "ua",
+    # "ua" (whole validation clips) in the runs recorded before 2026-12-08, which say so in their notes.
+    "metric_for_best_model": "whole_trimmed_ua",
     "load_best_model_at_end": True,
     "ccc_loss_weight": 0.5,
     "head_dropout": 0.1,

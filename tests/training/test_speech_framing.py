@@ -51,7 +51,7 @@ def framed_run(tmp_path_factory, ravdess_dir, tiny_wav2vec2_dir):
     out = tmp_path_factory.mktemp("framed-run")
     finetune.main(
         ["--model_name_or_path", str(tiny_wav2vec2_dir), "--dataset", "ravdess", "--data_dir", str(ravdess_dir),
-         "--num_folds", "4", "--fold", "0", "--num_train_epochs", "1", "--linear_probe_epochs", "0",
+         "--num_folds", "4", "--fold", "0", "--num_train_epochs", "2", "--linear_probe_epochs", "0",
          "--speech_framing_seconds", "1.0", "--per_device_train_batch_size", "8", "--output_dir", str(out),
          "--save_total_limit", "1"]
     )  # fmt: skip
@@ -63,6 +63,18 @@ def test_a_framed_run_logs_trimmed_validation_and_records_its_margin(framed_run)
     whole = [entry["epoch"] for entry in state["log_history"] if "eval_ua" in entry]
     trimmed = [entry["epoch"] for entry in state["log_history"] if "eval_trimmed_ua" in entry]
     assert whole and trimmed == whole  # both scored at every evaluation
+    # The best epoch is the one best on the mean of the two (the default --metric_for_best_model).
+    by_epoch = {}
+    for entry in state["log_history"]:
+        for key in ("eval_ua", "eval_trimmed_ua", "eval_whole_trimmed_ua"):
+            if key in entry:
+                by_epoch.setdefault(entry["epoch"], {})[key] = entry[key]
+    assert len(by_epoch) == 2
+    for scores in by_epoch.values():
+        assert scores["eval_whole_trimmed_ua"] == pytest.approx(
+            (scores["eval_ua"] + scores["eval_trimmed_ua"]) / 2
+        )
+    assert state["best_metric"] == max(s["eval_whole_trimmed_ua"] for s in by_epoch.values())
     config = json.loads((framed_run / "config.json").read_text())
     assert config["speech_margin_seconds"] == 0.5
 
@@ -73,3 +85,18 @@ def test_speech_framing_seconds_out_of_range_is_refused(ravdess_dir, tiny_wav2ve
             ["--model_name_or_path", str(tiny_wav2vec2_dir), "--dataset", "ravdess", "--data_dir",
              str(ravdess_dir), "--speech_framing_seconds", "-1", "--output_dir", str(tmp_path)]
         )  # fmt: skip
+
+
+def test_whole_clip_ua_of_the_best_epoch_weighs_the_probe_whatever_chose_the_epoch():
+    from types import SimpleNamespace
+
+    from hf_emotion.training.trainer import best_whole_ua, whole_trimmed_ua
+
+    assert whole_trimmed_ua({"eval_ua": 0.6, "eval_trimmed_ua": 0.4}) == pytest.approx(0.5)
+    assert whole_trimmed_ua({"eval_ua": 0.6}) == 0.6  # --validate_trimmed false
+    history = [
+        {"eval_ua": 0.7, "step": 10, "epoch": 1.0}, {"eval_trimmed_ua": 0.3, "step": 10, "epoch": 1.0},
+        {"eval_ua": 0.6, "step": 20, "epoch": 2.0}, {"eval_trimmed_ua": 0.6, "step": 20, "epoch": 2.0},
+    ]  # fmt: skip
+    assert best_whole_ua(SimpleNamespace(best_global_step=20, log_history=history)) == 0.6
+    assert best_whole_ua(SimpleNamespace(best_global_step=None, log_history=history)) is None
