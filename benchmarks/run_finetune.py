@@ -304,7 +304,9 @@ def _fold_record(fold_dir: Path, run_argv: list[str] | None) -> dict:
         state = json.loads(state_path.read_text())
         from hf_emotion.training.trainer import best_whole_ua
 
-        best = SimpleNamespace(best_global_step=state.get("best_global_step"), log_history=state["log_history"])
+        best = SimpleNamespace(
+            best_global_step=state.get("best_global_step"), log_history=state["log_history"]
+        )
         record["best_validation_ua_during_training"] = best_whole_ua(best)  # on whole clips
         record["best_validation_metric"] = state.get("best_metric")  # what chose the epoch
         record["best_checkpoint"] = state.get("best_model_checkpoint")

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from transformers import Trainer
 
 from ..evaluation.metrics import ccc
-from ..evaluation.reports import IGNORE_KEYS, unpack_predictions
+from ..evaluation.reports import PredictOnce, unpack_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -68,25 +67,24 @@ def choose_class_mixing(
     return chosen, scores
 
 
-def fit_class_mixing(trainer: Trainer, train_dataset, validation_dataset) -> dict[str, float]:
-    """Sets ``class_valence_arousal`` and ``valence_arousal_class_weight`` of ``trainer.model``'s config.
+def fit_class_mixing(config, train_dataset, validation: PredictOnce) -> dict[str, float]:
+    """Sets ``class_valence_arousal`` and ``valence_arousal_class_weight`` of the model's ``config``.
 
     The class coordinates are the training clips' mean targets; the weight of each target is chosen by CCC on
-    the validation clips (one prediction pass, with ``trainer``'s data collator). Returns the chosen weights,
-    the validation CCC they give and the regressor's own, for the run's metrics. Without targets (a dataset
-    with no valence/arousal) or with fewer than 2 validation clips, the model keeps the regressor alone and
-    the result is empty.
+    the validation clips (``validation``'s prediction pass, made with the regressor alone). Returns the chosen
+    weights, the validation CCC they give and the regressor's own, for the run's metrics. Without targets (a
+    dataset with no valence/arousal) or with fewer than 2 validation clips, the model keeps the regressor alone
+    and the result is empty.
     """
-    config = trainer.model.config
     names = list(config.regression_targets)
-    config.valence_arousal_class_weight = None
+    config.valence_arousal_class_weight = None  # before the pass: it reads the regressor unmixed
     coordinates = class_mean_targets(train_dataset, config.num_labels, names)
-    if coordinates is None or len(validation_dataset) < 2:
+    if coordinates is None or len(validation) < 2:
         logger.info(
             "Valence/arousal: no class coordinates or validation clips to choose a mixing on; regressor only"
         )
         return {}
-    output = trainer.predict(validation_dataset, metric_key_prefix="mixing", ignore_keys=IGNORE_KEYS)
+    output = validation.output()
     logits, regressed = unpack_predictions(output.predictions)
     targets = np.stack(
         [np.asarray(output.label_ids[1 + ("valence", "arousal").index(n)]) for n in names], axis=1

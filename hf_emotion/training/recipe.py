@@ -43,7 +43,7 @@ from ..corpora import load_corpora
 from ..data.decode_cache import decode_dataset
 from ..data.splits import Split, apply_split, make_split, read_speaker_folds
 from ..evaluation.metrics import headline
-from ..evaluation.reports import per_corpus_ua, predict_dataset, save_predictions
+from ..evaluation.reports import PredictOnce, per_corpus_ua, predict_dataset, save_predictions
 from ..hub.card import base_model_id
 from ..hub.push import PushRequest, take_push_request, use_token
 from ..model.batches import EmotionDataCollator, load_feature_extractor, with_model_columns
@@ -222,8 +222,9 @@ def train_fold(run: Run, fold: int) -> FoldResult:
     )
     heads_metrics = keep_heads(run, model, kept, probe_metrics, probe_state, refit_metrics, fine_tuned_ua)
     del probe_state
-    mixing_metrics = mix_classes(run, trainer, parts, clock)
-    temperature_metrics = scale_temperature(run, trainer, parts, clock)
+    validation = PredictOnce(trainer, parts["validation"])  # one pass for class mixing and temperature
+    mixing_metrics = mix_classes(run, trainer, parts, validation, clock)
+    temperature_metrics = scale_temperature(run, trainer, validation, clock)
     adaptive_metrics = adapt_to_speakers(run, model, parts, output_dir, clock)
     validation_metrics, test_metrics, record = evaluate_fold(run, trainer, parts, clock)
     metrics = {
@@ -327,7 +328,7 @@ def refit_heads(run: Run, model: EmotionModel, parts, clock: PhaseClock) -> dict
     return metrics
 
 
-def mix_classes(run: Run, trainer: EmotionTrainer, parts, clock: PhaseClock) -> dict:
+def mix_classes(run: Run, trainer: EmotionTrainer, parts, validation: PredictOnce, clock: PhaseClock) -> dict:
     """Valence/arousal class mixing chosen on the validation speakers (every process predicts its shard)."""
     if not run.model_args.class_mixing:  # a model trained further keeps no mixing chosen for its old heads
         trainer.model.config.valence_arousal_class_weight = None
@@ -338,22 +339,22 @@ def mix_classes(run: Run, trainer: EmotionTrainer, parts, clock: PhaseClock) -> 
         run.training_args.per_device_eval_batch_size,
     )
     with clock.phase("class_mixing"):
-        return fit_class_mixing(trainer, parts["train"], parts["validation"])
+        return fit_class_mixing(trainer.model.config, parts["train"], validation)
 
 
-def scale_temperature(run: Run, trainer: EmotionTrainer, parts, clock: PhaseClock) -> dict:
-    """Temperature scaling on the validation speakers, after the heads and class mixing that shape the logits
+def scale_temperature(run: Run, trainer: EmotionTrainer, validation: PredictOnce, clock: PhaseClock) -> dict:
+    """Temperature scaling on the validation speakers, after the heads that make the logits
     (every process predicts its shard, all fit the same temperature)."""
     if not run.model_args.temperature_scaling:  # nor does a model trained further keep its old heads' one
         trainer.model.config.temperature = 1.0
         return {}
     log_phase(
-        "temperature scaling: predicting the validation clips",
+        "temperature scaling on the validation clips",
         run.training_args,
         run.training_args.per_device_eval_batch_size,
     )
     with clock.phase("temperature_scaling"):
-        return fit_temperature_scaling(trainer, parts["validation"])
+        return fit_temperature_scaling(trainer.model.config, validation)
 
 
 def adapt_to_speakers(run: Run, model: EmotionModel, parts, output_dir: str, clock: PhaseClock) -> dict:

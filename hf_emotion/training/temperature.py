@@ -1,7 +1,7 @@
 """Temperature scaling: the model's probabilities made to mean what they say, on the validation speakers.
 
-Fitted after the heads are chosen and the class mixing is set (both change the logits or read them), from
-one prediction pass over the validation clips; :func:`hf_emotion.evaluation.calibration.fit_temperature` is
+Fitted after the heads are chosen (they make the logits), from the validation clips' prediction pass that
+class mixing also reads; :func:`hf_emotion.evaluation.calibration.fit_temperature` is
 the fit itself. The temperature is stored in the model's config, so every scorer, the saved pipeline and the
 exports apply it.
 """
@@ -12,24 +12,23 @@ import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from transformers import Trainer
 
 from ..evaluation.calibration import fit_temperature, negative_log_likelihood
-from ..evaluation.reports import IGNORE_KEYS, unpack_predictions
+from ..evaluation.reports import PredictOnce, unpack_predictions
 
 logger = logging.getLogger(__name__)
 
 
-def fit_temperature_scaling(trainer: Trainer, validation_dataset) -> dict[str, float]:
-    """Sets ``trainer.model.config.temperature`` to the one that minimises the validation clips' negative
-    log-likelihood, and returns ``{"temperature": T}`` for the run's metrics (the evaluation reports the NLL and
-    ECE before and after). With fewer than 2 validation clips the temperature stays 1."""
-    config = trainer.model.config
-    config.temperature = 1.0  # the logits are predicted untempered: the fit starts from the model's own
-    if len(validation_dataset) < 2:
+def fit_temperature_scaling(config, validation: PredictOnce) -> dict[str, float]:
+    """Sets the model's ``config.temperature`` to the one that minimises the validation clips' negative
+    log-likelihood (their logits from ``validation``'s pass: the model's own, untempered), and returns
+    ``{"temperature": T}`` for the run's metrics (the evaluation reports the NLL and ECE before and after).
+    With fewer than 2 validation clips the temperature stays 1."""
+    config.temperature = 1.0
+    if len(validation) < 2:
         logger.info("Temperature scaling: fewer than 2 validation clips to fit on; temperature stays 1")
         return {"temperature": 1.0}
-    output = trainer.predict(validation_dataset, metric_key_prefix="temperature", ignore_keys=IGNORE_KEYS)
+    output = validation.output()
     logits, _ = unpack_predictions(output.predictions)
     labels = np.asarray(output.label_ids[0]).astype(int)
     temperature = fit_temperature(logits, labels)
