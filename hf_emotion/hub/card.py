@@ -286,6 +286,8 @@ def build_model_card(
     Returns:
         A `ModelCard`; `card.save(folder / "README.md")` writes it.
     """
+    # A corpus given twice (RAVDESS speech and song are both --dataset ravdess) is one corpus on the card.
+    datasets = list(dict.fromkeys(datasets))
     license_id, license_name, license_sentence = card_license(datasets)
     card_data = ModelCardData(
         model_name=repo_id.rsplit("/", 1)[-1],

@@ -23,6 +23,17 @@ def test_datasets_hold_hub_ids_only_and_name_every_corpus_in_the_text(tmp_path):
     assert "**RAVDESS" in card.text and "**CREMA-D" in card.text
 
 
+def test_a_corpus_given_twice_is_named_once(tmp_path):
+    card = ravdess_card(
+        datasets=["ravdess", "ravdess", "crema_d"]
+    )  # the general run file: speech, song, CREMA-D
+    card.save(tmp_path / "README.md")
+    data = ModelCard.load(tmp_path / "README.md").data
+    assert data.training_corpora == ["ravdess", "crema_d"]
+    assert data.eval_results[0].dataset_name == "RAVDESS + CREMA-D"
+    assert card.text.count("**RAVDESS") == 1 and "RAVDESS + RAVDESS" not in card.text
+
+
 def test_language_follows_the_corpora():
     assert card_languages(["ravdess", "emodb"]) == ["de", "en"]
     assert card_languages(["someone/podcasts"]) == []  # unknown: left out rather than guessed
