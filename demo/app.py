@@ -12,17 +12,14 @@ import sys
 from pathlib import Path
 
 from hf_emotion.app.demo import build_demo_for, launch
-from hf_emotion.serving.default_model import DEFAULT_MODEL_DIR, GENERAL_MODEL_DIR, MODEL_BESIDE_APP
+from hf_emotion.serving.default_model import MODEL_BESIDE_APP, TRAINED_MODEL_DIRS
 
 HERE = Path(__file__).resolve().parent
 
 try:
     # With the model's panel and clips of its test speakers, from the data folder its run recorded.
     demo = build_demo_for(
-        candidates=[
-            HERE / MODEL_BESIDE_APP,
-            *(HERE.parent / d for d in (GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR)),
-        ]
+        candidates=[HERE / MODEL_BESIDE_APP, *(HERE.parent / d for d in TRAINED_MODEL_DIRS)]
     )
 except FileNotFoundError as error:
     sys.exit(str(error))

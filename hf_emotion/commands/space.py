@@ -43,10 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..hub.space import write_space
-    from ..serving.default_model import DEFAULT_MODEL_DIR, GENERAL_MODEL_DIR, resolve_model
+    from ..serving.default_model import TRAINED_MODEL_DIRS, resolve_model
 
     # Not the demo's model/ folder: a Space is written from the trained models, never into one.
-    args.served_model = resolve_model(args.served_model, candidates=(GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR))
+    args.served_model = resolve_model(args.served_model, candidates=TRAINED_MODEL_DIRS)
     if not os.path.isdir(args.served_model):  # a Hub id, or a typo'd folder: said as for other commands
         check_model_source(args.served_model)
     with user_errors(OSError, ValueError):  # a missing model, a full --out: one line, status 2

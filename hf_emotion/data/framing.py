@@ -81,7 +81,8 @@ def vad_speech_span(clip: np.ndarray, sampling_rate: int) -> tuple[int, int] | N
 
 
 #: Spans already found, by (method, rate, clip digest): the framings of one evaluation (``trim:vad``,
-#: ``trim:vad+silence:0.5``, ...) cut the same clips, and Silero need not run again for each of them.
+#: ``trim:vad+silence:0.5``, ...) and the folds of a cross-validation cut the same clips, and Silero need not
+#: run again for each of them.
 _SPANS: OrderedDict[tuple, tuple[int, int] | None] = OrderedDict()
 _SPANS_KEPT = 200_000  # a few hundred bytes each: every clip of a large corpus, so folds never evict
 

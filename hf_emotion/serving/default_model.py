@@ -20,8 +20,10 @@ GENERAL_MODEL_DIR = "outputs/whisper-tiny.en-general"
 #: The model the main fine-tuning job writes (relative to the folder it runs from).
 DEFAULT_MODEL_DIR = "outputs/whisper-tiny.en-ravdess-speech"
 MODEL_ENV = "HF_EMOTION_MODEL"
-#: The folders tried, in order, when no model is named.
-MODEL_CANDIDATES = (MODEL_BESIDE_APP, GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR)
+#: The folders trainings write, best first: what a Space is written from.
+TRAINED_MODEL_DIRS = (GENERAL_MODEL_DIR, DEFAULT_MODEL_DIR)
+#: The folders an app tries, in order, when no model is named.
+MODEL_CANDIDATES = (MODEL_BESIDE_APP, *TRAINED_MODEL_DIRS)
 
 
 def resolve_model(
