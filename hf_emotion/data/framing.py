@@ -225,9 +225,20 @@ def add_speech_spans(dataset, sampling_rate: int, *, method: str = "vad", num_pr
     )
 
 
+#: Column a clip cut to its speech carries (its value: the trim method), so that what is known by the clip's
+#: file (``PooledFeatureCache``) never takes the cut clip for the whole one.
+CUT_COLUMN = "cut_to_speech"
+
+
 def trimmed_to_speech(dataset, sampling_rate: int, *, method: str = "vad", num_proc: int | None = None):
-    """The decoded clips of ``dataset`` cut to their speech, as ``trim:vad`` (or ``trim:energy``) cuts them."""
-    spans = add_speech_spans(dataset, sampling_rate, method=method, num_proc=num_proc)
+    """The decoded clips of ``dataset`` cut to their speech, as ``trim:vad`` (or ``trim:energy``) cuts them;
+    each row says so in ``CUT_COLUMN``."""
+    return cut_to_spans(add_speech_spans(dataset, sampling_rate, method=method, num_proc=num_proc), method)
+
+
+def cut_to_spans(spans, method: str):
+    """The clips of ``spans`` (a dataset :func:`add_speech_spans` gave its speech) cut to that speech, marked
+    with ``method`` in ``CUT_COLUMN``; without the span columns."""
 
     def cut(batch):
         return {
@@ -236,7 +247,8 @@ def trimmed_to_speech(dataset, sampling_rate: int, *, method: str = "vad", num_p
                 for audio, start, end in zip(
                     batch["input_audio"], batch["speech_start"], batch["speech_end"], strict=True
                 )
-            ]
+            ],
+            CUT_COLUMN: [method] * len(batch["input_audio"]),
         }
 
     return spans.map(cut, batched=True, batch_size=32, desc="Cutting to speech").remove_columns(

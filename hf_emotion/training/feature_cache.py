@@ -22,6 +22,7 @@ from collections import OrderedDict
 
 import torch
 
+from ..data.framing import CUT_COLUMN
 from .heads import pooled_features
 
 logger = logging.getLogger(__name__)
@@ -103,10 +104,14 @@ class PooledFeatureCache:
 
 
 def _clip_paths(dataset) -> list[str] | None:
-    """Each clip's file (``audio``, a path once decoded), or None where clips cannot be told apart by it."""
+    """Each clip's file (``audio``, a path once decoded; ``<path>#speech:<method>`` for a clip cut to its
+    speech), or None where clips cannot be told apart by it."""
     if not hasattr(dataset, "column_names") or "audio" not in dataset.column_names:
         return None
-    paths = list(dataset.with_format(None)["audio"])
+    plain = dataset.with_format(None)
+    paths = list(plain["audio"])
     if not all(isinstance(path, str) for path in paths) or len(set(paths)) != len(paths):
         return None
+    if CUT_COLUMN in dataset.column_names:
+        paths = [f"{path}#speech:{method}" for path, method in zip(paths, plain[CUT_COLUMN], strict=True)]
     return paths

@@ -26,7 +26,7 @@ from .heads import fit_heads_once
 from .phases import PhaseClock
 from .placement import training_dtype
 from .temperature import mean_temperature
-from .trainer import build_model, fine_tune
+from .trainer import build_model, cut_to_speech, fine_tune
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,8 @@ def train_final_model(run, fold_metrics: Sequence[Mapping]) -> tuple[str, dict]:
         epochs["refit"],
     )
     everything = {"train": run.dataset, "validation": None}
+    with clock.phase("finding_speech"):
+        everything |= cut_to_speech(run, everything)
     with clock.phase("model_loading"):
         model, callbacks = build_model(run, run.dataset)
     metrics: dict = {}

@@ -19,7 +19,7 @@ import torch
 
 from ..evaluation.metrics import classification_metrics
 from .placement import encoder_autocast, from_main, log_phase, share_tensors, training_dtype
-from .trainer import WHOLE_TRIMMED_UA
+from .trainer import WHOLE_TRIMMED_UA, best_logged, whole_trimmed_ua
 
 if TYPE_CHECKING:
     from .recipe import Run
@@ -130,6 +130,8 @@ def fit_heads_on_pooled_features(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
     encode=pooled_features,
+    trimmed_train_dataset=None,
+    trimmed_validation_dataset=None,
 ) -> dict[str, float]:
     """Linear-probe warm start (LP-FT: Kumar et al., "Fine-Tuning can Distort Pretrained Features and
     Underperform Out-of-Distribution", ICLR 2022): fit the layer weights and heads on the frozen encoder
@@ -149,10 +151,17 @@ def fit_heads_on_pooled_features(
     Without ``validation_dataset`` (a final model trained on every speaker) nothing is chosen: the heads train
     ``epochs`` passes, an epoch count the cross-validation folds chose, and the last one is kept.
 
+    Clips cut to their speech keep the heads from judging the framing again, as the encoder was kept from it:
+    ``trimmed_train_dataset`` (the training clips cut to their speech) is encoded too and the heads train on
+    both sets of features; with ``trimmed_validation_dataset`` an epoch is chosen by the mean of its validation
+    UA on whole and on trimmed clips (the Trainer's ``whole_trimmed_ua``), not on whole clips alone.
+
     Returns:
-        ``<name>_validation_ua``, ``<name>_best_epoch`` (0: the current heads were kept), ``<name>_seconds``
-        (encoding included), ``<name>_encoding_seconds``; with ``keep_current_heads`` also
-        ``<name>_initial_validation_ua``.
+        ``<name>_validation_ua`` (whole clips), ``<name>_validation_trimmed_ua`` (with trimmed validation),
+        ``<name>_validation_whole_trimmed_ua`` (what chose the epoch: their mean, or whole-clip UA),
+        ``<name>_best_epoch`` (0: the current heads were kept), ``<name>_seconds`` (encoding included),
+        ``<name>_encoding_seconds``; with ``keep_current_heads`` also ``<name>_initial_validation_ua`` and
+        ``<name>_initial_validation_whole_trimmed_ua``.
     """
     if model.config.pooling != "mean":
         raise ValueError(
@@ -161,9 +170,17 @@ def fit_heads_on_pooled_features(
     started = time.perf_counter()
     place = dict(device=device, dtype=dtype)
     train = encode(model, train_dataset, collator, encode_batch_size, "training clips", **place)
+    if trimmed_train_dataset is not None:
+        cut = encode(model, trimmed_train_dataset, collator, encode_batch_size, "training speech", **place)
+        train = {key: torch.cat([train[key], cut[key]]) for key in train}
+    validations = {}
     if validation_dataset is not None:
-        validation = encode(
+        validations["whole"] = encode(
             model, validation_dataset, collator, encode_batch_size, "validation clips", **place
+        )
+    if validation_dataset is not None and trimmed_validation_dataset is not None:
+        validations["trimmed"] = encode(
+            model, trimmed_validation_dataset, collator, encode_batch_size, "validation speech", **place
         )
     encoded = {f"{name}_encoding_seconds": round(time.perf_counter() - started, 3)}
     was_training = model.training
@@ -177,45 +194,52 @@ def fit_heads_on_pooled_features(
             f"{name}_seconds": round(time.perf_counter() - started, 1),
             **encoded,
         }
-    device = next(model.parameters()).device
-
-    def validation_ua() -> float:
-        model.eval()
-        with torch.no_grad():
-            logits, _ = model.heads_from_pooled(validation["hidden"].to(device))
-        return classification_metrics(
-            validation["labels"].numpy(), logits.argmax(-1).cpu().numpy(), label_names
-        )["ua"]
-
-    best_ua, best_epoch, best_state = -1.0, 0, head_state(model)
+    best, best_epoch, best_state = {WHOLE_TRIMMED_UA: -1.0}, 0, head_state(model)
     initial = {}
     if keep_current_heads:
-        best_ua = validation_ua()
-        initial[f"{name}_initial_validation_ua"] = float(best_ua)
+        best = validation_scores(model, validations, label_names)
+        initial[f"{name}_initial_validation_ua"] = best["ua"]
+        initial[f"{name}_initial_validation_{WHOLE_TRIMMED_UA}"] = best[WHOLE_TRIMMED_UA]
     for epoch in head_epochs(model, train, epochs, learning_rate, weight_decay, batch_size, seed):
-        ua = validation_ua()
-        if ua > best_ua:
-            best_ua, best_epoch, best_state = ua, epoch, head_state(model)
+        scores = validation_scores(model, validations, label_names)
+        if scores[WHOLE_TRIMMED_UA] > best[WHOLE_TRIMMED_UA]:
+            best, best_epoch, best_state = scores, epoch, head_state(model)
     load_head_state(model, best_state)
     model.train(was_training)
     result = {
         **initial,
-        f"{name}_validation_ua": float(best_ua),
+        **{f"{name}_validation_{key}": value for key, value in best.items()},
         f"{name}_best_epoch": best_epoch,
         f"{name}_seconds": round(time.perf_counter() - started, 1),
         **encoded,
     }
     logger.info(
-        "%s on the %s encoder: validation UA %.3f at epoch %d of %d%s (%.0f s)",
-        "Heads refitted on whole clips" if keep_current_heads else "Linear probe",
+        "%s on the %s encoder: validation UA %.3f (whole clips), %s at epoch %d of %d%s (%.0f s)",
+        "Heads refitted" if keep_current_heads else "Linear probe",
         "fine-tuned" if keep_current_heads else "frozen",
-        best_ua,
+        best["ua"],
+        f"{best['trimmed_ua']:.3f} (cut to speech)" if "trimmed_ua" in best else "",
         best_epoch,
         epochs,
         f" (the heads it started from: {initial[f'{name}_initial_validation_ua']:.3f})" if initial else "",
         result[f"{name}_seconds"],
     )
     return result
+
+
+def validation_scores(model, validations: dict[str, dict], label_names: Sequence[str]) -> dict[str, float]:
+    """The heads' validation UA on pooled features: ``ua`` (whole clips), ``trimmed_ua`` (clips cut to their
+    speech, when given) and ``whole_trimmed_ua``, what chooses (their mean; whole-clip UA alone)."""
+    device = next(model.parameters()).device
+    model.eval()
+    scores = {}
+    for kind, features in validations.items():
+        with torch.no_grad():
+            logits, _ = model.heads_from_pooled(features["hidden"].to(device))
+        ua = classification_metrics(features["labels"].numpy(), logits.argmax(-1).cpu().numpy(), label_names)
+        scores["ua" if kind == "whole" else "trimmed_ua"] = float(ua["ua"])
+    scores[WHOLE_TRIMMED_UA] = whole_trimmed_ua({f"eval_{k}": v for k, v in scores.items()})
+    return scores
 
 
 def head_epochs(model, train: dict, epochs: int, learning_rate, weight_decay, batch_size: int, seed: int):
@@ -243,7 +267,7 @@ def fit_heads_once(run: Run, model, parts, *, epochs: int, name: str) -> dict:
     through the run's feature cache (what this encoder state encoded before is not encoded again).
     """
     args = run.training_args
-    log_phase(f"{name}: encoding whole clips", args, args.per_device_eval_batch_size)
+    log_phase(f"{name}: encoding the clips", args, args.per_device_eval_batch_size)
     model.to(args.device)
     metrics = None
     if run.is_main:
@@ -253,6 +277,8 @@ def fit_heads_once(run: Run, model, parts, *, epochs: int, name: str) -> dict:
             parts["validation"],
             run.eval_collator(),
             run.label_names,
+            trimmed_train_dataset=parts.get("train_trimmed"),
+            trimmed_validation_dataset=parts.get("validation_trimmed") if chooses_on_trimmed(args) else None,
             epochs=epochs,
             learning_rate=run.model_args.linear_probe_learning_rate,
             weight_decay=args.weight_decay,
@@ -267,6 +293,12 @@ def fit_heads_once(run: Run, model, parts, *, epochs: int, name: str) -> dict:
     heads = [p for m in HEAD_MODULES for p in getattr(model, m).parameters()]
     share_tensors([*heads, *([model.layer_weights] if model.layer_weights is not None else [])], args)
     return from_main(metrics, args)
+
+
+def chooses_on_trimmed(training_args) -> bool:
+    """Whether models are chosen on whole and trimmed validation UA (``--metric_for_best_model
+    whole_trimmed_ua``): then the head fits' epochs, and the probe, fine-tuned and refitted heads, are too."""
+    return training_args.metric_for_best_model.removeprefix("eval_") == WHOLE_TRIMMED_UA
 
 
 def selects_by_ua(training_args) -> bool:
@@ -286,11 +318,14 @@ def choose_heads(
 ) -> str:
     """Which model a fold keeps: ``"probe"``, ``"refit"`` or ``"fine-tuned"``.
 
+    Every score is a validation UA on the one measure models are chosen by (``CHOICE_METRIC``: the mean of
+    whole and trimmed clips' UA, or whole clips' alone), so the three are weighed alike.
+
     Args:
-        probe_ua: validation UA of the linear probe (None: no probe).
-        fine_tuned_ua: the Trainer's best validation metric (None: no evaluation during training).
-        refit_ua: validation UA after the head refit (None: no refit); the refit kept whichever of its
-            epochs and the fine-tuned heads did best, so this is the fine-tuned model as it will be used.
+        probe_ua: the linear probe's (None: no probe).
+        fine_tuned_ua: the Trainer's, at its best epoch (None: no evaluation during training).
+        refit_ua: after the head refit (None: no refit); the refit kept whichever of its epochs and the
+            fine-tuned heads did best, so this is the fine-tuned model as it will be used.
         refit_improved: whether a refitted epoch beat the fine-tuned heads.
         compare_by_ua: whether the fine-tuned model's score is a validation UA too (otherwise the probe
             cannot be weighed against it and is dropped).
@@ -301,6 +336,31 @@ def choose_heads(
     if probe_ua is not None and compare_by_ua and (fine_tuned is None or probe_ua > fine_tuned):
         return "probe"
     return "refit" if refit_improved else "fine-tuned"
+
+
+#: The head fits' key (``<name>_validation_<CHOICE_METRIC>``) of the score that weighs them.
+CHOICE_METRIC = WHOLE_TRIMMED_UA
+
+
+def fine_tuned_score(training_args, state) -> float | None:
+    """The fine-tuned model's validation score at its best epoch, on the measure the head fits report as
+    ``<name>_validation_whole_trimmed_ua``: the mean of whole and trimmed UA when models are chosen on both
+    (``chooses_on_trimmed``), whole-clip UA otherwise."""
+    return best_logged(state, f"eval_{WHOLE_TRIMMED_UA}" if chooses_on_trimmed(training_args) else "eval_ua")
+
+
+def weigh_heads(run: Run, state, probe_metrics: dict, refit_metrics: dict) -> tuple[str, float | None]:
+    """``choose_heads`` on a fold's probe, fine-tuned (Trainer ``state``) and refitted heads; returns what it
+    kept and the fine-tuned model's score."""
+    fine_tuned = fine_tuned_score(run.training_args, state)
+    kept = choose_heads(
+        probe_ua=probe_metrics.get(f"probe_validation_{CHOICE_METRIC}"),
+        fine_tuned_ua=fine_tuned,
+        refit_ua=refit_metrics.get(f"refit_validation_{CHOICE_METRIC}"),
+        refit_improved=refit_metrics.get("refit_best_epoch", 0) > 0,
+        compare_by_ua=selects_by_ua(run.training_args),
+    )
+    return kept, fine_tuned
 
 
 def keep_heads(
@@ -321,14 +381,15 @@ def keep_heads(
     if kept == "probe":
         model.load_state_dict(probe_state)
     logger.info(
-        "Keeping the %s model (validation UA: probe %s, fine-tuned %s, refitted %s)",
+        "Keeping the %s model (validation %s: probe %s, fine-tuned %s, refitted %s)",
         kept,
+        "UA on whole and trimmed clips" if chooses_on_trimmed(run.training_args) else "UA",
         *(
             f"{v:.3f}" if v is not None else "-"
             for v in (
-                probe_metrics.get("probe_validation_ua"),
-                refit_metrics.get("refit_initial_validation_ua", fine_tuned_ua),
-                refit_metrics.get("refit_validation_ua"),
+                probe_metrics.get(f"probe_validation_{CHOICE_METRIC}"),
+                fine_tuned_ua,
+                refit_metrics.get(f"refit_validation_{CHOICE_METRIC}"),
             )
         ),
     )

@@ -3,7 +3,8 @@
 A fold's ``all_results.json`` gets ``phases`` (``[{"phase": name, "seconds": s}, ...]``), one
 ``time_<phase>_s`` key per phase name and ``fold_wall_s``, the fold's wall time from its first phase to its
 last; what no phase covers (splitting, logging, the gaps between) is the difference. The phases are
-``loading`` and ``decoding`` (the run's, in the first fold a process trains), ``model_loading``,
+``loading`` and ``decoding`` (the run's, in the first fold a process trains), ``finding_speech`` (Silero
+VAD over the training and validation clips, once: ``trainer.cut_to_speech``), ``model_loading``,
 ``probe_encoding``/``probe_fit``, ``epoch_<n>`` (training steps only), ``validation_<n>`` and
 ``checkpoint_<n>`` (the Trainer's passes and saves during fine-tuning), ``refit_encoding``/``refit_fit``,
 ``class_mixing``, ``speaker_adaptive``, ``final_validation``, ``test`` and ``export``.

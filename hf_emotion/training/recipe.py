@@ -4,13 +4,16 @@
                          decoded once (main process first); backbone, feature extractor
     for each fold, train_fold:
       split_fold         the fold's train / validation / test speakers (splits.json)
+      cut_to_speech      its training and validation clips cut to their speech (Silero VAD), found once
       build_model        the encoder with fresh heads (or a trained hf-emotion model to continue)
       warm_start_probe   --linear_probe_epochs: heads fitted on the frozen encoder's pooled features
+                         (whole and cut clips alike; the epoch chosen as the Trainer chooses)
       fine_tune          the Trainer: --num_train_epochs on random --max_train_seconds crops,
                          the best epoch by --metric_for_best_model on the validation speakers
                          (default: mean UA on their whole clips and on the clips cut to speech)
       refit_heads        --refit_heads_epochs: heads refitted on the fine-tuned encoder's whole clips
-      choose_heads       probe, refitted or fine-tuned heads: the best on the validation speakers
+                         (and, with framing, on the clips cut to speech)
+      weigh_heads        probe, refitted or fine-tuned heads: the best on the validation speakers
       mix_classes        --class_mixing: valence/arousal weights chosen on the validation speakers
       scale_temperature  --temperature_scaling: the probabilities' temperature, fitted on the validation speakers
       adapt_to_speakers  --speaker_adaptive_head: the per-speaker standardised head, scored on test
@@ -22,7 +25,7 @@
 
 This module keeps the order. Steps that the final model repeats or that belong to an idea of their own are
 defined where that idea lives, and imported here: ``build_model`` and ``fine_tune`` in ``trainer``,
-``choose_heads`` (with ``keep_heads``) and the head fits in ``heads``; cards and the push in ``publish``.
+``weigh_heads`` (with ``keep_heads``) and the head fits in ``heads``; cards and the push in ``publish``.
 
 Under ``accelerate launch`` with several processes every process runs these steps; the Trainer
 shards training and evaluation, and ``placement`` makes the rest happen once (see there).
@@ -53,14 +56,14 @@ from .arguments import DataArguments, EmotionTrainingArguments, ModelArguments, 
 from .checkpoints import resume_checkpoint
 from .class_mixing import fit_class_mixing
 from .feature_cache import PooledFeatureCache
-from .heads import choose_heads, fit_heads_once, keep_heads, selects_by_ua
+from .heads import fit_heads_once, keep_heads, weigh_heads
 from .phases import PhaseClock
 from .placement import digests_by_process, from_main, log_phase, training_dtype
 from .plan import check_training_plan
 from .publish import publish
 from .run_identity import claim_output_dir, run_identity
 from .temperature import fit_temperature_scaling
-from .trainer import EmotionTrainer, best_epoch, best_whole_ua, build_model, fine_tune
+from .trainer import EmotionTrainer, best_epoch, build_model, cut_to_speech, fine_tune
 
 logger = logging.getLogger(__name__)
 
@@ -206,20 +209,15 @@ def train_fold(run: Run, fold: int) -> FoldResult:
         return finished
     clock = run.fold_clock()
     split, parts = split_fold(run, fold, output_dir)
+    with clock.phase("finding_speech"):
+        parts |= cut_to_speech(run, parts)
     with clock.phase("model_loading"):
         model, callbacks = build_model(run, parts["train"])
     checkpoint = resume_checkpoint(run.training_args, output_dir)
     probe_metrics, probe_state = warm_start_probe(run, model, parts, checkpoint, clock)
     trainer, train_metrics = fine_tune(run, model, parts, output_dir, checkpoint, callbacks, clock)
     refit_metrics = refit_heads(run, model, parts, clock)
-    fine_tuned_ua = best_whole_ua(trainer.state)
-    kept = choose_heads(
-        probe_ua=probe_metrics.get("probe_validation_ua"),
-        fine_tuned_ua=fine_tuned_ua,
-        refit_ua=refit_metrics.get("refit_validation_ua"),
-        refit_improved=refit_metrics.get("refit_best_epoch", 0) > 0,
-        compare_by_ua=selects_by_ua(run.training_args),
-    )
+    kept, fine_tuned_ua = weigh_heads(run, trainer.state, probe_metrics, refit_metrics)
     heads_metrics = keep_heads(run, model, kept, probe_metrics, probe_state, refit_metrics, fine_tuned_ua)
     del probe_state
     validation = PredictOnce(trainer, parts["validation"])  # one pass for class mixing and temperature
@@ -317,9 +315,11 @@ def warm_start_probe(
 
 
 def refit_heads(run: Run, model: EmotionModel, parts, clock: PhaseClock) -> dict:
-    """The encoder saw random crops; the heads are refitted on the whole clips a prediction pools. This runs
-    before the probe is weighed against the fine-tuned model, so the probe competes with the fine-tuned model
-    as it will be used, not with its crop-trained heads. The refit keeps the current heads unless it beats them."""
+    """The encoder saw random crops; the heads are refitted on the whole clips a prediction pools (and on the
+    same clips cut to their speech, ``parts["train_trimmed"]``, so that the heads do not learn the framing the
+    crops hid from the encoder). This runs before the probe is weighed against the fine-tuned model, so the
+    probe competes with the fine-tuned model as it will be used, not with its crop-trained heads. The refit
+    keeps the current heads unless it beats them on the measure models are chosen by."""
     if not run.model_args.refit_heads_epochs:
         return {}
     started = time.perf_counter()

@@ -267,41 +267,46 @@ def condition_augmenter(run: Run, train_dataset):
     return augmenter
 
 
-def speech_framing(run: Run, train_dataset):
-    """``--speech_framing_seconds``: the training clips with their speech found once, and the framing of their
-    crops; ``(train_dataset, None)`` when the corpus's own framing is kept."""
-    seconds = run.data_args.speech_framing_seconds
-    if not seconds:
-        return train_dataset, None
-    from ..data.framing import TrainingFraming, add_speech_spans, available_trim_method
+def cut_to_speech(run: Run, parts: dict) -> dict:
+    """A fold's (or the final model's) clips with their speech found once (Silero VAD, else energy), for every
+    step that uses it:
+
+    - ``train_spans``: the training clips with ``speech_start``/``speech_end`` (``--speech_framing_seconds``),
+      from which the Trainer's crops are framed anew (``training_framing``);
+    - ``train_trimmed``: the training clips cut to their speech (framing, with a probe or a refit), which the
+      head fits train on beside the whole clips, as the encoder saw speech framed every way;
+    - ``validation_trimmed``: the validation clips cut to their speech (``--validate_trimmed``), scored by the
+      Trainer at every evaluation and by the head fits.
+
+    A key is missing where it is not asked for.
+    """
+    from ..data.framing import add_speech_spans, available_trim_method, cut_to_spans
     from ..model.batches import with_model_columns
 
-    rate = run.feature_extractor.sampling_rate
-    spans = add_speech_spans(
-        train_dataset, rate, method=available_trim_method(), num_proc=run.data_args.preprocessing_num_workers
-    )
+    method, rate = available_trim_method(), run.feature_extractor.sampling_rate
+    settings = dict(method=method, num_proc=run.data_args.preprocessing_num_workers)
+    found = {}
+    if run.data_args.speech_framing_seconds:
+        spans = add_speech_spans(parts["train"], rate, **settings)
+        found["train_spans"] = with_model_columns(spans)
+        if run.model_args.linear_probe_epochs or run.model_args.refit_heads_epochs:
+            found["train_trimmed"] = with_model_columns(cut_to_spans(spans, method))
+    validation = parts.get("validation")
+    if run.data_args.validate_trimmed and validation is not None and len(validation):
+        spans = add_speech_spans(validation, rate, **settings)
+        found["validation_trimmed"] = with_model_columns(cut_to_spans(spans, method))
+    return found
+
+
+def training_framing(run: Run):
+    """How the Trainer's crops are framed (``--speech_framing_seconds``), logged once."""
+    from ..data.framing import TrainingFraming
+
+    seconds = run.data_args.speech_framing_seconds
     logger.info(
         "Framing: training crops cut from the speech, 0-%.2f s of silence, room noise or none around", seconds
     )
-    return with_model_columns(spans), TrainingFraming(rate, max_pad_seconds=seconds)
-
-
-def trimmed_validation(run: Run, validation_dataset):
-    """``--validate_trimmed``: the validation clips cut to their speech, or None."""
-    if not run.data_args.validate_trimmed or validation_dataset is None or not len(validation_dataset):
-        return None
-    from ..data.framing import available_trim_method, trimmed_to_speech
-    from ..model.batches import with_model_columns
-
-    rate = run.feature_extractor.sampling_rate
-    return with_model_columns(
-        trimmed_to_speech(
-            validation_dataset,
-            rate,
-            method=available_trim_method(),
-            num_proc=run.data_args.preprocessing_num_workers,
-        )
-    )
+    return TrainingFraming(run.feature_extractor.sampling_rate, max_pad_seconds=seconds)
 
 
 def fine_tune(
@@ -313,24 +318,22 @@ def fine_tune(
     callbacks: list,
     clock: PhaseClock | None = None,
 ):
-    """The Trainer over random crops; validation on whole clips (and trimmed ones) each epoch. Returns it and
-    its train metrics.
+    """The Trainer over random crops (framed from ``parts["train_spans"]`` when there); validation on whole clips
+    (and on ``parts["validation_trimmed"]``) each epoch: see ``cut_to_speech``. Returns it and its train
+    metrics.
 
     With ``clock`` each epoch, validation pass and checkpoint is timed into it."""
     args = run.training_args
     if clock is not None:
         callbacks = [*callbacks, EpochClockCallback(clock)]
     args.output_dir = output_dir
-    finding = clock.phase("finding_speech") if clock is not None else contextlib.nullcontext()
-    with finding:  # Silero VAD over the training and validation clips (framing, trimmed validation)
-        train_dataset, framing = speech_framing(run, parts["train"])
-        trimmed_eval_dataset = trimmed_validation(run, parts["validation"])
+    framing = training_framing(run) if "train_spans" in parts else None
     trainer = EmotionTrainer(
         model=model,
         args=args,
-        train_dataset=train_dataset,
+        train_dataset=parts.get("train_spans", parts["train"]),
         eval_dataset=parts["validation"],
-        trimmed_eval_dataset=trimmed_eval_dataset,
+        trimmed_eval_dataset=parts.get("validation_trimmed"),
         data_collator=EmotionDataCollator(
             run.feature_extractor,
             run.is_whisper,
@@ -367,15 +370,18 @@ def whole_trimmed_ua(metrics: dict) -> float:
     return metrics["eval_ua"] if trimmed is None else (metrics["eval_ua"] + trimmed) / 2
 
 
-def best_whole_ua(state) -> float | None:
-    """Validation UA on whole clips at the Trainer's best checkpoint, whatever metric chose it: what the probe
-    and the refitted heads (scored on whole clips) are weighed against. None without a best checkpoint."""
+def best_logged(state, key: str) -> float | None:
+    """``key`` (e.g. ``eval_ua``) as logged at the Trainer's best checkpoint, whatever metric chose it; None
+    without a best checkpoint or where it was not logged."""
     if state.best_global_step is None:
         return None
-    scores = [
-        e["eval_ua"] for e in state.log_history if e.get("step") == state.best_global_step and "eval_ua" in e
-    ]
+    scores = [e[key] for e in state.log_history if e.get("step") == state.best_global_step and key in e]
     return float(scores[-1]) if scores else None
+
+
+def best_whole_ua(state) -> float | None:
+    """Validation UA on whole clips at the Trainer's best checkpoint."""
+    return best_logged(state, "eval_ua")
 
 
 def best_epoch(state) -> float | None:

@@ -110,3 +110,20 @@ def test_the_pretrained_features_outlive_each_folds_fine_tuned_ones(clips, tiny_
         model.encoder.load_state_dict(pretrained)
         cache(model, part, collator)  # the next fold's probe reads the pretrained features back
     assert cache.encoded == 9 and cache.reused == 6
+
+
+def test_a_clip_cut_to_its_speech_is_never_taken_for_the_whole_clip(clips, tiny_wav2vec2_dir):
+    """The cut clip keeps its file in ``audio``; the cache must still know it as another clip."""
+    from hf_emotion.data.framing import trimmed_to_speech
+
+    model, collator = _model(tiny_wav2vec2_dir)
+    cache = PooledFeatureCache()
+    part = clips.select(_rows(clips, {"ravdess-01"}))
+    cut = with_model_columns(trimmed_to_speech(part, 16000, method="energy"))
+    whole = cache(model, part, collator, 8)["hidden"]
+    trimmed = cache(model, cut, collator, 8)["hidden"]
+    assert cache.encoded == 2 * len(part) and cache.reused == 0
+    assert not torch.allclose(whole, trimmed)
+    torch.testing.assert_close(trimmed, pooled_features(model, cut, collator, 8)["hidden"], atol=1e-5, rtol=0)
+    cache(model, cut, collator, 8)
+    assert cache.reused == len(part)

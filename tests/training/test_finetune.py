@@ -469,6 +469,7 @@ def test_linear_probe_fits_only_the_heads_and_the_full_model_reproduces_its_choi
 
     assert set(result) == {
         "probe_validation_ua",
+        "probe_validation_whole_trimmed_ua",  # whole-clip UA again: no trimmed validation clips given
         "probe_best_epoch",
         "probe_seconds",
         "probe_encoding_seconds",
@@ -478,6 +479,7 @@ def test_linear_probe_fits_only_the_heads_and_the_full_model_reproduces_its_choi
         torch.testing.assert_close(value, encoder_before[key], rtol=0, atol=0)
     assert not torch.equal(model.classifier.weight, classifier_before)
     assert not torch.equal(model.layer_weights, layer_weights_before)
+    assert result["probe_validation_whole_trimmed_ua"] == result["probe_validation_ua"]
     assert result["probe_validation_ua"] > 1.5 / len(names)  # the synthetic emotions are learnable
     model.eval()
     validation = parts["validation"]

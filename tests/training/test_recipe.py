@@ -96,10 +96,10 @@ FOLDS.append(["ravdess-02", "ravdess-04"])
 PHASES = (
     "loading",
     "decoding",
+    "finding_speech",
     "model_loading",
     "probe_encoding",
     "probe_fit",
-    "finding_speech",
     "epoch_1",
     "validation_1",
     "checkpoint_1",

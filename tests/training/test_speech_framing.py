@@ -77,6 +77,14 @@ def test_a_framed_run_logs_trimmed_validation_and_records_its_margin(framed_run)
     assert state["best_metric"] == max(s["eval_whole_trimmed_ua"] for s in by_epoch.values())
     config = json.loads((framed_run / "config.json").read_text())
     assert config["speech_margin_seconds"] == 0.5
+    # The refit is weighed on the same mean, its heads trained on the clips and on their speech.
+    results = json.loads((framed_run / "all_results.json").read_text())
+    assert results["refit_validation_whole_trimmed_ua"] == pytest.approx(
+        (results["refit_validation_ua"] + results["refit_validation_trimmed_ua"]) / 2
+    )
+    assert results["refit_initial_validation_whole_trimmed_ua"] == pytest.approx(
+        state["best_metric"], abs=0.05
+    )
 
 
 def test_speech_framing_seconds_out_of_range_is_refused(ravdess_dir, tiny_wav2vec2_dir, tmp_path):
@@ -87,16 +95,92 @@ def test_speech_framing_seconds_out_of_range_is_refused(ravdess_dir, tiny_wav2ve
         )  # fmt: skip
 
 
-def test_whole_clip_ua_of_the_best_epoch_weighs_the_probe_whatever_chose_the_epoch():
+def test_the_probe_fine_tuned_and_refitted_heads_are_weighed_on_whole_and_trimmed_clips():
+    """A probe better on whole clips alone but worse on their mean with trimmed clips loses to fine-tuning."""
     from types import SimpleNamespace
 
+    from hf_emotion.training.heads import fine_tuned_score, weigh_heads
     from hf_emotion.training.trainer import best_whole_ua, whole_trimmed_ua
 
     assert whole_trimmed_ua({"eval_ua": 0.6, "eval_trimmed_ua": 0.4}) == pytest.approx(0.5)
     assert whole_trimmed_ua({"eval_ua": 0.6}) == 0.6  # --validate_trimmed false
     history = [
         {"eval_ua": 0.7, "step": 10, "epoch": 1.0}, {"eval_trimmed_ua": 0.3, "step": 10, "epoch": 1.0},
+        {"eval_whole_trimmed_ua": 0.5, "step": 10, "epoch": 1.0},
         {"eval_ua": 0.6, "step": 20, "epoch": 2.0}, {"eval_trimmed_ua": 0.6, "step": 20, "epoch": 2.0},
+        {"eval_whole_trimmed_ua": 0.6, "step": 20, "epoch": 2.0},
     ]  # fmt: skip
-    assert best_whole_ua(SimpleNamespace(best_global_step=20, log_history=history)) == 0.6
+    state = SimpleNamespace(best_global_step=20, log_history=history)
+    assert best_whole_ua(state) == 0.6
     assert best_whole_ua(SimpleNamespace(best_global_step=None, log_history=history)) is None
+
+    def run(metric):
+        args = SimpleNamespace(metric_for_best_model=metric, load_best_model_at_end=True)
+        return SimpleNamespace(training_args=args)
+
+    assert fine_tuned_score(run("whole_trimmed_ua").training_args, state) == 0.6
+    assert fine_tuned_score(run("eval_ua").training_args, state) == 0.6
+    probe = {
+        "probe_validation_ua": 0.65,
+        "probe_validation_trimmed_ua": 0.45,
+        "probe_validation_whole_trimmed_ua": 0.55,
+    }
+    assert weigh_heads(run("whole_trimmed_ua"), state, probe, {}) == ("fine-tuned", 0.6)
+    better = {**probe, "probe_validation_trimmed_ua": 0.65, "probe_validation_whole_trimmed_ua": 0.65}
+    assert weigh_heads(run("whole_trimmed_ua"), state, better, {})[0] == "probe"
+    refit = {"refit_best_epoch": 3, "refit_validation_whole_trimmed_ua": 0.7}
+    assert weigh_heads(run("whole_trimmed_ua"), state, better, refit)[0] == "refit"
+
+
+def test_head_fits_train_on_the_speech_too_and_choose_their_epoch_on_whole_and_trimmed_clips(
+    ravdess_dir, tiny_wav2vec2_dir, monkeypatch
+):
+    import torch
+
+    from hf_emotion.corpora import load_ravdess
+    from hf_emotion.data.decode_cache import decode_dataset
+    from hf_emotion.data.framing import trimmed_to_speech
+    from hf_emotion.data.labels import EMOTIONS
+    from hf_emotion.model.batches import with_model_columns
+    from hf_emotion.model.modeling_emotion import EmotionModel
+    from hf_emotion.training import heads
+
+    clips, _ = decode_dataset(load_ravdess(ravdess_dir), RATE)
+    clips = with_model_columns(clips)
+    train = clips.filter(lambda s: s not in ("ravdess-07", "ravdess-08"), input_columns="speaker")
+    validation = clips.filter(lambda s: s in ("ravdess-07", "ravdess-08"), input_columns="speaker")
+    cut = {name: with_model_columns(trimmed_to_speech(part, RATE, method="energy"))
+           for name, part in (("train", train), ("validation", validation))}  # fmt: skip
+    lengths = [sum(map(len, part["input_audio"])) for part in (validation, cut["validation"])]
+    assert lengths[1] < lengths[0]  # cut: the synthetic clips' 'speech' starts and ends in quieter samples
+    encoded, scored = [], []
+
+    def encode(model, dataset, *args, **kwargs):
+        encoded.append(len(dataset))
+        return heads.pooled_features(model, dataset, *args, **kwargs)
+
+    def scores(*args):
+        scored.append(heads_scores(*args))
+        return scored[-1]
+
+    heads_scores = heads.validation_scores
+    monkeypatch.setattr(heads, "validation_scores", scores)
+    torch.manual_seed(0)
+    model = EmotionModel.from_encoder_pretrained(str(tiny_wav2vec2_dir), id2label=dict(enumerate(EMOTIONS)))
+    result = heads.fit_heads_on_pooled_features(
+        model, train, validation, collator(), list(EMOTIONS),
+        epochs=12, learning_rate=1e-2, encode=encode, trimmed_train_dataset=cut["train"],
+        trimmed_validation_dataset=cut["validation"],
+    )  # fmt: skip
+    assert encoded == [len(train), len(train), len(validation), len(validation)]  # whole and cut, both sets
+    means = [s["whole_trimmed_ua"] for s in scored]
+    for s in scored:
+        assert s["whole_trimmed_ua"] == pytest.approx((s["ua"] + s["trimmed_ua"]) / 2)
+    best = max(range(len(means)), key=lambda i: (means[i], -i))  # the first best epoch
+    assert result["probe_best_epoch"] == best + 1
+    assert result["probe_validation_whole_trimmed_ua"] == means[best]
+    assert result["probe_validation_ua"] == scored[best]["ua"]
+    assert result["probe_validation_trimmed_ua"] == scored[best]["trimmed_ua"]
+    assert heads_scores(model, {"whole": encode(model, validation, collator(), 16)}, list(EMOTIONS))[
+        "ua"
+    ] == (pytest.approx(result["probe_validation_ua"]))
