@@ -6,8 +6,9 @@ Usage::
         --data ravdess_speech:/data/ravdess-speech --output benchmarks/results/framing_folds_ravdess_speech.md
 
 A cross-validation run holds ``fold_k/`` folders, each a model with its ``splits.json``; every fold's
-model is scored on that fold's test clips whole and under each framing condition (default: cut by
-Silero VAD, by energy, VAD + 0.25 s of silence, 2 s of extra silence), a row per fold and the mean.
+model is scored on that fold's test clips (``--speakers validation``: its validation clips) whole and under
+each framing condition (default: cut by Silero VAD, by energy, VAD + 0.25 s of silence, 2 s of extra
+silence), a row per fold and the mean.
 The issue's target is judged on the means: UA on VAD-trimmed clips at least UA on whole clips - 0.03.
 """
 
@@ -42,6 +43,13 @@ def parse_args(argv=None):
     parser.add_argument(
         "--conditions", nargs="+", default=list(DEFAULT_CONDITIONS), help="framing conditions"
     )
+    parser.add_argument(
+        "--speakers",
+        choices=("test", "validation"),
+        default="test",
+        help="each fold's test speakers (the target), or its validation speakers: what a recipe choice may "
+        "be judged on without looking at the test speakers",
+    )
     add_scoring(parser)
     add_output(parser, "framing_folds.md")
     parser.add_argument("--title", default="Framing per fold: whole test clips and clips cut to their speech")
@@ -57,10 +65,11 @@ def fold_dirs(run_dir: Path) -> list[Path]:
 
 
 def score_fold(fold: Path, data: str, conditions: list[str], args) -> dict:
-    """The fold's model on the fold's test speakers: whole-clip UA and each condition's."""
+    """The fold's model on the fold's test (or validation) speakers: whole-clip UA and each condition's."""
     dataset, _, folder = data.partition(":")
     recognizer = EmotionRecognizer.from_pretrained(str(fold), batch_size=args.batch_size)
-    test = TestSet(fold.name, dataset, folder, str(fold / "splits.json")).load(recognizer.sampling_rate)
+    split = str(fold / "splits.json")
+    test = TestSet(fold.name, dataset, folder, split, args.speakers).load(recognizer.sampling_rate)
     results, _ = evaluate_corpus(
         recognizer, test, batch_size=args.batch_size, max_seconds=args.max_seconds, conditions=conditions
     )
@@ -105,18 +114,18 @@ def main(argv=None) -> int:
     folds = fold_dirs(args.run_dir)
     results = {}
     for fold in folds:
-        logger.info("scoring %s on its test speakers", fold)
+        logger.info("scoring %s on its %s speakers", fold, args.speakers)
         results[fold.name] = score_fold(fold, args.data, args.conditions, args)
     lines = [
         f"## {args.title}",
         "",
-        f"Run: `{args.run_dir}` ({len(folds)} folds), each fold's model on its own test speakers "
+        f"Run: `{args.run_dir}` ({len(folds)} folds), each fold's model on its own {args.speakers} speakers "
         f"({args.data.partition(':')[0]}). Cells: UA (change from whole clips). Machine: {describe_machine()}; "
         f"load average {load:.2f} at the start. Date: {started}.",
         "",
         *table(results, args.conditions),
         "",
-        verdict(results, args.conditions),
+        verdict(results, args.conditions) if args.speakers == "test" else "",
         "",
         f"Command: `{command_line('benchmarks.framing_folds', argv)}`",
         "",

@@ -15,6 +15,7 @@ class TestSet:
     dataset: str
     folder: str
     split_file: str | None = None
+    speakers: str = "test"  # which of the split's speakers: "test" or "validation"
 
     @classmethod
     def parse(cls, value: str) -> TestSet:
@@ -25,15 +26,15 @@ class TestSet:
         return cls(name, parts[0], parts[1], parts[2] if len(parts) == 3 else None)
 
     def load(self, sampling_rate: int):
-        """The decoded clips (only the split's test speakers when a split file is given)."""
+        """The decoded clips (only the split's test speakers, or its ``speakers``, when a split file is given)."""
         from hf_emotion.corpora import load_corpus
         from hf_emotion.data.decode_cache import decode_dataset
         from hf_emotion.data.splits import Split
 
         raw = load_corpus(self.dataset, self.folder)
         if self.split_file:
-            test = set(Split.from_json(self.split_file).test)
-            raw = raw.filter(lambda s: s in test, input_columns="speaker")
+            chosen = set(getattr(Split.from_json(self.split_file), self.speakers))
+            raw = raw.filter(lambda s: s in chosen, input_columns="speaker")
         decoded, skipped = decode_dataset(raw, sampling_rate)
         if skipped:
             logger.warning("%s: %d files skipped", self.name, len(skipped))

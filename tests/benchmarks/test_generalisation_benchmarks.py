@@ -249,6 +249,28 @@ def test_framing_folds_scores_each_fold_on_its_own_test_speakers(setup, tmp_path
     assert "Target (" not in text  # judged on trim:vad, which this run did not score
 
 
+def test_framing_folds_scores_the_validation_speakers_when_asked(setup, tmp_path, tiny_wav2vec2_dir):
+    root, speech, _, _, _ = setup
+    run = tmp_path / "run"
+    for fold, validation in enumerate((["ravdess-02"], ["ravdess-03", "ravdess-04"])):
+        folder = make_emotion_model_dir(tiny_wav2vec2_dir, run / f"fold_{fold}", labels=LABELS)
+        Split("speaker_folds", ["ravdess-05"], validation, ["ravdess-01"]).to_json(folder / "splits.json")
+        (folder / "all_results.json").write_text("{}")
+    out = tmp_path / "framing.md"
+    argv = ["--run_dir", str(run), "--data", f"ravdess_speech:{speech}", "--conditions", "trim:energy"]
+
+    assert _script("framing_folds").main([*argv, "--speakers", "validation", "--output", str(out)]) == 0
+
+    results = json.loads(out.with_suffix(".json").read_text())
+    assert [results[f]["eval_clips"] for f in ("fold_0", "fold_1")] == [
+        15,
+        30,
+    ]  # the validation actors' clips
+    text = out.read_text()
+    assert "each fold's model on its own validation speakers" in text
+    assert "Target (" not in text  # the target is judged on test speakers only
+
+
 def test_framing_folds_refuses_a_folder_without_finished_folds(tmp_path):
     with pytest.raises(SystemExit, match="holds no finished fold_k"):
         _script("framing_folds").main(["--run_dir", str(tmp_path), "--data", "ravdess_speech:/nowhere"])
