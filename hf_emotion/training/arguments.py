@@ -59,9 +59,10 @@ class ModelArguments:
         default=100,
         metadata={
             "help": "Before fine-tuning, fit the layer weights and heads for this many epochs on the frozen "
-            "encoder's pooled hidden states of whole training clips, computed once (LP-FT warm start; the "
-            "epoch is chosen on the validation speakers, and the probe is kept if no fine-tuned epoch beats "
-            "it there). Needs mean pooling. 0 disables."
+            "encoder's pooled hidden states of whole training clips (and, with --speech_framing_seconds, of "
+            "the same clips cut to their speech), computed once (LP-FT warm start; the epoch is chosen on the "
+            "validation speakers by --metric_for_best_model's UA, and the probe is kept if no fine-tuned epoch "
+            "beats it there). Needs mean pooling. 0 disables."
         },
     )
     linear_probe_learning_rate: float = field(
@@ -72,8 +73,9 @@ class ModelArguments:
         default=100,
         metadata={
             "help": "After fine-tuning, refit the layer weights and heads for this many epochs on the fine-tuned "
-            "encoder's pooled hidden states of whole training clips (the encoder trains on random crops of "
-            "--max_train_seconds; predictions pool whole clips). The refit is kept only if it beats the "
+            "encoder's pooled hidden states of whole training clips (and, with --speech_framing_seconds, of "
+            "the same clips cut to their speech; the encoder trains on random crops of --max_train_seconds, "
+            "predictions pool whole clips). The refit is kept only if it beats the "
             "fine-tuned heads on the validation speakers; a linear probe (--linear_probe_epochs) is then weighed "
             "against the refitted model, not the crop-trained heads. Needs mean pooling. 0 disables."
         },
