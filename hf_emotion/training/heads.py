@@ -173,13 +173,13 @@ def fit_heads_on_pooled_features(
     if trimmed_train_dataset is not None:
         cut = encode(model, trimmed_train_dataset, collator, encode_batch_size, "training speech", **place)
         train = {key: torch.cat([train[key], cut[key]]) for key in train}
-    validations = {}
+    validations = {}  # by the score each gives: "ua" (whole clips), "trimmed_ua"
     if validation_dataset is not None:
-        validations["whole"] = encode(
+        validations["ua"] = encode(
             model, validation_dataset, collator, encode_batch_size, "validation clips", **place
         )
     if validation_dataset is not None and trimmed_validation_dataset is not None:
-        validations["trimmed"] = encode(
+        validations["trimmed_ua"] = encode(
             model, trimmed_validation_dataset, collator, encode_batch_size, "validation speech", **place
         )
     encoded = {f"{name}_encoding_seconds": round(time.perf_counter() - started, 3)}
@@ -233,11 +233,11 @@ def validation_scores(model, validations: dict[str, dict], label_names: Sequence
     device = next(model.parameters()).device
     model.eval()
     scores = {}
-    for kind, features in validations.items():
+    for key, features in validations.items():
         with torch.no_grad():
             logits, _ = model.heads_from_pooled(features["hidden"].to(device))
         ua = classification_metrics(features["labels"].numpy(), logits.argmax(-1).cpu().numpy(), label_names)
-        scores["ua" if kind == "whole" else "trimmed_ua"] = float(ua["ua"])
+        scores[key] = float(ua["ua"])
     scores[WHOLE_TRIMMED_UA] = whole_trimmed_ua({f"eval_{k}": v for k, v in scores.items()})
     return scores
 
@@ -318,7 +318,7 @@ def choose_heads(
 ) -> str:
     """Which model a fold keeps: ``"probe"``, ``"refit"`` or ``"fine-tuned"``.
 
-    Every score is a validation UA on the one measure models are chosen by (``CHOICE_METRIC``: the mean of
+    Every score is a validation UA on the one measure models are chosen by (``whole_trimmed_ua``: the mean of
     whole and trimmed clips' UA, or whole clips' alone), so the three are weighed alike.
 
     Args:
@@ -338,10 +338,6 @@ def choose_heads(
     return "refit" if refit_improved else "fine-tuned"
 
 
-#: The head fits' key (``<name>_validation_<CHOICE_METRIC>``) of the score that weighs them.
-CHOICE_METRIC = WHOLE_TRIMMED_UA
-
-
 def fine_tuned_score(training_args, state) -> float | None:
     """The fine-tuned model's validation score at its best epoch, on the measure the head fits report as
     ``<name>_validation_whole_trimmed_ua``: the mean of whole and trimmed UA when models are chosen on both
@@ -354,9 +350,9 @@ def weigh_heads(run: Run, state, probe_metrics: dict, refit_metrics: dict) -> tu
     kept and the fine-tuned model's score."""
     fine_tuned = fine_tuned_score(run.training_args, state)
     kept = choose_heads(
-        probe_ua=probe_metrics.get(f"probe_validation_{CHOICE_METRIC}"),
+        probe_ua=probe_metrics.get(f"probe_validation_{WHOLE_TRIMMED_UA}"),
         fine_tuned_ua=fine_tuned,
-        refit_ua=refit_metrics.get(f"refit_validation_{CHOICE_METRIC}"),
+        refit_ua=refit_metrics.get(f"refit_validation_{WHOLE_TRIMMED_UA}"),
         refit_improved=refit_metrics.get("refit_best_epoch", 0) > 0,
         compare_by_ua=selects_by_ua(run.training_args),
     )
@@ -387,9 +383,9 @@ def keep_heads(
         *(
             f"{v:.3f}" if v is not None else "-"
             for v in (
-                probe_metrics.get(f"probe_validation_{CHOICE_METRIC}"),
+                probe_metrics.get(f"probe_validation_{WHOLE_TRIMMED_UA}"),
                 fine_tuned_ua,
-                refit_metrics.get(f"refit_validation_{CHOICE_METRIC}"),
+                refit_metrics.get(f"refit_validation_{WHOLE_TRIMMED_UA}"),
             )
         ),
     )

@@ -280,7 +280,7 @@ def cut_to_speech(run: Run, parts: dict) -> dict:
 
     A key is missing where it is not asked for.
     """
-    from ..data.framing import add_speech_spans, available_trim_method, cut_to_spans
+    from ..data.framing import add_speech_spans, available_trim_method, cut_to_spans, trimmed_to_speech
     from ..model.batches import with_model_columns
 
     method, rate = available_trim_method(), run.feature_extractor.sampling_rate
@@ -293,8 +293,7 @@ def cut_to_speech(run: Run, parts: dict) -> dict:
             found["train_trimmed"] = with_model_columns(cut_to_spans(spans, method))
     validation = parts.get("validation")
     if run.data_args.validate_trimmed and validation is not None and len(validation):
-        spans = add_speech_spans(validation, rate, **settings)
-        found["validation_trimmed"] = with_model_columns(cut_to_spans(spans, method))
+        found["validation_trimmed"] = with_model_columns(trimmed_to_speech(validation, rate, **settings))
     return found
 
 
@@ -387,9 +386,4 @@ def best_whole_ua(state) -> float | None:
 def best_epoch(state) -> float | None:
     """The epoch of the Trainer's best checkpoint (what a final model trained without validation repeats);
     None when nothing was evaluated during training."""
-    if state.best_global_step is None:
-        return None
-    epochs = [
-        e["epoch"] for e in state.log_history if e.get("step") == state.best_global_step and "epoch" in e
-    ]
-    return float(epochs[-1]) if epochs else None
+    return best_logged(state, "epoch")

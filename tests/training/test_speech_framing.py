@@ -181,6 +181,6 @@ def test_head_fits_train_on_the_speech_too_and_choose_their_epoch_on_whole_and_t
     assert result["probe_validation_whole_trimmed_ua"] == means[best]
     assert result["probe_validation_ua"] == scored[best]["ua"]
     assert result["probe_validation_trimmed_ua"] == scored[best]["trimmed_ua"]
-    assert heads_scores(model, {"whole": encode(model, validation, collator(), 16)}, list(EMOTIONS))[
-        "ua"
-    ] == (pytest.approx(result["probe_validation_ua"]))
+    assert heads_scores(model, {"ua": encode(model, validation, collator(), 16)}, list(EMOTIONS))["ua"] == (
+        pytest.approx(result["probe_validation_ua"])
+    )
